@@ -1,0 +1,97 @@
+//! The chat screen: sidebar of rooms and conversations, the open room, its members.
+
+#[cfg(feature = "hydrate")]
+mod connection;
+mod members;
+mod room;
+mod sidebar;
+pub mod state;
+
+use leptos::prelude::*;
+use leptos_router::hooks::{use_navigate, use_params_map};
+
+use crate::protocol::LOBBY_ID;
+use members::Members;
+use room::RoomView;
+use sidebar::Sidebar;
+use state::{Chat, Status};
+
+/// The chat state for this page, created once per page load.
+pub fn use_chat() -> Chat {
+    use_context::<Chat>().unwrap_or_else(|| {
+        let chat = Chat::new();
+        provide_context(chat);
+        chat
+    })
+}
+
+#[component]
+pub fn ChatPage() -> impl IntoView {
+    let chat = use_chat();
+    let params = use_params_map();
+    let room_id = Memo::new(move |_| {
+        params
+            .read()
+            .get("id")
+            .and_then(|id| id.parse::<i64>().ok())
+            .unwrap_or(LOBBY_ID)
+    });
+
+    #[cfg(feature = "hydrate")]
+    Effect::new(move |_| connection::start(chat));
+
+    // Follow the URL: the room in it is the room on screen.
+    Effect::new(move |_| {
+        let room = room_id.get();
+        chat.current.set(room);
+        if chat.status.get_untracked() == Status::Online {
+            chat.open_room(room);
+        }
+    });
+
+    let navigate = use_navigate();
+    Effect::new(move |_| {
+        if let Some(path) = chat.go_to.get() {
+            chat.go_to.set(None);
+            navigate(&path, Default::default());
+        }
+    });
+
+    view! {
+        <div class="chat">
+            <header class="topbar">
+                <span class="brand">"Hearth"</span>
+                <span class="status" role="status">
+                    {move || match chat.status.get() {
+                        Status::Connecting => "Connecting…",
+                        Status::Online => "",
+                        Status::Reconnecting => "Reconnecting…",
+                    }}
+                </span>
+                <span class="whoami">{move || chat.me.get().map(|u| u.name)}</span>
+                <form method="post" action="/auth/logout" class="signout">
+                    <button type="submit">"Sign out"</button>
+                </form>
+            </header>
+            {move || {
+                chat.notice
+                    .get()
+                    .map(|text| {
+                        view! {
+                            <p class="notice" role="alert">
+                                {text}
+                                <button class="dismiss" on:click=move |_| chat.notice.set(None)>
+                                    "Dismiss"
+                                </button>
+                            </p>
+                        }
+                    })
+            }}
+            <div class="panes">
+                <Sidebar/>
+                <RoomView room=room_id/>
+                <Members room=room_id/>
+            </div>
+        </div>
+    }
+}

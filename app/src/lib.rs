@@ -1,0 +1,55 @@
+//! Hearth's shared crate: the wire protocol and input limits used by server and browser, and
+//! the Leptos app (rendered on the server, hydrated in the browser).
+
+pub mod chat;
+pub mod names;
+pub mod pages;
+pub mod protocol;
+
+use leptos::prelude::*;
+use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
+use leptos_router::components::{Route, Router, Routes};
+use leptos_router::path;
+
+use chat::ChatPage;
+use pages::LoginPage;
+
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <HydrationScripts options/>
+                <MetaTags/>
+            </head>
+            <body>
+                <App/>
+            </body>
+        </html>
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    provide_context(chat::state::Chat::new());
+    // Lets tests (and curious people) know the page is interactive.
+    Effect::new(move |_| {
+        if let Some(body) = document().body() {
+            let _ = body.set_attribute("data-hydrated", "true");
+        }
+    });
+    view! {
+        <Stylesheet id="leptos" href="/pkg/hearth.css"/>
+        <Title text="Hearth"/>
+        <Router>
+            <Routes fallback=|| view! { <p class="missing">"Page not found."</p> }>
+                <Route path=path!("/login") view=LoginPage/>
+                <Route path=path!("/") view=ChatPage/>
+                <Route path=path!("/rooms/:id") view=ChatPage/>
+            </Routes>
+        </Router>
+    }
+}

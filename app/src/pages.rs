@@ -1,0 +1,46 @@
+//! The sign-in page. A plain server-rendered form posting to /auth/login (or /auth/register
+//! with the second button), so it works with JavaScript turned off.
+
+use leptos::prelude::*;
+use leptos_router::hooks::use_query_map;
+
+use crate::names::{MAX_USERNAME, MIN_PASSWORD};
+
+fn explain(code: &str) -> String {
+    match code {
+        "credentials" => "Wrong username or password.".into(),
+        "taken" => "That username is already taken.".into(),
+        "username" => format!("Usernames are 1 to {MAX_USERNAME} characters, without spaces."),
+        "password" => format!("Passwords are at least {MIN_PASSWORD} characters."),
+        _ => "Something went wrong on the server; please try again.".into(),
+    }
+}
+
+#[component]
+pub fn LoginPage() -> impl IntoView {
+    let query = use_query_map();
+    let error = move || query.read().get("error").map(|code| explain(&code));
+    let next = move || query.read().get("next").unwrap_or_default();
+    view! {
+        <main class="login">
+            <h1>"Hearth"</h1>
+            <p class="tagline">"Sign in to chat with your class, club or team."</p>
+            <form method="post" action="/auth/login">
+                {move || error().map(|text| view! { <p class="error" role="alert">{text}</p> })}
+                <label>
+                    "Username"
+                    <input type="text" name="username" autocomplete="username" required maxlength=MAX_USERNAME.to_string()/>
+                </label>
+                <label>
+                    "Password"
+                    <input type="password" name="password" autocomplete="current-password" required/>
+                </label>
+                <input type="hidden" name="next" prop:value=next/>
+                <div class="buttons">
+                    <button type="submit">"Sign in"</button>
+                    <button type="submit" formaction="/auth/register">"Create account"</button>
+                </div>
+            </form>
+        </main>
+    }
+}

@@ -1,0 +1,281 @@
+//! The hub: routes encoded events to the connections on this server.
+//!
+//! An event is serialized once into a [`Frame`] (reference-counted bytes); delivering it to a
+//! recipient is a reference-count bump and a `try_send` into that connection's bounded queue.
+//! A connection whose queue is full is told to go (it is too slow), so a stuck reader can never
+//! grow server memory. The lock is a plain `RwLock`, held only for in-memory bookkeeping and
+//! never across an `.await`.
+//!
+//! A cross-node bus plugs in at the three `to_*` methods: a node publishes the frame to the bus
+//! as well, and hands frames arriving from the bus to the same methods locally.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use app::protocol::ServerFrame;
+use axum::extract::ws::Utf8Bytes;
+use tokio::sync::{Notify, mpsc};
+
+/// An encoded server frame, shared by every recipient.
+pub type Frame = Utf8Bytes;
+
+/// Frames a connection may have waiting before it counts as too slow.
+pub const QUEUE_FRAMES: usize = 1024;
+
+pub type ConnId = u64;
+
+pub fn encode(frame: &ServerFrame) -> Frame {
+    Frame::from(frame.to_json())
+}
+
+#[derive(Clone)]
+struct Outbox {
+    queue: mpsc::Sender<Frame>,
+    kick: Arc<Notify>,
+}
+
+impl Outbox {
+    fn offer(&self, frame: &Frame) {
+        if let Err(mpsc::error::TrySendError::Full(_)) = self.queue.try_send(frame.clone()) {
+            self.kick.notify_one();
+        }
+    }
+}
+
+struct Conn {
+    user: i64,
+    outbox: Outbox,
+    rooms: HashSet<i64>,
+}
+
+#[derive(Default)]
+struct Routes {
+    conns: HashMap<ConnId, Conn>,
+    rooms: HashMap<i64, HashMap<ConnId, Outbox>>,
+    users: HashMap<i64, HashSet<ConnId>>,
+}
+
+impl Routes {
+    fn subscribe(&mut self, conn: ConnId, room: i64) {
+        if let Some(c) = self.conns.get_mut(&conn)
+            && c.rooms.insert(room)
+        {
+            self.rooms.entry(room).or_default().insert(conn, c.outbox.clone());
+        }
+    }
+
+    fn unsubscribe(&mut self, conn: ConnId, room: i64) {
+        if let Some(c) = self.conns.get_mut(&conn) {
+            c.rooms.remove(&room);
+        }
+        if let Some(subscribers) = self.rooms.get_mut(&room) {
+            subscribers.remove(&conn);
+            if subscribers.is_empty() {
+                self.rooms.remove(&room);
+            }
+        }
+    }
+}
+
+/// What a connection gets from [`Hub::connect`].
+pub struct Registration {
+    pub id: ConnId,
+    pub queue: mpsc::Receiver<Frame>,
+    /// Notified when the connection fell too far behind and must close.
+    pub kicked: Arc<Notify>,
+    /// Whether this is the user's only connection (the user just came online).
+    pub came_online: bool,
+}
+
+#[derive(Default)]
+pub struct Hub {
+    routes: RwLock<Routes>,
+    next_id: AtomicU64,
+}
+
+impl Hub {
+    fn read(&self) -> RwLockReadGuard<'_, Routes> {
+        self.routes.read().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn write(&self) -> RwLockWriteGuard<'_, Routes> {
+        self.routes.write().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub fn connect(&self, user: i64) -> Registration {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let (queue, rx) = mpsc::channel(QUEUE_FRAMES);
+        let kick = Arc::new(Notify::new());
+        let mut routes = self.write();
+        routes.conns.insert(
+            id,
+            Conn { user, outbox: Outbox { queue, kick: kick.clone() }, rooms: HashSet::new() },
+        );
+        let conns = routes.users.entry(user).or_default();
+        conns.insert(id);
+        Registration { id, queue: rx, kicked: kick, came_online: conns.len() == 1 }
+    }
+
+    /// Forgets a connection; true if it was the user's last one (the user went offline).
+    pub fn disconnect(&self, id: ConnId) -> bool {
+        let mut routes = self.write();
+        let Some(conn) = routes.conns.remove(&id) else { return false };
+        for room in &conn.rooms {
+            if let Some(subscribers) = routes.rooms.get_mut(room) {
+                subscribers.remove(&id);
+                if subscribers.is_empty() {
+                    routes.rooms.remove(room);
+                }
+            }
+        }
+        match routes.users.get_mut(&conn.user) {
+            Some(conns) => {
+                conns.remove(&id);
+                let went_offline = conns.is_empty();
+                if went_offline {
+                    routes.users.remove(&conn.user);
+                }
+                went_offline
+            }
+            None => false,
+        }
+    }
+
+    /// Subscribes one connection to rooms (its memberships, when it connects).
+    pub fn subscribe(&self, conn: ConnId, rooms: &[i64]) {
+        let mut routes = self.write();
+        for &room in rooms {
+            routes.subscribe(conn, room);
+        }
+    }
+
+    /// Subscribes every connection of `user` to `room` (the user joined it).
+    pub fn subscribe_user(&self, user: i64, room: i64) {
+        let mut routes = self.write();
+        let conns: Vec<ConnId> = routes.users.get(&user).into_iter().flatten().copied().collect();
+        for conn in conns {
+            routes.subscribe(conn, room);
+        }
+    }
+
+    /// Unsubscribes every connection of `user` from `room` (the user left it).
+    pub fn unsubscribe_user(&self, user: i64, room: i64) {
+        let mut routes = self.write();
+        let conns: Vec<ConnId> = routes.users.get(&user).into_iter().flatten().copied().collect();
+        for conn in conns {
+            routes.unsubscribe(conn, room);
+        }
+    }
+
+    /// Forgets a deleted room.
+    pub fn drop_room(&self, room: i64) {
+        let mut routes = self.write();
+        if let Some(subscribers) = routes.rooms.remove(&room) {
+            for conn in subscribers.keys() {
+                if let Some(c) = routes.conns.get_mut(conn) {
+                    c.rooms.remove(&room);
+                }
+            }
+        }
+    }
+
+    /// Whether this connection receives `room` (its user is a member).
+    pub fn is_subscribed(&self, conn: ConnId, room: i64) -> bool {
+        self.read().conns.get(&conn).is_some_and(|c| c.rooms.contains(&room))
+    }
+
+    pub fn online_users(&self) -> Vec<i64> {
+        self.read().users.keys().copied().collect()
+    }
+
+    /// Delivers to every connection subscribed to `room`.
+    pub fn to_room(&self, room: i64, frame: &Frame) {
+        if let Some(subscribers) = self.read().rooms.get(&room) {
+            for outbox in subscribers.values() {
+                outbox.offer(frame);
+            }
+        }
+    }
+
+    /// Delivers to every connection of `user`.
+    pub fn to_user(&self, user: i64, frame: &Frame) {
+        let routes = self.read();
+        for conn in routes.users.get(&user).into_iter().flatten() {
+            if let Some(c) = routes.conns.get(conn) {
+                c.outbox.offer(frame);
+            }
+        }
+    }
+
+    /// Delivers to every connection.
+    pub fn to_all(&self, frame: &Frame) {
+        for conn in self.read().conns.values() {
+            conn.outbox.offer(frame);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(text: &'static str) -> Frame {
+        Frame::from_static(text)
+    }
+
+    #[test]
+    fn room_frames_reach_only_subscribers() {
+        let hub = Hub::default();
+        let mut a = hub.connect(1);
+        let mut b = hub.connect(2);
+        hub.subscribe(a.id, &[10]);
+        hub.to_room(10, &frame("x"));
+        assert_eq!(a.queue.try_recv().unwrap().as_str(), "x");
+        assert!(b.queue.try_recv().is_err());
+    }
+
+    #[test]
+    fn a_user_stays_online_until_the_last_connection_closes() {
+        let hub = Hub::default();
+        let first = hub.connect(7);
+        let second = hub.connect(7);
+        assert!(first.came_online);
+        assert!(!second.came_online);
+        assert!(!hub.disconnect(first.id));
+        assert_eq!(hub.online_users(), vec![7]);
+        assert!(hub.disconnect(second.id));
+        assert!(hub.online_users().is_empty());
+    }
+
+    #[test]
+    fn a_connection_that_stops_reading_is_kicked() {
+        let hub = Hub::default();
+        let reg = hub.connect(1);
+        hub.subscribe(reg.id, &[1]);
+        for _ in 0..QUEUE_FRAMES {
+            hub.to_room(1, &frame("x"));
+        }
+        let kicked = reg.kicked.clone();
+        let notified = kicked.notified();
+        tokio::pin!(notified);
+        use std::future::Future;
+        let waker = std::task::Waker::noop();
+        let mut cx = std::task::Context::from_waker(waker);
+        assert!(notified.as_mut().poll(&mut cx).is_pending(), "not kicked while the queue has room");
+        hub.to_room(1, &frame("one too many"));
+        assert!(notified.as_mut().poll(&mut cx).is_ready(), "kicked once the queue overflowed");
+    }
+
+    #[test]
+    fn leaving_a_room_stops_its_frames_for_every_tab() {
+        let hub = Hub::default();
+        let mut a = hub.connect(1);
+        let mut b = hub.connect(1);
+        hub.subscribe_user(1, 5);
+        hub.unsubscribe_user(1, 5);
+        hub.to_room(5, &frame("x"));
+        assert!(a.queue.try_recv().is_err());
+        assert!(b.queue.try_recv().is_err());
+    }
+}

@@ -1,0 +1,107 @@
+//! Hearth's server: the axum application that serves the Leptos pages, the sign-in forms and
+//! the chat WebSocket, on top of the store, the hub and the message log.
+
+pub mod auth;
+pub mod commands;
+pub mod config;
+pub mod hub;
+pub mod message_log;
+pub mod socket;
+pub mod store;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use app::{App, shell};
+use axum::Router;
+use axum::extract::FromRef;
+use axum::middleware;
+use axum::routing::{get, post};
+use leptos::config::{Env, LeptosOptions};
+use leptos_axum::{LeptosRoutes, generate_route_list};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+pub use config::Config;
+
+use hub::Hub;
+use message_log::MessageLog;
+use store::Store;
+
+/// Everything a request handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub hub: Arc<Hub>,
+    pub log: MessageLog,
+    pub config: Arc<Config>,
+    pub leptos: LeptosOptions,
+    /// Flips to true when the server is stopping; open sockets close with 1001.
+    pub shutdown: watch::Receiver<bool>,
+}
+
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(state: &AppState) -> Self {
+        state.leptos.clone()
+    }
+}
+
+pub fn router(state: AppState) -> Router {
+    let leptos = state.leptos.clone();
+    Router::new()
+        .route("/ws", get(socket::upgrade))
+        .route("/auth/login", post(auth::sign_in))
+        .route("/auth/register", post(auth::register))
+        .route("/auth/logout", post(auth::sign_out))
+        .leptos_routes(&state, generate_route_list(App), move || shell(leptos.clone()))
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(middleware::from_fn_with_state(state.clone(), auth::page_guard))
+        .with_state(state)
+}
+
+/// A running server.
+pub struct Server {
+    pub addr: SocketAddr,
+    stop: watch::Sender<bool>,
+    task: JoinHandle<std::io::Result<()>>,
+    store: Store,
+}
+
+pub type Error = Box<dyn std::error::Error + Send + Sync>;
+
+/// Opens the store, binds `config.addr` (port 0 picks a free port) and starts serving.
+pub async fn start(config: Config) -> Result<Server, Error> {
+    let store = Store::open(&config.database_url).await?;
+    let hub = Arc::new(Hub::default());
+    let log = MessageLog::start(store.clone(), hub.clone());
+    let listener = tokio::net::TcpListener::bind(config.addr).await?;
+    let addr = listener.local_addr()?;
+    let leptos = LeptosOptions::builder()
+        .output_name("hearth")
+        .site_root(config.site_root.as_str())
+        .site_pkg_dir("pkg")
+        .env(Env::PROD)
+        .site_addr(addr)
+        .build();
+    let (stop, shutdown) = watch::channel(false);
+    let state = AppState { store: store.clone(), hub, log, config: Arc::new(config), leptos, shutdown };
+    let mut stopping = state.shutdown.clone();
+    let app = router(state);
+    let task = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = stopping.wait_for(|stop| *stop).await;
+            })
+            .await
+    });
+    Ok(Server { addr, stop, task, store })
+}
+
+impl Server {
+    /// Closes every socket (code 1001), finishes requests in flight and closes the database.
+    pub async fn stop(self) {
+        let _ = self.stop.send(true);
+        let _ = self.task.await;
+        self.store.close().await;
+    }
+}

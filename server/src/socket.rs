@@ -1,0 +1,185 @@
+//! One WebSocket connection: the checks before the upgrade, the `hello` handshake, the
+//! welcome and catch-up, then a loop that writes hub frames out and runs incoming commands.
+
+use app::protocol::{
+    CLOSE_PROTOCOL, CLOSE_TOO_BIG, CLOSE_TOO_SLOW, ClientFrame, ErrorCode, MAX_FRAME_BYTES, PROTOCOL_VERSION,
+    ServerFrame,
+};
+use axum::extract::State;
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use futures::SinkExt;
+use std::time::Duration;
+use tokio::sync::{Notify, mpsc};
+
+use crate::AppState;
+use crate::auth::{self, SignedIn};
+use crate::commands::{self, Client};
+use crate::hub::{Frame, encode};
+
+/// A client must say hello within this time.
+const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
+/// Most missed messages replayed on reconnect; older ones remain in history.
+const MISSED_MAX: usize = 1000;
+/// Frames written before one flush, so a burst costs one syscall.
+const WRITE_BATCH: usize = 64;
+const CLOSE_GOING_AWAY: u16 = 1001;
+const CLOSE_SERVER_ERROR: u16 = 1011;
+
+/// `GET /ws`: upgrades only a signed-in request from an allowed Origin.
+pub async fn upgrade(State(state): State<AppState>, headers: HeaderMap, ws: WebSocketUpgrade) -> Response {
+    let Some(who) = auth::signed_in(&state, &headers).await else {
+        return (StatusCode::UNAUTHORIZED, "sign in first").into_response();
+    };
+    if !auth::origin_allowed(&state, &headers) {
+        return (StatusCode::FORBIDDEN, "this origin may not connect").into_response();
+    }
+    ws.max_message_size(MAX_FRAME_BYTES)
+        .max_frame_size(MAX_FRAME_BYTES)
+        .on_upgrade(move |socket| connection(socket, state, who))
+}
+
+fn close(code: u16, reason: &'static str) -> CloseFrame {
+    CloseFrame { code, reason: reason.into() }
+}
+
+fn too_big(error: axum::Error) -> bool {
+    matches!(
+        error.into_inner().downcast_ref::<tungstenite::Error>(),
+        Some(tungstenite::Error::Capacity(_))
+    )
+}
+
+async fn connection(mut socket: WebSocket, state: AppState, who: SignedIn) {
+    let resume_after = match handshake(&mut socket).await {
+        Ok(resume_after) => resume_after,
+        Err(frame) => {
+            let _ = socket.send(Message::Close(Some(frame))).await;
+            return;
+        }
+    };
+    let registration = state.hub.connect(who.user.id);
+    let client = Client { me: who.user, is_admin: who.is_admin, conn: registration.id };
+    if registration.came_online {
+        state.hub.to_all(&encode(&ServerFrame::Presence { user: client.me.id, online: true }));
+    }
+    let ending = serve(&mut socket, &state, &client, registration.queue, &registration.kicked, resume_after).await;
+    if state.hub.disconnect(client.conn) {
+        state.hub.to_all(&encode(&ServerFrame::Presence { user: client.me.id, online: false }));
+    }
+    if let Some(frame) = ending {
+        let _ = socket.send(Message::Close(Some(frame))).await;
+    }
+}
+
+async fn handshake(socket: &mut WebSocket) -> Result<Option<i64>, CloseFrame> {
+    let say_hello = || close(CLOSE_PROTOCOL, "the first frame must be hello");
+    let first = tokio::time::timeout(HELLO_TIMEOUT, socket.recv()).await.map_err(|_| say_hello())?;
+    match first {
+        Some(Ok(Message::Text(text))) => match serde_json::from_str::<ClientFrame>(text.as_str()) {
+            Ok(ClientFrame::Hello { protocol: PROTOCOL_VERSION, resume_after }) => Ok(resume_after),
+            Ok(ClientFrame::Hello { .. }) => Err(close(CLOSE_PROTOCOL, "unsupported protocol version")),
+            _ => Err(say_hello()),
+        },
+        Some(Err(error)) if too_big(error) => Err(close(CLOSE_TOO_BIG, "frame too large")),
+        _ => Err(say_hello()),
+    }
+}
+
+/// Writes one frame, giving up if the connection is kicked meanwhile.
+async fn write(socket: &mut WebSocket, kicked: &Notify, frame: Frame) -> Result<(), ()> {
+    tokio::select! {
+        sent = socket.send(Message::Text(frame)) => sent.map_err(|_| ()),
+        _ = kicked.notified() => Err(()),
+    }
+}
+
+/// Writes `first` and whatever else is already queued, then flushes once.
+async fn write_queued(socket: &mut WebSocket, queue: &mut mpsc::Receiver<Frame>, first: Frame) -> Result<(), ()> {
+    socket.feed(Message::Text(first)).await.map_err(|_| ())?;
+    for _ in 1..WRITE_BATCH {
+        match queue.try_recv() {
+            Ok(frame) => socket.feed(Message::Text(frame)).await.map_err(|_| ())?,
+            Err(_) => break,
+        }
+    }
+    socket.flush().await.map_err(|_| ())
+}
+
+/// Runs the connection until it ends; returns the close frame to send, if any.
+async fn serve(
+    socket: &mut WebSocket,
+    state: &AppState,
+    client: &Client,
+    mut queue: mpsc::Receiver<Frame>,
+    kicked: &Notify,
+    resume_after: Option<i64>,
+) -> Option<CloseFrame> {
+    let mut shutdown = state.shutdown.clone();
+    let rooms = match state.store.rooms_for(client.me.id).await {
+        Ok(rooms) => rooms,
+        Err(error) => {
+            tracing::error!(%error, "could not load rooms");
+            return Some(close(CLOSE_SERVER_ERROR, "server error"));
+        }
+    };
+    let joined: Vec<i64> = rooms.iter().filter(|r| r.joined).map(|r| r.id).collect();
+    // Subscribe before reading what was missed, so nothing falls between the two; the client
+    // drops the duplicates by id.
+    state.hub.subscribe(client.conn, &joined);
+    let welcome = ServerFrame::Welcome {
+        protocol: PROTOCOL_VERSION,
+        me: client.me.clone(),
+        is_admin: client.is_admin,
+        rooms,
+        online: state.hub.online_users(),
+    };
+    write(socket, kicked, encode(&welcome)).await.ok()?;
+    if let Some(after) = resume_after {
+        match state.store.missed(client.me.id, after, MISSED_MAX).await {
+            Ok(missed) => {
+                for message in missed {
+                    write(socket, kicked, encode(&ServerFrame::Message { message })).await.ok()?;
+                }
+            }
+            Err(error) => tracing::error!(%error, "could not load missed messages"),
+        }
+    }
+    loop {
+        tokio::select! {
+            _ = kicked.notified() => return Some(close(CLOSE_TOO_SLOW, "too slow: frames were not read")),
+            _ = shutdown.changed() => return Some(close(CLOSE_GOING_AWAY, "server shutting down")),
+            frame = queue.recv() => {
+                let frame = frame?;
+                write_queued(socket, &mut queue, frame).await.ok()?;
+            }
+            incoming = socket.recv() => {
+                let reply = match incoming? {
+                    Ok(Message::Text(text)) => respond(state, client, text.as_str()).await,
+                    Ok(Message::Binary(_)) => Some(ServerFrame::error(ErrorCode::BadFrame, "frames are JSON text, not binary")),
+                    Ok(Message::Close(_)) => return None,
+                    Ok(_) => None, // ping and pong are answered by the WebSocket layer
+                    Err(error) => return too_big(error).then(|| close(CLOSE_TOO_BIG, "frame too large")),
+                };
+                if let Some(reply) = reply {
+                    write(socket, kicked, encode(&reply)).await.ok()?;
+                }
+            }
+        }
+    }
+}
+
+async fn respond(state: &AppState, client: &Client, text: &str) -> Option<ServerFrame> {
+    let frame = match serde_json::from_str::<ClientFrame>(text) {
+        Ok(frame) => frame,
+        Err(error) => {
+            return Some(ServerFrame::error(ErrorCode::BadFrame, format!("not a frame this server understands: {error}")));
+        }
+    };
+    let nonce = match &frame {
+        ClientFrame::Send { nonce, .. } => nonce.clone(),
+        _ => None,
+    };
+    commands::run(state, client, frame).await.unwrap_or_else(|refusal| Some(refusal.into_frame(nonce)))
+}

@@ -1,0 +1,227 @@
+//! Rooms, direct conversations and who belongs to them.
+
+use app::names::name_key;
+use app::protocol::{RoomKind, RoomSummary, User};
+
+use super::{NameTaken, Result, Store, is_unique_violation, now_ms};
+
+#[derive(Clone, Debug)]
+pub struct RoomRow {
+    pub id: i64,
+    pub kind: RoomKind,
+    pub name: String,
+    pub created_by: Option<i64>,
+}
+
+fn kind_of(kind: &str) -> RoomKind {
+    if kind == "direct" { RoomKind::Direct } else { RoomKind::Room }
+}
+
+/// Unread messages by others after the member's read mark; notices don't count.
+const UNREAD: &str = "(SELECT COUNT(*) FROM messages msg
+      WHERE msg.room_id = r.id AND msg.id > m.last_read AND msg.kind = 'text' AND msg.author_id != ?1)";
+
+/// The newest message id of the room.
+const LATEST: &str = "(SELECT COALESCE(MAX(id), 0) FROM messages msg WHERE msg.room_id = r.id)";
+
+impl Store {
+    pub async fn room(&self, id: i64) -> Result<Option<RoomRow>> {
+        let row = sqlx::query_as::<_, (i64, String, String, Option<i64>)>(
+            "SELECT id, kind, name, created_by FROM rooms WHERE id = ?1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|(id, kind, name, created_by)| RoomRow { id, kind: kind_of(&kind), name, created_by }))
+    }
+
+    pub async fn is_member(&self, room: i64, user: i64) -> Result<bool> {
+        let found = sqlx::query_scalar::<_, i64>("SELECT 1 FROM memberships WHERE room_id = ?1 AND user_id = ?2")
+            .bind(room)
+            .bind(user)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(found.is_some())
+    }
+
+    /// The sidebar of `user`: every named room, and the user's direct conversations named
+    /// after the other person, each with its unread count.
+    pub async fn rooms_for(&self, user: i64) -> Result<Vec<RoomSummary>> {
+        let named = sqlx::query_as::<_, (i64, String, Option<i64>, bool, i64, i64)>(&format!(
+            "SELECT r.id, r.name, r.created_by, m.user_id IS NOT NULL,
+                    CASE WHEN m.user_id IS NULL THEN 0 ELSE {UNREAD} END, {LATEST}
+             FROM rooms r LEFT JOIN memberships m ON m.room_id = r.id AND m.user_id = ?1
+             WHERE r.kind = 'room' ORDER BY r.id"
+        ))
+        .bind(user)
+        .fetch_all(&self.pool)
+        .await?;
+        let direct = sqlx::query_as::<_, (i64, String, i64, i64)>(&format!(
+            "SELECT r.id, u.username, {UNREAD}, {LATEST}
+             FROM memberships m
+             JOIN rooms r ON r.id = m.room_id AND r.kind = 'direct'
+             JOIN memberships o ON o.room_id = r.id AND o.user_id != ?1
+             JOIN users u ON u.id = o.user_id
+             WHERE m.user_id = ?1 ORDER BY u.username_key"
+        ))
+        .bind(user)
+        .fetch_all(&self.pool)
+        .await?;
+        let named = named.into_iter().map(|(id, name, created_by, joined, unread, latest)| RoomSummary {
+            id,
+            name,
+            kind: RoomKind::Room,
+            created_by,
+            joined,
+            unread: unread as u32,
+            latest,
+        });
+        let direct = direct.into_iter().map(|(id, name, unread, latest)| RoomSummary {
+            id,
+            name,
+            kind: RoomKind::Direct,
+            created_by: None,
+            joined: true,
+            unread: unread as u32,
+            latest,
+        });
+        Ok(named.chain(direct).collect())
+    }
+
+    /// Rooms and conversations `user` belongs to.
+    pub async fn joined_rooms(&self, user: i64) -> Result<Vec<i64>> {
+        sqlx::query_scalar("SELECT room_id FROM memberships WHERE user_id = ?1")
+            .bind(user)
+            .fetch_all(&self.pool)
+            .await
+    }
+
+    /// Creates a named room with its creator as the first member.
+    pub async fn create_room(&self, name: &str, creator: i64) -> Result<Result<RoomRow, NameTaken>> {
+        let mut tx = self.pool.begin().await?;
+        let inserted = sqlx::query_scalar::<_, i64>(
+            "INSERT INTO rooms (kind, name, name_key, created_by, created_at)
+             VALUES ('room', ?1, ?2, ?3, ?4) RETURNING id",
+        )
+        .bind(name)
+        .bind(name_key(name))
+        .bind(creator)
+        .bind(now_ms())
+        .fetch_one(&mut *tx)
+        .await;
+        let id = match inserted {
+            Ok(id) => id,
+            Err(e) if is_unique_violation(&e) => return Ok(Err(NameTaken)),
+            Err(e) => return Err(e),
+        };
+        sqlx::query("INSERT INTO memberships (room_id, user_id) VALUES (?1, ?2)")
+            .bind(id)
+            .bind(creator)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(Ok(RoomRow { id, kind: RoomKind::Room, name: name.to_owned(), created_by: Some(creator) }))
+    }
+
+    pub async fn rename_room(&self, id: i64, name: &str) -> Result<Result<(), NameTaken>> {
+        let renamed = sqlx::query("UPDATE rooms SET name = ?2, name_key = ?3 WHERE id = ?1 AND kind = 'room'")
+            .bind(id)
+            .bind(name)
+            .bind(name_key(name))
+            .execute(&self.pool)
+            .await;
+        match renamed {
+            Ok(_) => Ok(Ok(())),
+            Err(e) if is_unique_violation(&e) => Ok(Err(NameTaken)),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Deletes a room with its memberships and messages.
+    pub async fn delete_room(&self, id: i64) -> Result<()> {
+        sqlx::query("DELETE FROM rooms WHERE id = ?1").bind(id).execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Adds `user` to `room`; false if already a member. New members start with everything read.
+    pub async fn join(&self, room: i64, user: i64) -> Result<bool> {
+        let done = sqlx::query(
+            "INSERT INTO memberships (room_id, user_id, last_read)
+             VALUES (?1, ?2, (SELECT COALESCE(MAX(id), 0) FROM messages WHERE room_id = ?1))
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(room)
+        .bind(user)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Removes `user` from `room`; false if not a member.
+    pub async fn leave(&self, room: i64, user: i64) -> Result<bool> {
+        let done = sqlx::query("DELETE FROM memberships WHERE room_id = ?1 AND user_id = ?2")
+            .bind(room)
+            .bind(user)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    pub async fn members(&self, room: i64) -> Result<Vec<User>> {
+        let rows = sqlx::query_as::<_, (i64, String)>(
+            "SELECT u.id, u.username FROM memberships m JOIN users u ON u.id = m.user_id
+             WHERE m.room_id = ?1 ORDER BY u.username_key",
+        )
+        .bind(room)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(|(id, name)| User { id, name }).collect())
+    }
+
+    /// The conversation between `a` and `b`, created (with both as members) if new.
+    /// Returns its id and whether it was created now.
+    pub async fn open_direct(&self, a: i64, b: i64) -> Result<(i64, bool)> {
+        let pair = format!("{}:{}", a.min(b), a.max(b));
+        let mut tx = self.pool.begin().await?;
+        let created = sqlx::query_scalar::<_, i64>(
+            "INSERT INTO rooms (kind, name, pair_key, created_at) VALUES ('direct', ?1, ?1, ?2)
+             ON CONFLICT (pair_key) DO NOTHING RETURNING id",
+        )
+        .bind(&pair)
+        .bind(now_ms())
+        .fetch_optional(&mut *tx)
+        .await?;
+        let result = match created {
+            Some(id) => {
+                for user in [a, b] {
+                    sqlx::query("INSERT INTO memberships (room_id, user_id) VALUES (?1, ?2)")
+                        .bind(id)
+                        .bind(user)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                (id, true)
+            }
+            None => {
+                let id = sqlx::query_scalar::<_, i64>("SELECT id FROM rooms WHERE pair_key = ?1")
+                    .bind(&pair)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                (id, false)
+            }
+        };
+        tx.commit().await?;
+        Ok(result)
+    }
+
+    /// Moves the read mark forward (never back).
+    pub async fn mark_read(&self, room: i64, user: i64, message: i64) -> Result<()> {
+        sqlx::query("UPDATE memberships SET last_read = MAX(last_read, ?3) WHERE room_id = ?1 AND user_id = ?2")
+            .bind(room)
+            .bind(user)
+            .bind(message)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,109 @@
+//! Accounts and sign-in sessions.
+
+use app::names::name_key;
+use app::protocol::{LOBBY_ID, User};
+
+use super::{NameTaken, Result, Store, is_unique_violation, now_ms};
+
+/// What sign-in needs to know about an account.
+pub struct Account {
+    pub user: User,
+    pub password_hash: String,
+    pub is_admin: bool,
+}
+
+impl Store {
+    /// Creates an account and puts it in the lobby. The very first account is the administrator.
+    pub async fn create_user(&self, username: &str, password_hash: &str) -> Result<Result<Account, NameTaken>> {
+        let mut tx = self.pool.begin().await?;
+        let inserted = sqlx::query_as::<_, (i64, bool)>(
+            "INSERT INTO users (username, username_key, password_hash, is_admin, created_at)
+             VALUES (?1, ?2, ?3, NOT EXISTS (SELECT 1 FROM users), ?4)
+             RETURNING id, is_admin",
+        )
+        .bind(username)
+        .bind(name_key(username))
+        .bind(password_hash)
+        .bind(now_ms())
+        .fetch_one(&mut *tx)
+        .await;
+        let (id, is_admin) = match inserted {
+            Ok(row) => row,
+            Err(e) if is_unique_violation(&e) => return Ok(Err(NameTaken)),
+            Err(e) => return Err(e),
+        };
+        sqlx::query("INSERT INTO memberships (room_id, user_id) VALUES (?1, ?2)")
+            .bind(LOBBY_ID)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(Ok(Account {
+            user: User { id, name: username.to_owned() },
+            password_hash: password_hash.to_owned(),
+            is_admin,
+        }))
+    }
+
+    pub async fn account_by_name(&self, username: &str) -> Result<Option<Account>> {
+        let row = sqlx::query_as::<_, (i64, String, String, bool)>(
+            "SELECT id, username, password_hash, is_admin FROM users WHERE username_key = ?1",
+        )
+        .bind(name_key(username))
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|(id, name, password_hash, is_admin)| Account {
+            user: User { id, name },
+            password_hash,
+            is_admin,
+        }))
+    }
+
+    pub async fn user(&self, id: i64) -> Result<Option<User>> {
+        let row = sqlx::query_as::<_, (i64, String)>("SELECT id, username FROM users WHERE id = ?1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|(id, name)| User { id, name }))
+    }
+
+    /// Every account, by name.
+    pub async fn users(&self) -> Result<Vec<User>> {
+        let rows = sqlx::query_as::<_, (i64, String)>("SELECT id, username FROM users ORDER BY username_key")
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.into_iter().map(|(id, name)| User { id, name }).collect())
+    }
+
+    pub async fn create_session(&self, token_hash: &str, user_id: i64, expires_at: i64) -> Result<()> {
+        sqlx::query("INSERT INTO sessions (token_hash, user_id, expires_at) VALUES (?1, ?2, ?3)")
+            .bind(token_hash)
+            .bind(user_id)
+            .bind(expires_at)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// The account behind a live session, and whether it is the administrator.
+    pub async fn session_user(&self, token_hash: &str) -> Result<Option<(User, bool)>> {
+        let row = sqlx::query_as::<_, (i64, String, bool)>(
+            "SELECT u.id, u.username, u.is_admin FROM sessions s JOIN users u ON u.id = s.user_id
+             WHERE s.token_hash = ?1 AND s.expires_at > ?2",
+        )
+        .bind(token_hash)
+        .bind(now_ms())
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|(id, name, is_admin)| (User { id, name }, is_admin)))
+    }
+
+    pub async fn delete_session(&self, token_hash: &str) -> Result<()> {
+        sqlx::query("DELETE FROM sessions WHERE token_hash = ?1 OR expires_at <= ?2")
+            .bind(token_hash)
+            .bind(now_ms())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+}
