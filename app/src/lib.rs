@@ -1,6 +1,8 @@
 //! Hearth's shared crate: the wire protocol and input limits used by server and browser, and
 //! the Leptos app (rendered on the server, hydrated in the browser).
 
+#![recursion_limit = "256"]
+
 pub mod chat;
 pub mod names;
 pub mod pages;

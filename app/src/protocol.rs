@@ -102,16 +102,34 @@ pub enum ClientFrame {
         before: Option<i64>,
     },
     /// Who belongs to `room`.
-    Members { room: i64 },
-    CreateRoom { name: String },
-    RenameRoom { room: i64, name: String },
-    DeleteRoom { room: i64 },
-    JoinRoom { room: i64 },
-    LeaveRoom { room: i64 },
+    Members {
+        room: i64,
+    },
+    CreateRoom {
+        name: String,
+    },
+    RenameRoom {
+        room: i64,
+        name: String,
+    },
+    DeleteRoom {
+        room: i64,
+    },
+    JoinRoom {
+        room: i64,
+    },
+    LeaveRoom {
+        room: i64,
+    },
     /// Open (or create) the private conversation with `user`.
-    OpenDirect { user: i64 },
+    OpenDirect {
+        user: i64,
+    },
     /// Everything in `room` up to `message` has been seen.
-    MarkRead { room: i64, message: i64 },
+    MarkRead {
+        room: i64,
+        message: i64,
+    },
     /// Every account, for starting a conversation.
     ListUsers,
 }
@@ -129,24 +147,48 @@ pub enum ServerFrame {
         online: Vec<i64>,
     },
     /// A new message (or join/leave notice) in a room the client belongs to.
-    Message { message: ChatMessage },
+    Message {
+        message: ChatMessage,
+    },
     /// The client's `send` with this nonce was stored as message `id`.
-    Sent { nonce: String, id: i64 },
+    Sent {
+        nonce: String,
+        id: i64,
+    },
     History {
         room: i64,
         messages: Vec<ChatMessage>,
         /// Whether older messages exist before the first one in `messages`.
         has_more: bool,
     },
-    Members { room: i64, members: Vec<User> },
+    Members {
+        room: i64,
+        members: Vec<User>,
+    },
     /// A room appeared for this client: created by someone, or a conversation opened.
-    RoomAdded { room: RoomSummary },
-    RoomRenamed { room: i64, name: String },
-    RoomDeleted { room: i64, name: String },
-    Presence { user: i64, online: bool },
-    Users { users: Vec<User> },
+    RoomAdded {
+        room: RoomSummary,
+    },
+    RoomRenamed {
+        room: i64,
+        name: String,
+    },
+    RoomDeleted {
+        room: i64,
+        name: String,
+    },
+    Presence {
+        user: i64,
+        online: bool,
+    },
+    Users {
+        users: Vec<User>,
+    },
     /// Another tab of the same user read `room` up to `message`.
-    Read { room: i64, message: i64 },
+    Read {
+        room: i64,
+        message: i64,
+    },
     Error {
         code: ErrorCode,
         message: String,
@@ -203,28 +245,53 @@ mod tests {
     #[test]
     fn client_frames_round_trip() {
         let frames = vec![
-            ClientFrame::Hello { protocol: PROTOCOL_VERSION, resume_after: Some(41) },
-            ClientFrame::Send { room: 1, text: "hi <b>".into(), nonce: Some("n1".into()) },
-            ClientFrame::History { room: 1, before: None },
+            ClientFrame::Hello {
+                protocol: PROTOCOL_VERSION,
+                resume_after: Some(41),
+            },
+            ClientFrame::Send {
+                room: 1,
+                text: "hi <b>".into(),
+                nonce: Some("n1".into()),
+            },
+            ClientFrame::History {
+                room: 1,
+                before: None,
+            },
             ClientFrame::Members { room: 2 },
-            ClientFrame::CreateRoom { name: "rust".into() },
-            ClientFrame::RenameRoom { room: 2, name: "rustaceans".into() },
+            ClientFrame::CreateRoom {
+                name: "rust".into(),
+            },
+            ClientFrame::RenameRoom {
+                room: 2,
+                name: "rustaceans".into(),
+            },
             ClientFrame::DeleteRoom { room: 2 },
             ClientFrame::JoinRoom { room: 2 },
             ClientFrame::LeaveRoom { room: 2 },
             ClientFrame::OpenDirect { user: 3 },
-            ClientFrame::MarkRead { room: 1, message: 9 },
+            ClientFrame::MarkRead {
+                room: 1,
+                message: 9,
+            },
             ClientFrame::ListUsers,
         ];
         for frame in frames {
             let json = frame.to_json();
-            assert_eq!(serde_json::from_str::<ClientFrame>(&json).unwrap(), frame, "{json}");
+            assert_eq!(
+                serde_json::from_str::<ClientFrame>(&json).unwrap(),
+                frame,
+                "{json}"
+            );
         }
     }
 
     #[test]
     fn server_frames_round_trip() {
-        let alice = User { id: 1, name: "alice".into() };
+        let alice = User {
+            id: 1,
+            name: "alice".into(),
+        };
         let message = ChatMessage {
             id: 7,
             room: 1,
@@ -250,28 +317,62 @@ mod tests {
                 rooms: vec![room.clone()],
                 online: vec![1],
             },
-            ServerFrame::Message { message: message.clone() },
-            ServerFrame::Sent { nonce: "n1".into(), id: 7 },
-            ServerFrame::History { room: 1, messages: vec![message], has_more: false },
-            ServerFrame::Members { room: 1, members: vec![alice.clone()] },
+            ServerFrame::Message {
+                message: message.clone(),
+            },
+            ServerFrame::Sent {
+                nonce: "n1".into(),
+                id: 7,
+            },
+            ServerFrame::History {
+                room: 1,
+                messages: vec![message],
+                has_more: false,
+            },
+            ServerFrame::Members {
+                room: 1,
+                members: vec![alice.clone()],
+            },
             ServerFrame::RoomAdded { room },
-            ServerFrame::RoomRenamed { room: 2, name: "b".into() },
-            ServerFrame::RoomDeleted { room: 2, name: "b".into() },
-            ServerFrame::Presence { user: 1, online: false },
+            ServerFrame::RoomRenamed {
+                room: 2,
+                name: "b".into(),
+            },
+            ServerFrame::RoomDeleted {
+                room: 2,
+                name: "b".into(),
+            },
+            ServerFrame::Presence {
+                user: 1,
+                online: false,
+            },
             ServerFrame::Users { users: vec![alice] },
-            ServerFrame::Read { room: 1, message: 7 },
+            ServerFrame::Read {
+                room: 1,
+                message: 7,
+            },
             ServerFrame::error(ErrorCode::Invalid, "too long"),
         ];
         for frame in frames {
             let json = frame.to_json();
-            assert_eq!(serde_json::from_str::<ServerFrame>(&json).unwrap(), frame, "{json}");
+            assert_eq!(
+                serde_json::from_str::<ServerFrame>(&json).unwrap(),
+                frame,
+                "{json}"
+            );
         }
     }
 
     #[test]
     fn hello_is_tagged_by_type() {
         let frame: ClientFrame = serde_json::from_str(r#"{"type":"hello","protocol":1}"#).unwrap();
-        assert_eq!(frame, ClientFrame::Hello { protocol: 1, resume_after: None });
+        assert_eq!(
+            frame,
+            ClientFrame::Hello {
+                protocol: 1,
+                resume_after: None
+            }
+        );
     }
 
     #[test]

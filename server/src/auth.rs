@@ -6,8 +6,8 @@ use std::sync::LazyLock;
 
 use app::names::{check_password, parse_username};
 use app::protocol::User;
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use axum::Form;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -32,17 +32,25 @@ pub struct SignedIn {
 
 fn hash_password(password: &str) -> Option<String> {
     let salt = SaltString::generate(&mut OsRng);
-    Argon2::default().hash_password(password.as_bytes(), &salt).ok().map(|h| h.to_string())
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .ok()
+        .map(|h| h.to_string())
 }
 
 fn verify_password(password: &str, hash: &str) -> bool {
     PasswordHash::new(hash)
-        .map(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+        .map(|parsed| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &parsed)
+                .is_ok()
+        })
         .unwrap_or(false)
 }
 
 /// Checked against when the username is unknown, so both failures take the same time.
-static DUMMY_HASH: LazyLock<String> = LazyLock::new(|| hash_password("not a real password").unwrap_or_default());
+static DUMMY_HASH: LazyLock<String> =
+    LazyLock::new(|| hash_password("not a real password").unwrap_or_default());
 
 /// Argon2 is deliberately slow: keep it off the async workers.
 async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Option<T> {
@@ -82,11 +90,18 @@ pub fn origin_allowed(state: &AppState, headers: &HeaderMap) -> bool {
     let Some(origin) = headers.get(header::ORIGIN).and_then(|o| o.to_str().ok()) else {
         return false;
     };
-    if state.config.allowed_origins.iter().any(|allowed| allowed.trim_end_matches('/') == origin) {
+    if state
+        .config
+        .allowed_origins
+        .iter()
+        .any(|allowed| allowed.trim_end_matches('/') == origin)
+    {
         return true;
     }
     let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
-    let origin_host = origin.strip_prefix("http://").or_else(|| origin.strip_prefix("https://"));
+    let origin_host = origin
+        .strip_prefix("http://")
+        .or_else(|| origin.strip_prefix("https://"));
     matches!((host, origin_host), (Some(h), Some(o)) if h.eq_ignore_ascii_case(o))
 }
 
@@ -100,14 +115,17 @@ fn is_https(state: &AppState, headers: &HeaderMap) -> bool {
 
 fn session_cookie(token: &str, max_age: i64, secure: bool) -> HeaderValue {
     let secure = if secure { "; Secure" } else { "" };
-    let cookie = format!("{COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}");
+    let cookie =
+        format!("{COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}");
     HeaderValue::from_str(&cookie).unwrap_or(HeaderValue::from_static(""))
 }
 
 /// Only same-site paths: never `//evil.example` or an absolute URL.
 fn safe_next(next: Option<&str>) -> &str {
     match next {
-        Some(path) if path.starts_with('/') && !path.starts_with("//") && !path.contains('\\') => path,
+        Some(path) if path.starts_with('/') && !path.starts_with("//") && !path.contains('\\') => {
+            path
+        }
         _ => "/",
     }
 }
@@ -125,7 +143,9 @@ fn back_to_login(error: &str, next: Option<&str>) -> Response {
 fn encode_component(text: &str) -> String {
     text.bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => (b as char).to_string(),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
+                (b as char).to_string()
+            }
             _ => format!("%{b:02X}"),
         })
         .collect()
@@ -141,23 +161,37 @@ pub struct Credentials {
     next: Option<String>,
 }
 
-async fn start_session(state: &AppState, headers: &HeaderMap, user: &User, next: Option<&str>) -> Response {
+async fn start_session(
+    state: &AppState,
+    headers: &HeaderMap,
+    user: &User,
+    next: Option<&str>,
+) -> Response {
     let mut bytes = [0u8; 32];
     OsRng.fill_bytes(&mut bytes);
     let token = hex::encode(bytes);
     let max_age = SESSION_DAYS * 24 * 3600;
-    if let Err(error) = state.store.create_session(&token_hash(&token), user.id, now_ms() + max_age * 1000).await {
+    if let Err(error) = state
+        .store
+        .create_session(&token_hash(&token), user.id, now_ms() + max_age * 1000)
+        .await
+    {
         tracing::error!(%error, "could not create a session");
         return back_to_login("internal", next);
     }
     let mut response = Redirect::to(safe_next(next)).into_response();
-    response
-        .headers_mut()
-        .insert(header::SET_COOKIE, session_cookie(&token, max_age, is_https(state, headers)));
+    response.headers_mut().insert(
+        header::SET_COOKIE,
+        session_cookie(&token, max_age, is_https(state, headers)),
+    );
     response
 }
 
-pub async fn sign_in(State(state): State<AppState>, headers: HeaderMap, Form(form): Form<Credentials>) -> Response {
+pub async fn sign_in(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(form): Form<Credentials>,
+) -> Response {
     if !origin_allowed(&state, &headers) {
         return StatusCode::FORBIDDEN.into_response();
     }
@@ -169,16 +203,24 @@ pub async fn sign_in(State(state): State<AppState>, headers: HeaderMap, Form(for
             return back_to_login("internal", next);
         }
     };
-    let hash = account.as_ref().map_or_else(|| DUMMY_HASH.clone(), |a| a.password_hash.clone());
+    let hash = account
+        .as_ref()
+        .map_or_else(|| DUMMY_HASH.clone(), |a| a.password_hash.clone());
     let password = form.password;
-    let matches = blocking(move || verify_password(&password, &hash)).await.unwrap_or(false);
+    let matches = blocking(move || verify_password(&password, &hash))
+        .await
+        .unwrap_or(false);
     match account {
         Some(account) if matches => start_session(&state, &headers, &account.user, next).await,
         _ => back_to_login("credentials", next),
     }
 }
 
-pub async fn register(State(state): State<AppState>, headers: HeaderMap, Form(form): Form<Credentials>) -> Response {
+pub async fn register(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(form): Form<Credentials>,
+) -> Response {
     if !origin_allowed(&state, &headers) {
         return StatusCode::FORBIDDEN.into_response();
     }
@@ -213,9 +255,10 @@ pub async fn sign_out(State(state): State<AppState>, headers: HeaderMap) -> Resp
         tracing::error!(%error, "could not delete a session");
     }
     let mut response = Redirect::to("/login").into_response();
-    response
-        .headers_mut()
-        .insert(header::SET_COOKIE, session_cookie("", 0, is_https(&state, &headers)));
+    response.headers_mut().insert(
+        header::SET_COOKIE,
+        session_cookie("", 0, is_https(&state, &headers)),
+    );
     response
 }
 
@@ -228,7 +271,11 @@ pub async fn page_guard(State(state): State<AppState>, request: Request, next: N
         let who = signed_in(&state, request.headers()).await;
         if needs_session && who.is_none() {
             let target = request.uri().path_and_query().map_or("/", |p| p.as_str());
-            let url = if target == "/" { "/login".to_owned() } else { format!("/login?next={}", encode_component(target)) };
+            let url = if target == "/" {
+                "/login".to_owned()
+            } else {
+                format!("/login?next={}", encode_component(target))
+            };
             return Redirect::to(&url).into_response();
         }
         if path == "/login" && who.is_some() {

@@ -17,7 +17,11 @@ pub struct Config {
 
     /// Origins (scheme://host[:port]) allowed to open the WebSocket and post forms, besides the
     /// server's own. Comma-separated in the environment variable.
-    #[arg(long = "allowed-origin", env = "HEARTH_ALLOWED_ORIGINS", value_delimiter = ',')]
+    #[arg(
+        long = "allowed-origin",
+        env = "HEARTH_ALLOWED_ORIGINS",
+        value_delimiter = ','
+    )]
     pub allowed_origins: Vec<String>,
 
     /// Mark the session cookie Secure even when no proxy says the request came over https.

@@ -61,7 +61,10 @@ impl Routes {
         if let Some(c) = self.conns.get_mut(&conn)
             && c.rooms.insert(room)
         {
-            self.rooms.entry(room).or_default().insert(conn, c.outbox.clone());
+            self.rooms
+                .entry(room)
+                .or_default()
+                .insert(conn, c.outbox.clone());
         }
     }
 
@@ -96,11 +99,15 @@ pub struct Hub {
 
 impl Hub {
     fn read(&self) -> RwLockReadGuard<'_, Routes> {
-        self.routes.read().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.routes
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn write(&self) -> RwLockWriteGuard<'_, Routes> {
-        self.routes.write().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.routes
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     pub fn connect(&self, user: i64) -> Registration {
@@ -110,17 +117,31 @@ impl Hub {
         let mut routes = self.write();
         routes.conns.insert(
             id,
-            Conn { user, outbox: Outbox { queue, kick: kick.clone() }, rooms: HashSet::new() },
+            Conn {
+                user,
+                outbox: Outbox {
+                    queue,
+                    kick: kick.clone(),
+                },
+                rooms: HashSet::new(),
+            },
         );
         let conns = routes.users.entry(user).or_default();
         conns.insert(id);
-        Registration { id, queue: rx, kicked: kick, came_online: conns.len() == 1 }
+        Registration {
+            id,
+            queue: rx,
+            kicked: kick,
+            came_online: conns.len() == 1,
+        }
     }
 
     /// Forgets a connection; true if it was the user's last one (the user went offline).
     pub fn disconnect(&self, id: ConnId) -> bool {
         let mut routes = self.write();
-        let Some(conn) = routes.conns.remove(&id) else { return false };
+        let Some(conn) = routes.conns.remove(&id) else {
+            return false;
+        };
         for room in &conn.rooms {
             if let Some(subscribers) = routes.rooms.get_mut(room) {
                 subscribers.remove(&id);
@@ -153,7 +174,13 @@ impl Hub {
     /// Subscribes every connection of `user` to `room` (the user joined it).
     pub fn subscribe_user(&self, user: i64, room: i64) {
         let mut routes = self.write();
-        let conns: Vec<ConnId> = routes.users.get(&user).into_iter().flatten().copied().collect();
+        let conns: Vec<ConnId> = routes
+            .users
+            .get(&user)
+            .into_iter()
+            .flatten()
+            .copied()
+            .collect();
         for conn in conns {
             routes.subscribe(conn, room);
         }
@@ -162,7 +189,13 @@ impl Hub {
     /// Unsubscribes every connection of `user` from `room` (the user left it).
     pub fn unsubscribe_user(&self, user: i64, room: i64) {
         let mut routes = self.write();
-        let conns: Vec<ConnId> = routes.users.get(&user).into_iter().flatten().copied().collect();
+        let conns: Vec<ConnId> = routes
+            .users
+            .get(&user)
+            .into_iter()
+            .flatten()
+            .copied()
+            .collect();
         for conn in conns {
             routes.unsubscribe(conn, room);
         }
@@ -182,7 +215,10 @@ impl Hub {
 
     /// Whether this connection receives `room` (its user is a member).
     pub fn is_subscribed(&self, conn: ConnId, room: i64) -> bool {
-        self.read().conns.get(&conn).is_some_and(|c| c.rooms.contains(&room))
+        self.read()
+            .conns
+            .get(&conn)
+            .is_some_and(|c| c.rooms.contains(&room))
     }
 
     pub fn online_users(&self) -> Vec<i64> {
@@ -262,9 +298,15 @@ mod tests {
         use std::future::Future;
         let waker = std::task::Waker::noop();
         let mut cx = std::task::Context::from_waker(waker);
-        assert!(notified.as_mut().poll(&mut cx).is_pending(), "not kicked while the queue has room");
+        assert!(
+            notified.as_mut().poll(&mut cx).is_pending(),
+            "not kicked while the queue has room"
+        );
         hub.to_room(1, &frame("one too many"));
-        assert!(notified.as_mut().poll(&mut cx).is_ready(), "kicked once the queue overflowed");
+        assert!(
+            notified.as_mut().poll(&mut cx).is_ready(),
+            "kicked once the queue overflowed"
+        );
     }
 
     #[test]

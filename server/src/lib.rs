@@ -1,6 +1,8 @@
 //! Hearth's server: the axum application that serves the Leptos pages, the sign-in forms and
 //! the chat WebSocket, on top of the store, the hub and the message log.
 
+#![recursion_limit = "256"]
+
 pub mod auth;
 pub mod commands;
 pub mod config;
@@ -53,9 +55,14 @@ pub fn router(state: AppState) -> Router {
         .route("/auth/login", post(auth::sign_in))
         .route("/auth/register", post(auth::register))
         .route("/auth/logout", post(auth::sign_out))
-        .leptos_routes(&state, generate_route_list(App), move || shell(leptos.clone()))
+        .leptos_routes(&state, generate_route_list(App), move || {
+            shell(leptos.clone())
+        })
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
-        .layer(middleware::from_fn_with_state(state.clone(), auth::page_guard))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::page_guard,
+        ))
         .with_state(state)
 }
 
@@ -84,7 +91,14 @@ pub async fn start(config: Config) -> Result<Server, Error> {
         .site_addr(addr)
         .build();
     let (stop, shutdown) = watch::channel(false);
-    let state = AppState { store: store.clone(), hub, log, config: Arc::new(config), leptos, shutdown };
+    let state = AppState {
+        store: store.clone(),
+        hub,
+        log,
+        config: Arc::new(config),
+        leptos,
+        shutdown,
+    };
     let mut stopping = state.shutdown.clone();
     let app = router(state);
     let task = tokio::spawn(async move {
@@ -94,7 +108,12 @@ pub async fn start(config: Config) -> Result<Server, Error> {
             })
             .await
     });
-    Ok(Server { addr, stop, task, store })
+    Ok(Server {
+        addr,
+        stop,
+        task,
+        store,
+    })
 }
 
 impl Server {

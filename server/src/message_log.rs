@@ -39,10 +39,24 @@ impl MessageLog {
     }
 
     /// Stores and publishes a message; returns it once it is durable and sent to the room.
-    pub async fn append(&self, room: i64, author: User, kind: MessageKind, text: String) -> Result<ChatMessage, NotStored> {
+    pub async fn append(
+        &self,
+        room: i64,
+        author: User,
+        kind: MessageKind,
+        text: String,
+    ) -> Result<ChatMessage, NotStored> {
         let (done, result) = oneshot::channel();
-        let message = NewMessage { room, author, kind, text };
-        self.appends.send(Append { message, done }).await.map_err(|_| NotStored)?;
+        let message = NewMessage {
+            room,
+            author,
+            kind,
+            text,
+        };
+        self.appends
+            .send(Append { message, done })
+            .await
+            .map_err(|_| NotStored)?;
         result.await.map_err(|_| NotStored)?
     }
 }
@@ -51,7 +65,8 @@ async fn run(store: Store, hub: Arc<Hub>, mut rx: mpsc::Receiver<Append>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
         let sent_at = now_ms();
-        let (messages, dones): (Vec<NewMessage>, Vec<_>) = batch.drain(..).map(|a| (a.message, a.done)).unzip();
+        let (messages, dones): (Vec<NewMessage>, Vec<_>) =
+            batch.drain(..).map(|a| (a.message, a.done)).unzip();
         match store.append_messages(&messages, sent_at).await {
             Ok(ids) => {
                 for ((message, done), id) in messages.into_iter().zip(dones).zip(ids) {
@@ -62,7 +77,10 @@ async fn run(store: Store, hub: Arc<Hub>, mut rx: mpsc::Receiver<Append>) {
             // retry one by one.
             Err(_) => {
                 for (message, done) in messages.into_iter().zip(dones) {
-                    match store.append_messages(std::slice::from_ref(&message), sent_at).await {
+                    match store
+                        .append_messages(std::slice::from_ref(&message), sent_at)
+                        .await
+                    {
                         Ok(ids) => publish(&hub, message, ids[0], sent_at, done),
                         Err(error) => {
                             tracing::warn!(%error, room = message.room, "message not stored");

@@ -2,8 +2,8 @@
 //! welcome and catch-up, then a loop that writes hub frames out and runs incoming commands.
 
 use app::protocol::{
-    CLOSE_PROTOCOL, CLOSE_TOO_BIG, CLOSE_TOO_SLOW, ClientFrame, ErrorCode, MAX_FRAME_BYTES, PROTOCOL_VERSION,
-    ServerFrame,
+    CLOSE_PROTOCOL, CLOSE_TOO_BIG, CLOSE_TOO_SLOW, ClientFrame, ErrorCode, MAX_FRAME_BYTES,
+    PROTOCOL_VERSION, ServerFrame,
 };
 use axum::extract::State;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
@@ -28,7 +28,11 @@ const CLOSE_GOING_AWAY: u16 = 1001;
 const CLOSE_SERVER_ERROR: u16 = 1011;
 
 /// `GET /ws`: upgrades only a signed-in request from an allowed Origin.
-pub async fn upgrade(State(state): State<AppState>, headers: HeaderMap, ws: WebSocketUpgrade) -> Response {
+pub async fn upgrade(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ws: WebSocketUpgrade,
+) -> Response {
     let Some(who) = auth::signed_in(&state, &headers).await else {
         return (StatusCode::UNAUTHORIZED, "sign in first").into_response();
     };
@@ -41,12 +45,18 @@ pub async fn upgrade(State(state): State<AppState>, headers: HeaderMap, ws: WebS
 }
 
 fn close(code: u16, reason: &'static str) -> CloseFrame {
-    CloseFrame { code, reason: reason.into() }
+    CloseFrame {
+        code,
+        reason: reason.into(),
+    }
 }
 
-fn too_big(error: axum::Error) -> bool {
+fn too_big(error: &axum::Error) -> bool {
+    use std::error::Error as _;
     matches!(
-        error.into_inner().downcast_ref::<tungstenite::Error>(),
+        error
+            .source()
+            .and_then(|inner| inner.downcast_ref::<tungstenite::Error>()),
         Some(tungstenite::Error::Capacity(_))
     )
 }
@@ -60,13 +70,31 @@ async fn connection(mut socket: WebSocket, state: AppState, who: SignedIn) {
         }
     };
     let registration = state.hub.connect(who.user.id);
-    let client = Client { me: who.user, is_admin: who.is_admin, conn: registration.id };
+    let client = Client {
+        me: who.user,
+        is_admin: who.is_admin,
+        conn: registration.id,
+    };
     if registration.came_online {
-        state.hub.to_all(&encode(&ServerFrame::Presence { user: client.me.id, online: true }));
+        state.hub.to_all(&encode(&ServerFrame::Presence {
+            user: client.me.id,
+            online: true,
+        }));
     }
-    let ending = serve(&mut socket, &state, &client, registration.queue, &registration.kicked, resume_after).await;
+    let ending = serve(
+        &mut socket,
+        &state,
+        &client,
+        registration.queue,
+        &registration.kicked,
+        resume_after,
+    )
+    .await;
     if state.hub.disconnect(client.conn) {
-        state.hub.to_all(&encode(&ServerFrame::Presence { user: client.me.id, online: false }));
+        state.hub.to_all(&encode(&ServerFrame::Presence {
+            user: client.me.id,
+            online: false,
+        }));
     }
     if let Some(frame) = ending {
         let _ = socket.send(Message::Close(Some(frame))).await;
@@ -75,14 +103,21 @@ async fn connection(mut socket: WebSocket, state: AppState, who: SignedIn) {
 
 async fn handshake(socket: &mut WebSocket) -> Result<Option<i64>, CloseFrame> {
     let say_hello = || close(CLOSE_PROTOCOL, "the first frame must be hello");
-    let first = tokio::time::timeout(HELLO_TIMEOUT, socket.recv()).await.map_err(|_| say_hello())?;
+    let first = tokio::time::timeout(HELLO_TIMEOUT, socket.recv())
+        .await
+        .map_err(|_| say_hello())?;
     match first {
         Some(Ok(Message::Text(text))) => match serde_json::from_str::<ClientFrame>(text.as_str()) {
-            Ok(ClientFrame::Hello { protocol: PROTOCOL_VERSION, resume_after }) => Ok(resume_after),
-            Ok(ClientFrame::Hello { .. }) => Err(close(CLOSE_PROTOCOL, "unsupported protocol version")),
+            Ok(ClientFrame::Hello {
+                protocol: PROTOCOL_VERSION,
+                resume_after,
+            }) => Ok(resume_after),
+            Ok(ClientFrame::Hello { .. }) => {
+                Err(close(CLOSE_PROTOCOL, "unsupported protocol version"))
+            }
             _ => Err(say_hello()),
         },
-        Some(Err(error)) if too_big(error) => Err(close(CLOSE_TOO_BIG, "frame too large")),
+        Some(Err(error)) if too_big(&error) => Err(close(CLOSE_TOO_BIG, "frame too large")),
         _ => Err(say_hello()),
     }
 }
@@ -96,7 +131,11 @@ async fn write(socket: &mut WebSocket, kicked: &Notify, frame: Frame) -> Result<
 }
 
 /// Writes `first` and whatever else is already queued, then flushes once.
-async fn write_queued(socket: &mut WebSocket, queue: &mut mpsc::Receiver<Frame>, first: Frame) -> Result<(), ()> {
+async fn write_queued(
+    socket: &mut WebSocket,
+    queue: &mut mpsc::Receiver<Frame>,
+    first: Frame,
+) -> Result<(), ()> {
     socket.feed(Message::Text(first)).await.map_err(|_| ())?;
     for _ in 1..WRITE_BATCH {
         match queue.try_recv() {
@@ -140,7 +179,9 @@ async fn serve(
         match state.store.missed(client.me.id, after, MISSED_MAX).await {
             Ok(missed) => {
                 for message in missed {
-                    write(socket, kicked, encode(&ServerFrame::Message { message })).await.ok()?;
+                    write(socket, kicked, encode(&ServerFrame::Message { message }))
+                        .await
+                        .ok()?;
                 }
             }
             Err(error) => tracing::error!(%error, "could not load missed messages"),
@@ -160,7 +201,7 @@ async fn serve(
                     Ok(Message::Binary(_)) => Some(ServerFrame::error(ErrorCode::BadFrame, "frames are JSON text, not binary")),
                     Ok(Message::Close(_)) => return None,
                     Ok(_) => None, // ping and pong are answered by the WebSocket layer
-                    Err(error) => return too_big(error).then(|| close(CLOSE_TOO_BIG, "frame too large")),
+                    Err(error) => return too_big(&error).then(|| close(CLOSE_TOO_BIG, "frame too large")),
                 };
                 if let Some(reply) = reply {
                     write(socket, kicked, encode(&reply)).await.ok()?;
@@ -174,12 +215,17 @@ async fn respond(state: &AppState, client: &Client, text: &str) -> Option<Server
     let frame = match serde_json::from_str::<ClientFrame>(text) {
         Ok(frame) => frame,
         Err(error) => {
-            return Some(ServerFrame::error(ErrorCode::BadFrame, format!("not a frame this server understands: {error}")));
+            return Some(ServerFrame::error(
+                ErrorCode::BadFrame,
+                format!("not a frame this server understands: {error}"),
+            ));
         }
     };
     let nonce = match &frame {
         ClientFrame::Send { nonce, .. } => nonce.clone(),
         _ => None,
     };
-    commands::run(state, client, frame).await.unwrap_or_else(|refusal| Some(refusal.into_frame(nonce)))
+    commands::run(state, client, frame)
+        .await
+        .unwrap_or_else(|refusal| Some(refusal.into_frame(nonce)))
 }

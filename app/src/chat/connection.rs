@@ -11,6 +11,7 @@ use futures::{SinkExt, StreamExt};
 use gloo_net::websocket::Message;
 use gloo_net::websocket::futures::WebSocket;
 use gloo_timers::future::TimeoutFuture;
+use leptos::prelude::*;
 
 use super::state::Chat;
 use crate::protocol::{ClientFrame, PROTOCOL_VERSION, ServerFrame};
@@ -28,7 +29,11 @@ pub fn start(chat: Chat) {
 
 fn socket_url() -> Option<String> {
     let location = web_sys::window()?.location();
-    let scheme = if location.protocol().ok()? == "https:" { "wss" } else { "ws" };
+    let scheme = if location.protocol().ok()? == "https:" {
+        "wss"
+    } else {
+        "ws"
+    };
     Some(format!("{scheme}://{}/ws", location.host().ok()?))
 }
 
@@ -48,7 +53,10 @@ async fn run(chat: Chat, mut outgoing: mpsc::UnboundedReceiver<ClientFrame>) {
             && let Ok(socket) = WebSocket::open(&url)
         {
             let (mut write, mut read) = socket.split();
-            let hello = ClientFrame::Hello { protocol: PROTOCOL_VERSION, resume_after: chat.resume_cursor() };
+            let hello = ClientFrame::Hello {
+                protocol: PROTOCOL_VERSION,
+                resume_after: chat.resume_cursor(),
+            };
             if write.send(Message::Text(hello.to_json())).await.is_ok() {
                 loop {
                     match select(read.next(), outgoing.next()).await {
@@ -78,6 +86,6 @@ async fn run(chat: Chat, mut outgoing: mpsc::UnboundedReceiver<ClientFrame>) {
         TimeoutFuture::new(backoff_ms(attempt)).await;
         // Frames queued while offline were for a connection that no longer exists; the
         // welcome of the next one re-requests what the screen needs.
-        while let Ok(Some(_)) = outgoing.try_next() {}
+        while outgoing.try_recv().is_ok() {}
     }
 }

@@ -12,7 +12,11 @@ pub fn Members(room: Memo<i64>) -> impl IntoView {
         let online = chat.online.get();
         let mut members: Vec<(i64, String, bool)> = chat.members.with(|all| {
             all.get(&room)
-                .map(|list| list.iter().map(|u| (u.id, u.name.clone(), online.contains(&u.id))).collect())
+                .map(|list| {
+                    list.iter()
+                        .map(|u| (u.id, u.name.clone(), online.contains(&u.id)))
+                        .collect()
+                })
                 .unwrap_or_default()
         });
         // Online first, then by name.

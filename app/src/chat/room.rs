@@ -9,8 +9,10 @@ use super::use_chat;
 use crate::names::{check_message, parse_room_name};
 use crate::protocol::{ChatMessage, ClientFrame, LOBBY_ID, MessageKind, RoomKind};
 
+#[cfg(feature = "hydrate")]
 /// Within this many pixels of the bottom counts as "at the bottom".
 const BOTTOM_SLACK: i32 = 32;
+#[cfg(feature = "hydrate")]
 /// Within this many pixels of the top, the previous page is fetched.
 const TOP_SLACK: i32 = 64;
 
@@ -21,7 +23,13 @@ pub fn RoomView(room: Memo<i64>) -> impl IntoView {
     let title = move || {
         summary().map_or_else(
             || String::from("…"),
-            |r| if r.kind == RoomKind::Direct { format!("@{}", r.name) } else { r.name },
+            |r| {
+                if r.kind == RoomKind::Direct {
+                    format!("@{}", r.name)
+                } else {
+                    r.name
+                }
+            },
         )
     };
     view! {
@@ -43,7 +51,8 @@ fn RoomActions(room: Memo<i64>) -> impl IntoView {
     let can_manage = move || {
         summary().is_some_and(|r| {
             r.kind == RoomKind::Room
-                && (chat.is_admin.get() || (r.created_by.is_some() && r.created_by == chat.me.get().map(|u| u.id)))
+                && (chat.is_admin.get()
+                    || (r.created_by.is_some() && r.created_by == chat.me.get().map(|u| u.id)))
         })
     };
     let renaming = RwSignal::new(false);
@@ -52,7 +61,10 @@ fn RoomActions(room: Memo<i64>) -> impl IntoView {
     let rename_error = RwSignal::new(None::<String>);
     let rename = move || match parse_room_name(&new_name.get_untracked()) {
         Ok(name) => {
-            chat.send(ClientFrame::RenameRoom { room: room.get_untracked(), name });
+            chat.send(ClientFrame::RenameRoom {
+                room: room.get_untracked(),
+                name,
+            });
             renaming.set(false);
             rename_error.set(None);
         }
@@ -71,12 +83,14 @@ fn RoomActions(room: Memo<i64>) -> impl IntoView {
                                     "Leave room"
                                 </button>
                             }
+                            .into_any()
                         } else {
                             view! {
                                 <button type="button" on:click=move |_| { chat.send(ClientFrame::JoinRoom { room: id }); }>
                                     "Join room"
                                 </button>
                             }
+                            .into_any()
                         }
                     })
             }}
@@ -146,14 +160,20 @@ fn clock(ms: i64) -> String {
     #[cfg(not(feature = "hydrate"))]
     {
         let minutes = ms.div_euclid(60_000);
-        format!("{:02}:{:02}", minutes.div_euclid(60).rem_euclid(24), minutes.rem_euclid(60))
+        format!(
+            "{:02}:{:02}",
+            minutes.div_euclid(60).rem_euclid(24),
+            minutes.rem_euclid(60)
+        )
     }
 }
 
 fn message_row(message: ChatMessage) -> impl IntoView {
     let time = clock(message.sent_at);
     let datetime = message.sent_at.to_string();
-    let ChatMessage { author, kind, text, .. } = message;
+    let ChatMessage {
+        author, kind, text, ..
+    } = message;
     match kind {
         MessageKind::Text => view! {
             <li class="message">
@@ -167,7 +187,11 @@ fn message_row(message: ChatMessage) -> impl IntoView {
         }
         .into_any(),
         MessageKind::Joined | MessageKind::Left => {
-            let verb = if kind == MessageKind::Joined { "joined" } else { "left" };
+            let verb = if kind == MessageKind::Joined {
+                "joined"
+            } else {
+                "left"
+            };
             view! {
                 <li class="notice-row">
                     <span class="author">{author.name}</span>
@@ -195,8 +219,17 @@ fn MessageLog(room: Memo<i64>) -> impl IntoView {
     // The scroll height before an older page was prepended: the view keeps its place.
     let anchor = StoredValue::new(None::<i32>);
 
-    let messages = move || chat.logs.with(|logs| logs.get(&room.get()).map(|log| log.messages.clone()).unwrap_or_default());
-    let has_more = move || chat.logs.with(|logs| logs.get(&room.get()).is_some_and(|log| log.has_more));
+    let messages = move || {
+        chat.logs.with(|logs| {
+            logs.get(&room.get())
+                .map(|log| log.messages.clone())
+                .unwrap_or_default()
+        })
+    };
+    let has_more = move || {
+        chat.logs
+            .with(|logs| logs.get(&room.get()).is_some_and(|log| log.has_more))
+    };
 
     // A new room starts at its newest message.
     Effect::new(move |_| {
@@ -207,11 +240,15 @@ fn MessageLog(room: Memo<i64>) -> impl IntoView {
 
     // After the list changes: keep an older page from moving the view, or follow the newest.
     Effect::new(move |_| {
-        let count = chat.logs.with(|logs| logs.get(&room.get()).map(|log| log.messages.len()));
+        let count = chat
+            .logs
+            .with(|logs| logs.get(&room.get()).map(|log| log.messages.len()));
         let _ = count;
         #[cfg(feature = "hydrate")]
         request_animation_frame(move || {
-            let Some(el) = log_ref.get_untracked() else { return };
+            let Some(el) = log_ref.get_untracked() else {
+                return;
+            };
             if let Some(before) = anchor.get_value() {
                 anchor.set_value(None);
                 el.set_scroll_top(el.scroll_top() + el.scroll_height() - before);
@@ -291,7 +328,10 @@ fn Composer(room: Memo<i64>) -> impl IntoView {
             return;
         }
         if chat.status.get_untracked() != super::state::Status::Online {
-            chat.composer_error.set(Some("Not connected right now; your message is kept here. Send it once reconnected.".into()));
+            chat.composer_error.set(Some(
+                "Not connected right now; your message is kept here. Send it once reconnected."
+                    .into(),
+            ));
             return;
         }
         sent_text.set_value(Some(body.clone()));

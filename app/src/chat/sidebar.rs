@@ -32,17 +32,15 @@ pub fn Sidebar() -> impl IntoView {
     let create_error = RwSignal::new(None::<String>);
     let choosing = RwSignal::new(false);
 
-    let create = move || {
-        match parse_room_name(&new_name.get_untracked()) {
-            Ok(name) => {
-                chat.awaiting.set(Some(name.clone()));
-                chat.send(ClientFrame::CreateRoom { name });
-                new_name.set(String::new());
-                create_error.set(None);
-                creating.set(false);
-            }
-            Err(why) => create_error.set(Some(why)),
+    let create = move || match parse_room_name(&new_name.get_untracked()) {
+        Ok(name) => {
+            chat.awaiting.set(Some(name.clone()));
+            chat.send(ClientFrame::CreateRoom { name });
+            new_name.set(String::new());
+            create_error.set(None);
+            creating.set(false);
         }
+        Err(why) => create_error.set(Some(why)),
     };
 
     let start_conversation = move |user: i64, name: String| {

@@ -9,7 +9,8 @@ use std::collections::{HashMap, HashSet};
 use leptos::prelude::*;
 
 use crate::protocol::{
-    ChatMessage, ClientFrame, ErrorCode, LOBBY_ID, MessageKind, RoomKind, RoomSummary, ServerFrame, User,
+    ChatMessage, ClientFrame, ErrorCode, LOBBY_ID, MessageKind, RoomKind, RoomSummary, ServerFrame,
+    User,
 };
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -116,8 +117,11 @@ impl Chat {
     pub fn send(&self, frame: ClientFrame) -> bool {
         #[cfg(feature = "hydrate")]
         {
-            self.outbox
-                .with_value(|outbox| outbox.as_ref().is_some_and(|tx| tx.unbounded_send(frame).is_ok()))
+            self.outbox.with_value(|outbox| {
+                outbox
+                    .as_ref()
+                    .is_some_and(|tx| tx.unbounded_send(frame).is_ok())
+            })
         }
         #[cfg(not(feature = "hydrate"))]
         {
@@ -132,11 +136,16 @@ impl Chat {
         self.next_nonce.update_value(|n| *n += 1);
         self.pending.set(Some(nonce.clone()));
         self.composer_error.set(None);
-        self.send(ClientFrame::Send { room, text, nonce: Some(nonce) });
+        self.send(ClientFrame::Send {
+            room,
+            text,
+            nonce: Some(nonce),
+        });
     }
 
     pub fn room(&self, id: i64) -> Option<RoomSummary> {
-        self.rooms.with(|rooms| rooms.iter().find(|r| r.id == id).cloned())
+        self.rooms
+            .with(|rooms| rooms.iter().find(|r| r.id == id).cloned())
     }
 
     /// The newest message id the client has in any room: where a reconnect resumes.
@@ -147,7 +156,9 @@ impl Chat {
 
     /// Asks for what the room on screen needs: its newest page, its members, and marks it read.
     pub fn open_room(&self, room: i64) {
-        let loaded = self.logs.with_untracked(|logs| logs.get(&room).is_some_and(|log| log.loaded));
+        let loaded = self
+            .logs
+            .with_untracked(|logs| logs.get(&room).is_some_and(|log| log.loaded));
         if !loaded {
             self.send(ClientFrame::History { room, before: None });
         }
@@ -166,13 +177,19 @@ impl Chat {
             log.oldest()
         });
         if let Some(Some(before)) = before {
-            self.send(ClientFrame::History { room, before: Some(before) });
+            self.send(ClientFrame::History {
+                room,
+                before: Some(before),
+            });
         }
     }
 
     /// Marks the room read up to its newest message, if there is anything unread.
     pub fn mark_read(&self, room: i64) {
-        let Some(summary) = self.rooms.with_untracked(|rooms| rooms.iter().find(|r| r.id == room).cloned()) else {
+        let Some(summary) = self
+            .rooms
+            .with_untracked(|rooms| rooms.iter().find(|r| r.id == room).cloned())
+        else {
             return;
         };
         if summary.unread == 0 || !summary.joined {
@@ -183,7 +200,10 @@ impl Chat {
                 r.unread = 0;
             }
         });
-        self.send(ClientFrame::MarkRead { room, message: summary.latest });
+        self.send(ClientFrame::MarkRead {
+            room,
+            message: summary.latest,
+        });
     }
 
     /// The connection dropped: whatever was in flight may or may not have arrived.
@@ -199,14 +219,21 @@ impl Chat {
     /// Applies one frame from the server.
     pub fn apply(&self, frame: ServerFrame) {
         match frame {
-            ServerFrame::Welcome { me, is_admin, rooms, online, .. } => {
+            ServerFrame::Welcome {
+                me,
+                is_admin,
+                rooms,
+                online,
+                ..
+            } => {
                 self.me.set(Some(me));
                 self.is_admin.set(is_admin);
                 self.rooms.set(rooms);
                 self.online.set(online.into_iter().collect());
                 self.status.set(Status::Online);
                 // Pages fetched before the drop may have gaps; refetch what is on screen.
-                self.logs.update(|logs| logs.values_mut().for_each(|log| log.loaded = false));
+                self.logs
+                    .update(|logs| logs.values_mut().for_each(|log| log.loaded = false));
                 let current = self.current.get_untracked();
                 if self.room(current).is_some() {
                     self.open_room(current);
@@ -221,8 +248,14 @@ impl Chat {
                     self.delivered.set(Some(nonce));
                 }
             }
-            ServerFrame::History { room, messages, has_more } => {
-                let newest_page = self.logs.with_untracked(|logs| logs.get(&room).is_none_or(|log| !log.loading_older));
+            ServerFrame::History {
+                room,
+                messages,
+                has_more,
+            } => {
+                let newest_page = self
+                    .logs
+                    .with_untracked(|logs| logs.get(&room).is_none_or(|log| !log.loading_older));
                 self.logs.update(|logs| {
                     let log = logs.entry(room).or_default();
                     let was_older = log.loading_older;
@@ -256,7 +289,11 @@ impl Chat {
                     }
                 });
                 let _ = is_new;
-                if self.awaiting.get_untracked().is_some_and(|wanted| wanted.eq_ignore_ascii_case(&name)) {
+                if self
+                    .awaiting
+                    .get_untracked()
+                    .is_some_and(|wanted| wanted.eq_ignore_ascii_case(&name))
+                {
                     self.awaiting.set(None);
                     self.go_to.set(Some(format!("/rooms/{id}")));
                 }
@@ -296,11 +333,17 @@ impl Chat {
                     }
                 });
             }
-            ServerFrame::Error { code, message, nonce, room } => {
+            ServerFrame::Error {
+                code,
+                message,
+                nonce,
+                room,
+            } => {
                 if nonce.is_some() && nonce == self.pending.get_untracked() {
                     self.pending.set(None);
                     self.composer_error.set(Some(message));
-                } else if code == ErrorCode::NotFound && room == Some(self.current.get_untracked()) {
+                } else if code == ErrorCode::NotFound && room == Some(self.current.get_untracked())
+                {
                     self.leave_vanished_room(self.current.get_untracked(), None);
                 } else {
                     self.awaiting.set(None);
@@ -315,7 +358,9 @@ impl Chat {
             return;
         }
         let what = name.map_or_else(|| "That room".to_owned(), |n| format!("The room “{n}”"));
-        self.notice.set(Some(format!("{what} no longer exists; you are back in the lobby.")));
+        self.notice.set(Some(format!(
+            "{what} no longer exists; you are back in the lobby."
+        )));
         self.go_to.set(Some("/".into()));
     }
 
@@ -370,13 +415,24 @@ impl Chat {
 
     /// Named rooms, in creation order.
     pub fn named_rooms(&self) -> Vec<RoomSummary> {
-        self.rooms.with(|rooms| rooms.iter().filter(|r| r.kind == RoomKind::Room).cloned().collect())
+        self.rooms.with(|rooms| {
+            rooms
+                .iter()
+                .filter(|r| r.kind == RoomKind::Room)
+                .cloned()
+                .collect()
+        })
     }
 
     /// Direct conversations, by the other person's name.
     pub fn conversations(&self) -> Vec<RoomSummary> {
-        let mut list: Vec<RoomSummary> =
-            self.rooms.with(|rooms| rooms.iter().filter(|r| r.kind == RoomKind::Direct).cloned().collect());
+        let mut list: Vec<RoomSummary> = self.rooms.with(|rooms| {
+            rooms
+                .iter()
+                .filter(|r| r.kind == RoomKind::Direct)
+                .cloned()
+                .collect()
+        });
         list.sort_by_key(|r| r.name.to_lowercase());
         list
     }

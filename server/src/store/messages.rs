@@ -37,7 +37,10 @@ fn message((id, room, author_id, author_name, kind, text, sent_at): Row) -> Chat
     ChatMessage {
         id,
         room,
-        author: User { id: author_id, name: author_name },
+        author: User {
+            id: author_id,
+            name: author_name,
+        },
         kind: kind_of(&kind),
         text,
         sent_at,
@@ -69,7 +72,12 @@ impl Store {
 
     /// Up to `limit` messages of `room` older than `before` (or the newest), oldest first, and
     /// whether older ones exist.
-    pub async fn history(&self, room: i64, before: Option<i64>, limit: usize) -> Result<(Vec<ChatMessage>, bool)> {
+    pub async fn history(
+        &self,
+        room: i64,
+        before: Option<i64>,
+        limit: usize,
+    ) -> Result<(Vec<ChatMessage>, bool)> {
         let rows = sqlx::query_as::<_, Row>(&format!(
             "{SELECT} WHERE m.room_id = ?1 AND m.id < ?2 ORDER BY m.id DESC LIMIT ?3"
         ))

@@ -14,7 +14,11 @@ pub struct RoomRow {
 }
 
 fn kind_of(kind: &str) -> RoomKind {
-    if kind == "direct" { RoomKind::Direct } else { RoomKind::Room }
+    if kind == "direct" {
+        RoomKind::Direct
+    } else {
+        RoomKind::Room
+    }
 }
 
 /// Unread messages by others after the member's read mark; notices don't count.
@@ -32,15 +36,22 @@ impl Store {
         .bind(id)
         .fetch_optional(&self.pool)
         .await?;
-        Ok(row.map(|(id, kind, name, created_by)| RoomRow { id, kind: kind_of(&kind), name, created_by }))
+        Ok(row.map(|(id, kind, name, created_by)| RoomRow {
+            id,
+            kind: kind_of(&kind),
+            name,
+            created_by,
+        }))
     }
 
     pub async fn is_member(&self, room: i64, user: i64) -> Result<bool> {
-        let found = sqlx::query_scalar::<_, i64>("SELECT 1 FROM memberships WHERE room_id = ?1 AND user_id = ?2")
-            .bind(room)
-            .bind(user)
-            .fetch_optional(&self.pool)
-            .await?;
+        let found = sqlx::query_scalar::<_, i64>(
+            "SELECT 1 FROM memberships WHERE room_id = ?1 AND user_id = ?2",
+        )
+        .bind(room)
+        .bind(user)
+        .fetch_optional(&self.pool)
+        .await?;
         Ok(found.is_some())
     }
 
@@ -67,24 +78,29 @@ impl Store {
         .bind(user)
         .fetch_all(&self.pool)
         .await?;
-        let named = named.into_iter().map(|(id, name, created_by, joined, unread, latest)| RoomSummary {
-            id,
-            name,
-            kind: RoomKind::Room,
-            created_by,
-            joined,
-            unread: unread as u32,
-            latest,
-        });
-        let direct = direct.into_iter().map(|(id, name, unread, latest)| RoomSummary {
-            id,
-            name,
-            kind: RoomKind::Direct,
-            created_by: None,
-            joined: true,
-            unread: unread as u32,
-            latest,
-        });
+        let named =
+            named.into_iter().map(
+                |(id, name, created_by, joined, unread, latest)| RoomSummary {
+                    id,
+                    name,
+                    kind: RoomKind::Room,
+                    created_by,
+                    joined,
+                    unread: unread as u32,
+                    latest,
+                },
+            );
+        let direct = direct
+            .into_iter()
+            .map(|(id, name, unread, latest)| RoomSummary {
+                id,
+                name,
+                kind: RoomKind::Direct,
+                created_by: None,
+                joined: true,
+                unread: unread as u32,
+                latest,
+            });
         Ok(named.chain(direct).collect())
     }
 
@@ -97,7 +113,11 @@ impl Store {
     }
 
     /// Creates a named room with its creator as the first member.
-    pub async fn create_room(&self, name: &str, creator: i64) -> Result<Result<RoomRow, NameTaken>> {
+    pub async fn create_room(
+        &self,
+        name: &str,
+        creator: i64,
+    ) -> Result<Result<RoomRow, NameTaken>> {
         let mut tx = self.pool.begin().await?;
         let inserted = sqlx::query_scalar::<_, i64>(
             "INSERT INTO rooms (kind, name, name_key, created_by, created_at)
@@ -120,16 +140,23 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
-        Ok(Ok(RoomRow { id, kind: RoomKind::Room, name: name.to_owned(), created_by: Some(creator) }))
+        Ok(Ok(RoomRow {
+            id,
+            kind: RoomKind::Room,
+            name: name.to_owned(),
+            created_by: Some(creator),
+        }))
     }
 
     pub async fn rename_room(&self, id: i64, name: &str) -> Result<Result<(), NameTaken>> {
-        let renamed = sqlx::query("UPDATE rooms SET name = ?2, name_key = ?3 WHERE id = ?1 AND kind = 'room'")
-            .bind(id)
-            .bind(name)
-            .bind(name_key(name))
-            .execute(&self.pool)
-            .await;
+        let renamed = sqlx::query(
+            "UPDATE rooms SET name = ?2, name_key = ?3 WHERE id = ?1 AND kind = 'room'",
+        )
+        .bind(id)
+        .bind(name)
+        .bind(name_key(name))
+        .execute(&self.pool)
+        .await;
         match renamed {
             Ok(_) => Ok(Ok(())),
             Err(e) if is_unique_violation(&e) => Ok(Err(NameTaken)),
@@ -139,7 +166,10 @@ impl Store {
 
     /// Deletes a room with its memberships and messages.
     pub async fn delete_room(&self, id: i64) -> Result<()> {
-        sqlx::query("DELETE FROM rooms WHERE id = ?1").bind(id).execute(&self.pool).await?;
+        sqlx::query("DELETE FROM rooms WHERE id = ?1")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 
@@ -175,7 +205,10 @@ impl Store {
         .bind(room)
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows.into_iter().map(|(id, name)| User { id, name }).collect())
+        Ok(rows
+            .into_iter()
+            .map(|(id, name)| User { id, name })
+            .collect())
     }
 
     /// The conversation between `a` and `b`, created (with both as members) if new.

@@ -14,7 +14,11 @@ pub struct Account {
 
 impl Store {
     /// Creates an account and puts it in the lobby. The very first account is the administrator.
-    pub async fn create_user(&self, username: &str, password_hash: &str) -> Result<Result<Account, NameTaken>> {
+    pub async fn create_user(
+        &self,
+        username: &str,
+        password_hash: &str,
+    ) -> Result<Result<Account, NameTaken>> {
         let mut tx = self.pool.begin().await?;
         let inserted = sqlx::query_as::<_, (i64, bool)>(
             "INSERT INTO users (username, username_key, password_hash, is_admin, created_at)
@@ -39,7 +43,10 @@ impl Store {
             .await?;
         tx.commit().await?;
         Ok(Ok(Account {
-            user: User { id, name: username.to_owned() },
+            user: User {
+                id,
+                name: username.to_owned(),
+            },
             password_hash: password_hash.to_owned(),
             is_admin,
         }))
@@ -60,22 +67,33 @@ impl Store {
     }
 
     pub async fn user(&self, id: i64) -> Result<Option<User>> {
-        let row = sqlx::query_as::<_, (i64, String)>("SELECT id, username FROM users WHERE id = ?1")
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row =
+            sqlx::query_as::<_, (i64, String)>("SELECT id, username FROM users WHERE id = ?1")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
         Ok(row.map(|(id, name)| User { id, name }))
     }
 
     /// Every account, by name.
     pub async fn users(&self) -> Result<Vec<User>> {
-        let rows = sqlx::query_as::<_, (i64, String)>("SELECT id, username FROM users ORDER BY username_key")
-            .fetch_all(&self.pool)
-            .await?;
-        Ok(rows.into_iter().map(|(id, name)| User { id, name }).collect())
+        let rows = sqlx::query_as::<_, (i64, String)>(
+            "SELECT id, username FROM users ORDER BY username_key",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, name)| User { id, name })
+            .collect())
     }
 
-    pub async fn create_session(&self, token_hash: &str, user_id: i64, expires_at: i64) -> Result<()> {
+    pub async fn create_session(
+        &self,
+        token_hash: &str,
+        user_id: i64,
+        expires_at: i64,
+    ) -> Result<()> {
         sqlx::query("INSERT INTO sessions (token_hash, user_id, expires_at) VALUES (?1, ?2, ?3)")
             .bind(token_hash)
             .bind(user_id)

@@ -1,0 +1,177 @@
+//! Private one-to-one conversations: privacy, offline delivery and unread counts.
+
+mod support;
+
+use std::time::Duration;
+
+use app::protocol::{ClientFrame, ErrorCode, RoomKind, ServerFrame};
+use support::{TestServer, text_of};
+
+async fn open_direct(client: &mut support::Client, user: i64) -> i64 {
+    client.send(&ClientFrame::OpenDirect { user }).await;
+    client
+        .expect(|f| match f {
+            ServerFrame::RoomAdded { room } if room.kind == RoomKind::Direct => Some(room.id),
+            _ => None,
+        })
+        .await
+}
+
+#[tokio::test]
+async fn only_the_two_people_can_read_a_conversation() {
+    let server = TestServer::start().await;
+    let mut alice = server.connect(&server.register("alice").await).await;
+    let mut bob = server.connect(&server.register("bob").await).await;
+    let mut eve = server.connect(&server.register("eve").await).await;
+
+    let room = open_direct(&mut alice, bob.me().id).await;
+    let bobs_view = bob
+        .expect(|f| match f {
+            ServerFrame::RoomAdded { room } => Some(room),
+            _ => None,
+        })
+        .await;
+    assert_eq!((bobs_view.id, bobs_view.name.as_str()), (room, "alice"));
+
+    alice
+        .send(&ClientFrame::Send {
+            room,
+            text: "just between us".into(),
+            nonce: None,
+        })
+        .await;
+    assert_eq!(bob.expect(text_of).await.text, "just between us");
+
+    // Eve receives nothing live…
+    let eve_saw = eve.drain(Duration::from_millis(400)).await;
+    assert!(
+        eve_saw.iter().all(|f| !matches!(
+            f,
+            ServerFrame::Message { .. } | ServerFrame::RoomAdded { .. }
+        )),
+        "eve saw {eve_saw:?}"
+    );
+    // …is refused the history, the member list, joining and posting.
+    for frame in [
+        ClientFrame::History { room, before: None },
+        ClientFrame::Members { room },
+        ClientFrame::JoinRoom { room },
+        ClientFrame::Send {
+            room,
+            text: "hi".into(),
+            nonce: None,
+        },
+    ] {
+        eve.send(&frame).await;
+        let reply = eve
+            .expect(|f| matches!(f, ServerFrame::Error { .. }).then_some(f))
+            .await;
+        assert!(
+            matches!(
+                reply,
+                ServerFrame::Error {
+                    code: ErrorCode::NotFound | ErrorCode::Forbidden,
+                    ..
+                }
+            ),
+            "{frame:?} gave {reply:?}"
+        );
+    }
+    // And joining did not let her in.
+    alice
+        .send(&ClientFrame::Send {
+            room,
+            text: "second".into(),
+            nonce: None,
+        })
+        .await;
+    bob.expect(|f| text_of(f).filter(|m| m.text == "second"))
+        .await;
+    let eve_saw = eve.drain(Duration::from_millis(300)).await;
+    assert!(
+        eve_saw
+            .iter()
+            .all(|f| !matches!(f, ServerFrame::Message { .. })),
+        "eve saw {eve_saw:?}"
+    );
+}
+
+#[tokio::test]
+async fn messages_wait_for_an_offline_person_with_an_unread_count() {
+    let server = TestServer::start().await;
+    let mut alice = server.connect(&server.register("alice").await).await;
+    let bob_cookie = server.register("bob").await;
+    let bob_id = {
+        let bob = server.connect(&bob_cookie).await;
+        let id = bob.me().id;
+        bob.close().await;
+        id
+    };
+
+    let room = open_direct(&mut alice, bob_id).await;
+    for text in ["are you there?", "call me"] {
+        alice
+            .send(&ClientFrame::Send {
+                room,
+                text: text.into(),
+                nonce: None,
+            })
+            .await;
+        alice
+            .expect(|f| text_of(f).filter(|m| m.text == text))
+            .await;
+    }
+
+    let mut bob = server.connect(&bob_cookie).await;
+    let Some(ServerFrame::Welcome { rooms, .. }) = bob.welcome.clone() else {
+        unreachable!()
+    };
+    let conversation = rooms
+        .iter()
+        .find(|r| r.id == room)
+        .expect("bob has the conversation");
+    assert_eq!(conversation.name, "alice");
+    assert_eq!(conversation.unread, 2);
+
+    bob.send(&ClientFrame::History { room, before: None }).await;
+    let texts = bob
+        .expect(|f| match f {
+            ServerFrame::History { messages, .. } => {
+                Some(messages.into_iter().map(|m| m.text).collect::<Vec<_>>())
+            }
+            _ => None,
+        })
+        .await;
+    assert_eq!(texts, ["are you there?", "call me"]);
+
+    // Reading clears the count, also for the next visit.
+    let latest = conversation.latest;
+    bob.send(&ClientFrame::MarkRead {
+        room,
+        message: latest,
+    })
+    .await;
+    bob.expect(|f| matches!(f, ServerFrame::Read { .. }).then_some(()))
+        .await;
+    bob.close().await;
+    let bob = server.connect(&bob_cookie).await;
+    let Some(ServerFrame::Welcome { rooms, .. }) = bob.welcome else {
+        unreachable!()
+    };
+    assert_eq!(rooms.iter().find(|r| r.id == room).unwrap().unread, 0);
+}
+
+#[tokio::test]
+async fn nobody_can_message_themselves_or_a_missing_user() {
+    let server = TestServer::start().await;
+    let mut alice = server.connect(&server.register("alice").await).await;
+    let me = alice.me().id;
+    let error_code = |f| match f {
+        ServerFrame::Error { code, .. } => Some(code),
+        _ => None,
+    };
+    alice.send(&ClientFrame::OpenDirect { user: me }).await;
+    assert_eq!(alice.expect(error_code).await, ErrorCode::Invalid);
+    alice.send(&ClientFrame::OpenDirect { user: 9999 }).await;
+    assert_eq!(alice.expect(error_code).await, ErrorCode::NotFound);
+}

@@ -1,0 +1,112 @@
+//! History: pages of 50, persistence across restarts, and catching up after a reconnect.
+
+mod support;
+
+use app::protocol::{ClientFrame, HISTORY_PAGE, LOBBY_ID, ServerFrame};
+use support::{TestServer, text_of};
+
+async fn post_all(client: &mut support::Client, texts: impl IntoIterator<Item = String>) {
+    for text in texts {
+        client
+            .send(&ClientFrame::Send {
+                room: LOBBY_ID,
+                text: text.clone(),
+                nonce: None,
+            })
+            .await;
+        client
+            .expect(|f| text_of(f).filter(|m| m.text == text))
+            .await;
+    }
+}
+
+async fn page(
+    client: &mut support::Client,
+    before: Option<i64>,
+) -> (Vec<app::protocol::ChatMessage>, bool) {
+    client
+        .send(&ClientFrame::History {
+            room: LOBBY_ID,
+            before,
+        })
+        .await;
+    client
+        .expect(|f| match f {
+            ServerFrame::History {
+                messages, has_more, ..
+            } => Some((messages, has_more)),
+            _ => None,
+        })
+        .await
+}
+
+#[tokio::test]
+async fn history_comes_in_pages_of_fifty_newest_first() {
+    let server = TestServer::start().await;
+    let mut alice = server.connect(&server.register("alice").await).await;
+    post_all(&mut alice, (1..=120).map(|i| format!("message {i}"))).await;
+
+    let (newest, more) = page(&mut alice, None).await;
+    assert_eq!(newest.len(), HISTORY_PAGE);
+    assert!(more);
+    assert_eq!(newest.last().unwrap().text, "message 120");
+    assert_eq!(newest.first().unwrap().text, "message 71");
+
+    let (older, more) = page(&mut alice, Some(newest[0].id)).await;
+    assert_eq!(older.len(), HISTORY_PAGE);
+    assert!(more);
+    assert_eq!(older.last().unwrap().text, "message 70");
+
+    // The oldest page holds the remaining 20 (joining the lobby at sign-up posts no notice).
+    let (oldest, more) = page(&mut alice, Some(older[0].id)).await;
+    assert_eq!(oldest.len(), 20);
+    assert!(!more);
+    assert_eq!(oldest.first().unwrap().text, "message 1");
+}
+
+#[tokio::test]
+async fn history_survives_a_server_restart() {
+    let mut server = TestServer::start().await;
+    let cookie = server.register("alice").await;
+    let mut alice = server.connect(&cookie).await;
+    post_all(&mut alice, ["before the restart".to_owned()]).await;
+    alice.close().await;
+    server.stop().await;
+
+    let server = TestServer::start_on(server.db.clone()).await;
+    // The session survives too.
+    let mut alice = server.connect(&cookie).await;
+    let (messages, _) = page(&mut alice, None).await;
+    assert_eq!(messages.last().unwrap().text, "before the restart");
+}
+
+#[tokio::test]
+async fn a_reconnecting_client_gets_what_it_missed_without_duplicates() {
+    let server = TestServer::start().await;
+    let alice_cookie = server.register("alice").await;
+    let mut alice = server.connect(&alice_cookie).await;
+    let mut bob = server.connect(&server.register("bob").await).await;
+
+    post_all(&mut bob, ["one".to_owned()]).await;
+    let last_seen = alice
+        .expect(|f| text_of(f).filter(|m| m.text == "one"))
+        .await
+        .id;
+    alice.close().await;
+
+    post_all(&mut bob, ["two".to_owned(), "three".to_owned()]).await;
+
+    let mut alice = server.connect_after(&alice_cookie, Some(last_seen)).await;
+    let first = alice.expect(text_of).await;
+    let second = alice.expect(text_of).await;
+    assert_eq!(
+        (first.text.as_str(), second.text.as_str()),
+        ("two", "three")
+    );
+    let rest = alice.drain(std::time::Duration::from_millis(300)).await;
+    assert!(
+        rest.iter()
+            .all(|f| !matches!(f, ServerFrame::Message { .. })),
+        "duplicates: {rest:?}"
+    );
+}

@@ -1,0 +1,256 @@
+//! Rooms: posting, join/leave notices, and the live room list.
+
+mod support;
+
+use std::time::Duration;
+
+use app::protocol::{ClientFrame, ErrorCode, LOBBY_ID, MessageKind, RoomKind, ServerFrame};
+use support::{TestServer, text_of};
+
+async fn create_room(client: &mut support::Client, name: &str) -> i64 {
+    client
+        .send(&ClientFrame::CreateRoom { name: name.into() })
+        .await;
+    let wanted = name.to_owned();
+    client
+        .expect(|f| match f {
+            ServerFrame::RoomAdded { room } if room.name == wanted => Some(room.id),
+            _ => None,
+        })
+        .await
+}
+
+#[tokio::test]
+async fn a_message_reaches_everyone_in_the_room() {
+    let server = TestServer::start().await;
+    let mut alice = server.connect(&server.register("alice").await).await;
+    let mut bob = server.connect(&server.register("bob").await).await;
+    let mut carol = server.connect(&server.register("carol").await).await;
+
+    alice
+        .send(&ClientFrame::Send {
+            room: LOBBY_ID,
+            text: "hello <b>all</b>".into(),
+            nonce: Some("n1".into()),
+        })
+        .await;
+
+    for client in [&mut bob, &mut carol] {
+        let message = client.expect(text_of).await;
+        assert_eq!(message.text, "hello <b>all</b>");
+        assert_eq!(message.author.name, "alice");
+        assert_eq!(message.room, LOBBY_ID);
+        assert_eq!(message.kind, MessageKind::Text);
+    }
+    // The sender gets the message like everyone else, and an acknowledgement (in either order).
+    let (mut echoed, mut acked) = (None, None);
+    while echoed.is_none() || acked.is_none() {
+        match alice.next().await {
+            ServerFrame::Message { message } => echoed = Some(message),
+            ServerFrame::Sent { nonce, id } => acked = Some((nonce, id)),
+            _ => {}
+        }
+    }
+    let (echoed, (nonce, id)) = (echoed.unwrap(), acked.unwrap());
+    assert_eq!(nonce, "n1");
+    assert_eq!(id, echoed.id);
+    assert_eq!(echoed.text, "hello <b>all</b>");
+}
+
+#[tokio::test]
+async fn joining_and_leaving_show_notices_to_the_room() {
+    let server = TestServer::start().await;
+    let mut alice = server.connect(&server.register("alice").await).await;
+    let mut bob = server.connect(&server.register("bob").await).await;
+    let room = create_room(&mut alice, "rust").await;
+
+    bob.send(&ClientFrame::JoinRoom { room }).await;
+    for client in [&mut alice, &mut bob] {
+        let notice = client
+            .expect(|f| {
+                text_of(f).filter(|m| m.kind == MessageKind::Joined && m.author.name == "bob")
+            })
+            .await;
+        assert_eq!(notice.room, room);
+    }
+
+    bob.send(&ClientFrame::LeaveRoom { room }).await;
+    for client in [&mut alice, &mut bob] {
+        client
+            .expect(|f| {
+                text_of(f).filter(|m| m.kind == MessageKind::Left && m.author.name == "bob")
+            })
+            .await;
+    }
+
+    // Having left, bob no longer receives the room.
+    alice
+        .send(&ClientFrame::Send {
+            room,
+            text: "still here?".into(),
+            nonce: None,
+        })
+        .await;
+    alice
+        .expect(|f| text_of(f).filter(|m| m.text == "still here?"))
+        .await;
+    let after = bob.drain(Duration::from_millis(300)).await;
+    assert!(
+        after
+            .iter()
+            .all(|f| !matches!(f, ServerFrame::Message { .. })),
+        "bob got {after:?}"
+    );
+}
+
+#[tokio::test]
+async fn posting_needs_membership() {
+    let server = TestServer::start().await;
+    let mut alice = server.connect(&server.register("alice").await).await;
+    let mut bob = server.connect(&server.register("bob").await).await;
+    let room = create_room(&mut alice, "members-only").await;
+    bob.send(&ClientFrame::Send {
+        room,
+        text: "let me in".into(),
+        nonce: Some("b1".into()),
+    })
+    .await;
+    let (code, nonce) = bob
+        .expect(|f| match f {
+            ServerFrame::Error { code, nonce, .. } => Some((code, nonce)),
+            _ => None,
+        })
+        .await;
+    assert_eq!(code, ErrorCode::Forbidden);
+    assert_eq!(nonce.as_deref(), Some("b1"));
+}
+
+#[tokio::test]
+async fn the_room_list_updates_live_for_everyone() {
+    let server = TestServer::start().await;
+    let mut alice = server.connect(&server.register("alice").await).await;
+    let mut bob = server.connect(&server.register("bob").await).await;
+
+    let room = create_room(&mut alice, "book club").await;
+    let seen = bob
+        .expect(|f| match f {
+            ServerFrame::RoomAdded { room } => Some(room),
+            _ => None,
+        })
+        .await;
+    assert_eq!(
+        (seen.id, seen.name.as_str(), seen.kind),
+        (room, "book club", RoomKind::Room)
+    );
+
+    alice
+        .send(&ClientFrame::RenameRoom {
+            room,
+            name: "reading group".into(),
+        })
+        .await;
+    let renamed = bob
+        .expect(|f| match f {
+            ServerFrame::RoomRenamed { room, name } => Some((room, name)),
+            _ => None,
+        })
+        .await;
+    assert_eq!(renamed, (room, "reading group".to_owned()));
+
+    alice.send(&ClientFrame::DeleteRoom { room }).await;
+    let deleted = bob
+        .expect(|f| match f {
+            ServerFrame::RoomDeleted { room, .. } => Some(room),
+            _ => None,
+        })
+        .await;
+    assert_eq!(deleted, room);
+
+    // A new connection no longer sees it.
+    let fresh = server.connect(&server.register("carol").await).await;
+    let Some(ServerFrame::Welcome { rooms, .. }) = fresh.welcome else {
+        unreachable!()
+    };
+    assert!(rooms.iter().all(|r| r.id != room));
+}
+
+#[tokio::test]
+async fn only_the_creator_or_the_administrator_renames_or_deletes() {
+    let server = TestServer::start().await;
+    let mut admin = server.connect(&server.register("admin").await).await;
+    let mut alice = server.connect(&server.register("alice").await).await;
+    let mut bob = server.connect(&server.register("bob").await).await;
+    let room = create_room(&mut alice, "alices").await;
+
+    bob.send(&ClientFrame::RenameRoom {
+        room,
+        name: "bobs".into(),
+    })
+    .await;
+    let code = bob
+        .expect(|f| match f {
+            ServerFrame::Error { code, .. } => Some(code),
+            _ => None,
+        })
+        .await;
+    assert_eq!(code, ErrorCode::Forbidden);
+    bob.send(&ClientFrame::DeleteRoom { room }).await;
+    let code = bob
+        .expect(|f| match f {
+            ServerFrame::Error { code, .. } => Some(code),
+            _ => None,
+        })
+        .await;
+    assert_eq!(code, ErrorCode::Forbidden);
+
+    admin.send(&ClientFrame::DeleteRoom { room }).await;
+    admin
+        .expect(|f| match f {
+            ServerFrame::RoomDeleted { room: r, .. } if r == room => Some(()),
+            _ => None,
+        })
+        .await;
+}
+
+#[tokio::test]
+async fn room_names_are_unique_ignoring_case() {
+    let server = TestServer::start().await;
+    let mut alice = server.connect(&server.register("alice").await).await;
+    create_room(&mut alice, "Games").await;
+    alice
+        .send(&ClientFrame::CreateRoom {
+            name: "gAMES".into(),
+        })
+        .await;
+    let code = alice
+        .expect(|f| match f {
+            ServerFrame::Error { code, .. } => Some(code),
+            _ => None,
+        })
+        .await;
+    assert_eq!(code, ErrorCode::Conflict);
+}
+
+#[tokio::test]
+async fn the_lobby_cannot_be_left_or_deleted() {
+    let server = TestServer::start().await;
+    let mut admin = server.connect(&server.register("admin").await).await;
+    admin.send(&ClientFrame::LeaveRoom { room: LOBBY_ID }).await;
+    let code = admin
+        .expect(|f| match f {
+            ServerFrame::Error { code, .. } => Some(code),
+            _ => None,
+        })
+        .await;
+    assert_eq!(code, ErrorCode::Forbidden);
+    admin
+        .send(&ClientFrame::DeleteRoom { room: LOBBY_ID })
+        .await;
+    let code = admin
+        .expect(|f| match f {
+            ServerFrame::Error { code, .. } => Some(code),
+            _ => None,
+        })
+        .await;
+    assert_eq!(code, ErrorCode::Forbidden);
+}

@@ -1,0 +1,279 @@
+//! Test harness: a real server on port 0 with its own SQLite file, accounts made through the
+//! real sign-up form, and real WebSocket clients.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use app::protocol::{ClientFrame, PROTOCOL_VERSION, ServerFrame};
+use futures::{SinkExt, StreamExt};
+use server::{Config, Server};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::{Error as WsError, Message};
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+pub const WAIT: Duration = Duration::from_secs(5);
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+pub fn temp_db() -> PathBuf {
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("hearth-test-{}-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join("hearth.db")
+}
+
+pub struct TestServer {
+    pub server: Option<Server>,
+    pub db: PathBuf,
+    pub base: String,
+    pub origin: String,
+}
+
+impl TestServer {
+    pub async fn start() -> Self {
+        Self::start_on(temp_db()).await
+    }
+
+    /// Starts a server on an existing database file (to test restarts).
+    pub async fn start_on(db: PathBuf) -> Self {
+        let config = Config::new(
+            "127.0.0.1:0".parse().unwrap(),
+            format!("sqlite://{}", db.display()),
+        );
+        let server = server::start(config).await.expect("server starts");
+        let base = format!("http://{}", server.addr);
+        TestServer {
+            origin: base.clone(),
+            base,
+            server: Some(server),
+            db,
+        }
+    }
+
+    pub async fn stop(&mut self) {
+        if let Some(server) = self.server.take() {
+            server.stop().await;
+        }
+    }
+
+    pub fn http(&self) -> reqwest::Client {
+        reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap()
+    }
+
+    /// Posts the sign-in page's form to `action`; returns the response.
+    pub async fn post_form(
+        &self,
+        action: &str,
+        username: &str,
+        password: &str,
+    ) -> reqwest::Response {
+        let body = format!(
+            "username={}&password={}",
+            encode(username),
+            encode(password)
+        );
+        self.http()
+            .post(format!("{}{action}", self.base))
+            .header("origin", &self.origin)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Creates an account through the sign-up form; returns its session cookie ("name=value").
+    pub async fn register(&self, username: &str) -> String {
+        let response = self
+            .post_form("/auth/register", username, "correct horse battery")
+            .await;
+        session_cookie(&response)
+            .unwrap_or_else(|| panic!("sign-up of {username} gave no session: {response:?}"))
+    }
+
+    pub async fn connect(&self, cookie: &str) -> Client {
+        self.connect_after(cookie, None).await
+    }
+
+    /// Connects and says hello with a resume cursor; returns the client after its welcome.
+    pub async fn connect_after(&self, cookie: &str, resume_after: Option<i64>) -> Client {
+        let mut client = self
+            .open_socket(Some(cookie), Some(&self.origin))
+            .await
+            .expect("socket opens");
+        client
+            .send(&ClientFrame::Hello {
+                protocol: PROTOCOL_VERSION,
+                resume_after,
+            })
+            .await;
+        let welcome = client.next().await;
+        assert!(
+            matches!(welcome, ServerFrame::Welcome { .. }),
+            "first frame is the welcome: {welcome:?}"
+        );
+        client.welcome = Some(welcome);
+        client
+    }
+
+    /// Opens the socket without saying hello.
+    pub async fn open_socket(
+        &self,
+        cookie: Option<&str>,
+        origin: Option<&str>,
+    ) -> Result<Client, WsError> {
+        let mut request = format!("ws://{}/ws", self.base.trim_start_matches("http://"))
+            .into_client_request()
+            .unwrap();
+        if let Some(cookie) = cookie {
+            request
+                .headers_mut()
+                .insert("cookie", HeaderValue::from_str(cookie).unwrap());
+        }
+        if let Some(origin) = origin {
+            request
+                .headers_mut()
+                .insert("origin", HeaderValue::from_str(origin).unwrap());
+        }
+        let (socket, _) = tokio_tungstenite::connect_async(request).await?;
+        Ok(Client {
+            socket,
+            welcome: None,
+        })
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(dir) = self.db.parent() {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
+
+pub fn session_cookie(response: &reqwest::Response) -> Option<String> {
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("hearth_session=") && !v.starts_with("hearth_session=;"))
+        .map(|v| v.split(';').next().unwrap().to_owned())
+}
+
+fn encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+pub struct Client {
+    pub socket: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    pub welcome: Option<ServerFrame>,
+}
+
+impl Client {
+    pub async fn send(&mut self, frame: &ClientFrame) {
+        self.send_text(&serde_json::to_string(frame).unwrap()).await;
+    }
+
+    pub async fn send_text(&mut self, text: &str) {
+        self.socket
+            .send(Message::text(text))
+            .await
+            .expect("frame sent");
+    }
+
+    /// The next server frame, within [`WAIT`].
+    pub async fn next(&mut self) -> ServerFrame {
+        loop {
+            let message = tokio::time::timeout(WAIT, self.socket.next())
+                .await
+                .expect("a frame arrives in time")
+                .expect("socket still open")
+                .expect("socket healthy");
+            match message {
+                Message::Text(text) => {
+                    return serde_json::from_str(text.as_str()).expect("server frames parse");
+                }
+                Message::Ping(_) | Message::Pong(_) => continue,
+                other => panic!("expected a text frame, got {other:?}"),
+            }
+        }
+    }
+
+    /// Reads frames until one matches, skipping others.
+    pub async fn expect<T>(&mut self, mut pick: impl FnMut(ServerFrame) -> Option<T>) -> T {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let frame = tokio::time::timeout_at(deadline, self.next())
+                .await
+                .expect("expected frame arrives in time");
+            if let Some(found) = pick(frame) {
+                return found;
+            }
+        }
+    }
+
+    /// Every frame that arrives within `quiet`.
+    pub async fn drain(&mut self, quiet: Duration) -> Vec<ServerFrame> {
+        let mut frames = Vec::new();
+        while let Ok(Some(Ok(message))) = tokio::time::timeout(quiet, self.socket.next()).await {
+            if let Message::Text(text) = message {
+                frames.push(serde_json::from_str(text.as_str()).unwrap());
+            }
+        }
+        frames
+    }
+
+    /// Waits for the server to close the socket; returns its close frame.
+    pub async fn closed(&mut self) -> Option<CloseFrame> {
+        loop {
+            match tokio::time::timeout(WAIT, self.socket.next())
+                .await
+                .expect("closes in time")
+            {
+                Some(Ok(Message::Close(frame))) => return frame,
+                Some(Ok(_)) => continue,
+                Some(Err(_)) | None => return None,
+            }
+        }
+    }
+
+    pub fn me(&self) -> app::protocol::User {
+        match &self.welcome {
+            Some(ServerFrame::Welcome { me, .. }) => me.clone(),
+            _ => panic!("no welcome"),
+        }
+    }
+
+    pub async fn close(mut self) {
+        let _ = self.socket.close(None).await;
+        // Let the server see the close before the test goes on.
+        let _ =
+            tokio::time::timeout(WAIT, async { while self.socket.next().await.is_some() {} }).await;
+    }
+}
+
+/// Picks the `message` frames' texts.
+pub fn text_of(frame: ServerFrame) -> Option<app::protocol::ChatMessage> {
+    match frame {
+        ServerFrame::Message { message } => Some(message),
+        _ => None,
+    }
+}
