@@ -5,7 +5,7 @@
 use std::sync::LazyLock;
 
 use app::names::{check_password, parse_username};
-use app::protocol::User;
+use app::protocol::{LOBBY_ID, MessageKind, User};
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use axum::Form;
@@ -236,7 +236,19 @@ pub async fn register(
         return back_to_login("internal", next);
     };
     match state.store.create_user(&username, &hash).await {
-        Ok(Ok(account)) => start_session(&state, &headers, &account.user, next).await,
+        Ok(Ok(account)) => {
+            // Everyone is in the lobby from the start: say so there, like any other join.
+            let notice = state.log.append(
+                LOBBY_ID,
+                account.user.clone(),
+                MessageKind::Joined,
+                String::new(),
+            );
+            if notice.await.is_err() {
+                tracing::warn!(user = account.user.id, "lobby join notice not stored");
+            }
+            start_session(&state, &headers, &account.user, next).await
+        }
         Ok(Err(_taken)) => back_to_login("taken", next),
         Err(error) => {
             tracing::error!(%error, "could not create an account");
@@ -278,8 +290,9 @@ pub async fn page_guard(State(state): State<AppState>, request: Request, next: N
             };
             return Redirect::to(&url).into_response();
         }
-        if path == "/login" && who.is_some() {
-            return Redirect::to("/").into_response();
+        // Signed in: the chat opens on the lobby's own address, so its link shows as current.
+        if (path == "/login" || path == "/") && who.is_some() {
+            return Redirect::to(&format!("/rooms/{LOBBY_ID}")).into_response();
         }
     }
     next.run(request).await

@@ -57,11 +57,12 @@ async fn history_comes_in_pages_of_fifty_newest_first() {
     assert!(more);
     assert_eq!(older.last().unwrap().text, "message 70");
 
-    // The oldest page holds the remaining 20 (joining the lobby at sign-up posts no notice).
+    // The oldest page holds the remaining 20 and alice's "joined" notice from signing up.
     let (oldest, more) = page(&mut alice, Some(older[0].id)).await;
-    assert_eq!(oldest.len(), 20);
+    assert_eq!(oldest.len(), 21);
     assert!(!more);
-    assert_eq!(oldest.first().unwrap().text, "message 1");
+    assert_eq!(oldest[0].kind, app::protocol::MessageKind::Joined);
+    assert_eq!(oldest[1].text, "message 1");
 }
 
 #[tokio::test]

@@ -5,7 +5,7 @@ mod support;
 use std::time::Duration;
 
 use app::protocol::{ClientFrame, ErrorCode, LOBBY_ID, MessageKind, RoomKind, ServerFrame};
-use support::{TestServer, text_of};
+use support::{TestServer, message_of, text_of};
 
 async fn create_room(client: &mut support::Client, name: &str) -> i64 {
     client
@@ -46,7 +46,7 @@ async fn a_message_reaches_everyone_in_the_room() {
     let (mut echoed, mut acked) = (None, None);
     while echoed.is_none() || acked.is_none() {
         match alice.next().await {
-            ServerFrame::Message { message } => echoed = Some(message),
+            ServerFrame::Message { message } if message.kind == MessageKind::Text => echoed = Some(message),
             ServerFrame::Sent { nonce, id } => acked = Some((nonce, id)),
             _ => {}
         }
@@ -68,7 +68,7 @@ async fn joining_and_leaving_show_notices_to_the_room() {
     for client in [&mut alice, &mut bob] {
         let notice = client
             .expect(|f| {
-                text_of(f).filter(|m| m.kind == MessageKind::Joined && m.author.name == "bob")
+                message_of(f).filter(|m| m.kind == MessageKind::Joined && m.author.name == "bob")
             })
             .await;
         assert_eq!(notice.room, room);
@@ -78,7 +78,7 @@ async fn joining_and_leaving_show_notices_to_the_room() {
     for client in [&mut alice, &mut bob] {
         client
             .expect(|f| {
-                text_of(f).filter(|m| m.kind == MessageKind::Left && m.author.name == "bob")
+                message_of(f).filter(|m| m.kind == MessageKind::Left && m.author.name == "bob")
             })
             .await;
     }

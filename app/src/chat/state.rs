@@ -361,7 +361,7 @@ impl Chat {
         self.notice.set(Some(format!(
             "{what} no longer exists; you are back in the lobby."
         )));
-        self.go_to.set(Some("/".into()));
+        self.go_to.set(Some(format!("/rooms/{LOBBY_ID}")));
     }
 
     fn receive(&self, message: ChatMessage) {

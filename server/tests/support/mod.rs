@@ -270,10 +270,15 @@ impl Client {
     }
 }
 
-/// Picks the `message` frames' texts.
-pub fn text_of(frame: ServerFrame) -> Option<app::protocol::ChatMessage> {
+/// Picks `message` frames of any kind (texts and join/leave notices).
+pub fn message_of(frame: ServerFrame) -> Option<app::protocol::ChatMessage> {
     match frame {
         ServerFrame::Message { message } => Some(message),
         _ => None,
     }
+}
+
+/// Picks text messages, skipping notices such as "bob joined".
+pub fn text_of(frame: ServerFrame) -> Option<app::protocol::ChatMessage> {
+    message_of(frame).filter(|m| m.kind == app::protocol::MessageKind::Text)
 }

@@ -1,0 +1,95 @@
+import { Browser, BrowserContext, Page, expect } from "@playwright/test";
+
+export const PASSWORD = "correct horse battery";
+
+/** A unique name per run, so tests never collide in the shared database. */
+export function uniqueName(base: string): string {
+  return `${base}${Date.now().toString(36).slice(-5)}${Math.floor(Math.random() * 100)}`;
+}
+
+export async function hydrated(page: Page) {
+  await expect(page.locator('body[data-hydrated="true"]')).toBeAttached();
+}
+
+/** Waits until the chat is connected: the signed-in user is listed online in Members. */
+export async function chatReady(page: Page, name: string) {
+  await hydrated(page);
+  await expect(page.getByRole("heading", { level: 1 })).not.toHaveText("…");
+  await expect(member(page, name)).toContainText("online");
+}
+
+export function member(page: Page, name: string) {
+  return page
+    .getByRole("complementary", { name: "Members" })
+    .getByRole("listitem")
+    .filter({ has: page.getByText(name, { exact: true }) });
+}
+
+export function composer(page: Page) {
+  return page.getByRole("textbox", { name: "Message", exact: true });
+}
+
+export function messages(page: Page) {
+  return page.getByRole("log", { name: "Messages" }).getByRole("listitem");
+}
+
+export async function signUp(browser: Browser, name: string): Promise<{ context: BrowserContext; page: Page }> {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  page.on("dialog", async (dialog) => {
+    await dialog.dismiss();
+    throw new Error(`unexpected dialog: ${dialog.message()}`);
+  });
+  await page.goto("/login");
+  await hydrated(page);
+  await page.getByLabel("Username").fill(name);
+  await page.getByLabel("Password").fill(PASSWORD);
+  await page.getByRole("button", { name: "Create account" }).click();
+  await page.waitForURL("**/rooms/1");
+  await chatReady(page, name);
+  return { context, page };
+}
+
+export async function signIn(browser: Browser, name: string): Promise<{ context: BrowserContext; page: Page }> {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await page.goto("/login");
+  await hydrated(page);
+  await page.getByLabel("Username").fill(name);
+  await page.getByLabel("Password").fill(PASSWORD);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.waitForURL("**/rooms/1");
+  await chatReady(page, name);
+  return { context, page };
+}
+
+export async function send(page: Page, text: string) {
+  await composer(page).fill(text);
+  await composer(page).press("Enter");
+  await expect(composer(page)).toHaveValue("");
+}
+
+/** Posts many messages quickly from inside the page, over a second socket of the same session. */
+export async function postMany(page: Page, room: number, texts: string[]) {
+  await page.evaluate(
+    async ({ room, texts }) => {
+      const ws = new WebSocket(`ws://${location.host}/ws`);
+      await new Promise((resolve, reject) => {
+        ws.onopen = resolve;
+        ws.onerror = reject;
+      });
+      ws.send(JSON.stringify({ type: "hello", protocol: 1 }));
+      let acked = 0;
+      const done = new Promise<void>((resolve) => {
+        ws.onmessage = (event) => {
+          const frame = JSON.parse(event.data);
+          if (frame.type === "sent" && ++acked === texts.length) resolve();
+        };
+      });
+      texts.forEach((text, i) => ws.send(JSON.stringify({ type: "send", room, text, nonce: `bulk${i}` })));
+      await done;
+      ws.close();
+    },
+    { room, texts },
+  );
+}
