@@ -36,6 +36,7 @@ export function messages(page: Page) {
 export async function signUp(browser: Browser, name: string): Promise<{ context: BrowserContext; page: Page }> {
   const context = await browser.newContext();
   const page = await context.newPage();
+  if (process.env.DEBUG_CONSOLE) page.on("console", (m) => console.log(name, m.text()));
   page.on("dialog", async (dialog) => {
     await dialog.dismiss();
     throw new Error(`unexpected dialog: ${dialog.message()}`);

@@ -46,7 +46,9 @@ async fn a_message_reaches_everyone_in_the_room() {
     let (mut echoed, mut acked) = (None, None);
     while echoed.is_none() || acked.is_none() {
         match alice.next().await {
-            ServerFrame::Message { message } if message.kind == MessageKind::Text => echoed = Some(message),
+            ServerFrame::Message { message } if message.kind == MessageKind::Text => {
+                echoed = Some(message)
+            }
             ServerFrame::Sent { nonce, id } => acked = Some((nonce, id)),
             _ => {}
         }

@@ -233,35 +233,52 @@ fn MessageLog(room: Memo<i64>) -> impl IntoView {
 
     // A new room starts at its newest message.
     Effect::new(move |_| {
-        room.track();
+        let _ = room.get();
         at_bottom.set(true);
         anchor.set_value(None);
     });
 
-    // After the list changes: keep an older page from moving the view, or follow the newest.
+    // After messages are added: keep an older page from moving the view, or follow the newest.
+    let count = Memo::new(move |_| {
+        chat.logs
+            .with(|logs| logs.get(&room.get()).map_or(0, |log| log.messages.len()))
+    });
     Effect::new(move |_| {
-        let count = chat
-            .logs
-            .with(|logs| logs.get(&room.get()).map(|log| log.messages.len()));
-        let _ = count;
+        // Read, not just tracked: a memo computes (and so follows its sources) only when read.
+        let _ = count.get();
+        // After the list has rendered (a timer, not an animation frame: those never fire in a
+        // background tab, and the view must be right when the reader comes back).
         #[cfg(feature = "hydrate")]
-        request_animation_frame(move || {
-            let Some(el) = log_ref.get_untracked() else {
-                return;
-            };
-            if let Some(before) = anchor.get_value() {
-                anchor.set_value(None);
-                el.set_scroll_top(el.scroll_top() + el.scroll_height() - before);
-            } else if at_bottom.get_untracked() {
-                el.set_scroll_top(el.scroll_height());
-            }
-        });
+        set_timeout(
+            move || {
+                let Some(el) = log_ref.get_untracked() else {
+                    return;
+                };
+                if let Some(before) = anchor.get_value() {
+                    anchor.set_value(None);
+                    el.set_scroll_top(el.scroll_top() + el.scroll_height() - before);
+                } else if at_bottom.get_untracked() {
+                    el.set_scroll_top(el.scroll_height());
+                }
+            },
+            std::time::Duration::ZERO,
+        );
     });
 
+    // Where the last scroll event left the view. Our own scrolling to the bottom raises scroll
+    // events too, possibly after more messages arrived: only moving up stops following.
+    #[cfg(feature = "hydrate")]
+    let last_top = StoredValue::new(0);
     let on_scroll = move |_| {
         #[cfg(feature = "hydrate")]
         if let Some(el) = log_ref.get_untracked() {
-            at_bottom.set(distance_from_bottom(&el) <= BOTTOM_SLACK);
+            let top = el.scroll_top();
+            let moved_up = top < last_top.get_value();
+            last_top.set_value(top);
+            let near_bottom = distance_from_bottom(&el) <= BOTTOM_SLACK;
+            if moved_up || near_bottom {
+                at_bottom.set(near_bottom);
+            }
             if el.scroll_top() <= TOP_SLACK && has_more() && anchor.get_value().is_none() {
                 anchor.set_value(Some(el.scroll_height()));
                 chat.load_older(room.get_untracked());
