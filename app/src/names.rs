@@ -29,7 +29,7 @@ pub fn parse_username(raw: &str) -> Result<String, String> {
 
 pub fn check_password(password: &str) -> Result<(), String> {
     let len = password.chars().count();
-    if len < MIN_PASSWORD || len > MAX_PASSWORD {
+    if !(MIN_PASSWORD..=MAX_PASSWORD).contains(&len) {
         return Err(format!(
             "Passwords are {MIN_PASSWORD} to {MAX_PASSWORD} characters."
         ));

@@ -1,0 +1,50 @@
+# Hearth: `make run` serves the chat, `make test` runs every test. Both install whatever the
+# build needs and is missing (see ../shared/TOOLCHAIN.md for why these exact versions).
+
+SHELL := /bin/bash
+export PATH := $(HOME)/.cargo/bin:$(PATH)
+
+CARGO_LEPTOS_VERSION := 0.3.10
+BINARYEN_VERSION := 132
+# The wasm-bindgen CLI must match the library version in Cargo.lock exactly.
+WASM_BINDGEN_VERSION := $(shell awk '/^name = "wasm-bindgen"$$/ { getline; gsub(/"/, "", $$3); print $$3 }' Cargo.lock)
+
+.PHONY: run test setup test-setup build lint rust-test e2e
+
+## Installs the build tools that are missing.
+setup:
+	@rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
+	@cargo leptos --version 2>/dev/null | grep -qx "cargo-leptos $(CARGO_LEPTOS_VERSION)" \
+		|| cargo install cargo-leptos --locked --version $(CARGO_LEPTOS_VERSION)
+	@wasm-bindgen --version 2>/dev/null | grep -qx "wasm-bindgen $(WASM_BINDGEN_VERSION)" \
+		|| cargo install wasm-bindgen-cli --version $(WASM_BINDGEN_VERSION)
+	@wasm-opt --version 2>/dev/null | grep -q "version $(BINARYEN_VERSION)" \
+		|| npm install -g binaryen@$(BINARYEN_VERSION)
+
+## Release build of the server and the wasm bundle.
+build: setup
+	cargo leptos build --release
+
+## Serves Hearth at http://127.0.0.1:3000 on ./data/hearth.db (flags and env vars: README).
+run: build
+	./target/release/hearth
+
+## What the tests need beyond the build: Debian's Chromium and the Playwright package.
+test-setup: setup
+	@test -x /usr/bin/chromium || { apt-get update && apt-get install -y chromium; }
+	cd end2end && npm ci --no-audit --no-fund
+
+lint:
+	cargo fmt --all --check
+	cargo clippy -p server --all-targets -- -D warnings
+	cargo clippy -p frontend --target wasm32-unknown-unknown -- -D warnings
+
+rust-test:
+	cargo test -p app --features ssr
+	cargo test -p server
+
+e2e: build
+	cd end2end && npx playwright test
+
+## Everything: formatting, lints, Rust unit and integration tests, browser tests.
+test: test-setup lint rust-test e2e
