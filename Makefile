@@ -47,4 +47,6 @@ e2e: build
 	cd end2end && npx playwright test
 
 ## Everything: formatting, lints, Rust unit and integration tests, browser tests.
+## (No incremental cache: a one-off run gains nothing from it and it costs gigabytes.)
+test: export CARGO_INCREMENTAL = 0
 test: test-setup lint rust-test e2e

@@ -101,13 +101,21 @@ test("a private message waits for an offline person and shows an unread count", 
   await e.context.close();
 });
 
-test("markup in a message is shown as text", async ({ browser }) => {
-  const alice = uniqueName("alice");
-  const a = await signUp(browser, alice);
+test("markup in a message, a username or a room name is shown as text", async ({ browser }) => {
+  const name = `<i>${uniqueName("mallory")}</i>`;
+  const room = `<b>Bold</b> ${uniqueName("room")}`;
+  const a = await signUp(browser, name);
+  await a.page.getByRole("button", { name: "New room" }).click();
+  await a.page.getByRole("textbox", { name: "Room name" }).fill(room);
+  await a.page.getByRole("button", { name: "Create" }).click();
+  await expect(a.page.getByRole("heading", { level: 1 })).toHaveText(room);
+
   const hostile = "<img src=x onerror=alert(1)>";
   await send(a.page, hostile);
-  await expect(messages(a.page).filter({ hasText: hostile })).toBeVisible();
+  await expect(messages(a.page).filter({ hasText: hostile })).toContainText(name);
   await expect(a.page.getByRole("log", { name: "Messages" }).locator("img")).toHaveCount(0);
+  await expect(a.page.locator("body b, body i")).toHaveCount(0);
+  await expect(member(a.page, name)).toContainText("online");
   await a.context.close();
 });
 

@@ -24,6 +24,8 @@ const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 const MISSED_MAX: usize = 1000;
 /// Frames written before one flush, so a burst costs one syscall.
 const WRITE_BATCH: usize = 64;
+/// How long the final close frame may take to send.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 const CLOSE_GOING_AWAY: u16 = 1001;
 const CLOSE_SERVER_ERROR: u16 = 1011;
 
@@ -97,7 +99,8 @@ async fn connection(mut socket: WebSocket, state: AppState, who: SignedIn) {
         }));
     }
     if let Some(frame) = ending {
-        let _ = socket.send(Message::Close(Some(frame))).await;
+        // A client that stopped reading may never take the close frame: don't wait for it.
+        let _ = tokio::time::timeout(CLOSE_TIMEOUT, socket.send(Message::Close(Some(frame)))).await;
     }
 }
 
@@ -122,28 +125,47 @@ async fn handshake(socket: &mut WebSocket) -> Result<Option<i64>, CloseFrame> {
     }
 }
 
-/// Writes one frame, giving up if the connection is kicked meanwhile.
-async fn write(socket: &mut WebSocket, kicked: &Notify, frame: Frame) -> Result<(), ()> {
+/// How a connection ends: with this close frame, or (`None`) with the socket already gone.
+type End = Option<CloseFrame>;
+
+fn too_slow() -> End {
+    Some(close(CLOSE_TOO_SLOW, "too slow: frames were not read"))
+}
+
+/// Runs socket I/O unless the connection is kicked first: a client that stops reading must not
+/// hold its task in a blocked write.
+async fn unless_kicked(
+    kicked: &Notify,
+    io: impl Future<Output = Result<(), axum::Error>>,
+) -> Result<(), End> {
     tokio::select! {
-        sent = socket.send(Message::Text(frame)) => sent.map_err(|_| ()),
-        _ = kicked.notified() => Err(()),
+        done = io => done.map_err(|_| None),
+        _ = kicked.notified() => Err(too_slow()),
     }
+}
+
+async fn write(socket: &mut WebSocket, kicked: &Notify, frame: Frame) -> Result<(), End> {
+    unless_kicked(kicked, socket.send(Message::Text(frame))).await
 }
 
 /// Writes `first` and whatever else is already queued, then flushes once.
 async fn write_queued(
     socket: &mut WebSocket,
+    kicked: &Notify,
     queue: &mut mpsc::Receiver<Frame>,
     first: Frame,
-) -> Result<(), ()> {
-    socket.feed(Message::Text(first)).await.map_err(|_| ())?;
-    for _ in 1..WRITE_BATCH {
-        match queue.try_recv() {
-            Ok(frame) => socket.feed(Message::Text(frame)).await.map_err(|_| ())?,
-            Err(_) => break,
+) -> Result<(), End> {
+    let burst = async {
+        socket.feed(Message::Text(first)).await?;
+        for _ in 1..WRITE_BATCH {
+            match queue.try_recv() {
+                Ok(frame) => socket.feed(Message::Text(frame)).await?,
+                Err(_) => break,
+            }
         }
-    }
-    socket.flush().await.map_err(|_| ())
+        socket.flush().await
+    };
+    unless_kicked(kicked, burst).await
 }
 
 /// Runs the connection until it ends; returns the close frame to send, if any.
@@ -174,14 +196,18 @@ async fn serve(
         rooms,
         online: state.hub.online_users(),
     };
-    write(socket, kicked, encode(&welcome)).await.ok()?;
+    if let Err(end) = write(socket, kicked, encode(&welcome)).await {
+        return end;
+    }
     if let Some(after) = resume_after {
         match state.store.missed(client.me.id, after, MISSED_MAX).await {
             Ok(missed) => {
                 for message in missed {
-                    write(socket, kicked, encode(&ServerFrame::Message { message }))
-                        .await
-                        .ok()?;
+                    if let Err(end) =
+                        write(socket, kicked, encode(&ServerFrame::Message { message })).await
+                    {
+                        return end;
+                    }
                 }
             }
             Err(error) => tracing::error!(%error, "could not load missed messages"),
@@ -189,11 +215,13 @@ async fn serve(
     }
     loop {
         tokio::select! {
-            _ = kicked.notified() => return Some(close(CLOSE_TOO_SLOW, "too slow: frames were not read")),
+            _ = kicked.notified() => return too_slow(),
             _ = shutdown.changed() => return Some(close(CLOSE_GOING_AWAY, "server shutting down")),
             frame = queue.recv() => {
                 let frame = frame?;
-                write_queued(socket, &mut queue, frame).await.ok()?;
+                if let Err(end) = write_queued(socket, kicked, &mut queue, frame).await {
+                    return end;
+                }
             }
             incoming = socket.recv() => {
                 let reply = match incoming? {
@@ -203,8 +231,10 @@ async fn serve(
                     Ok(_) => None, // ping and pong are answered by the WebSocket layer
                     Err(error) => return too_big(&error).then(|| close(CLOSE_TOO_BIG, "frame too large")),
                 };
-                if let Some(reply) = reply {
-                    write(socket, kicked, encode(&reply)).await.ok()?;
+                if let Some(reply) = reply
+                    && let Err(end) = write(socket, kicked, encode(&reply)).await
+                {
+                    return end;
                 }
             }
         }

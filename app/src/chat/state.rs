@@ -380,6 +380,10 @@ impl Chat {
                             r.unread = 0;
                         }
                     });
+                    // A preview got no live messages: fetch what was said since it loaded.
+                    if joined && on_screen {
+                        self.send(ClientFrame::History { room, before: None });
+                    }
                 }
                 self.members.update(|all| {
                     if let Some(list) = all.get_mut(&room) {

@@ -1,13 +1,11 @@
 //! Rooms: posting, join/leave notices, and the live room list.
 
-mod support;
-
 use std::time::Duration;
 
+use crate::support::{TestServer, message_of, text_of};
 use app::protocol::{ClientFrame, ErrorCode, LOBBY_ID, MessageKind, RoomKind, ServerFrame};
-use support::{TestServer, message_of, text_of};
 
-async fn create_room(client: &mut support::Client, name: &str) -> i64 {
+async fn create_room(client: &mut crate::support::Client, name: &str) -> i64 {
     client
         .send(&ClientFrame::CreateRoom { name: name.into() })
         .await;

@@ -1,14 +1,12 @@
 //! Hostile or broken input: each gets a clear error frame or close code, and the server
 //! carries on.
 
-mod support;
-
+use crate::support::{TestServer, text_of};
 use app::protocol::{
     CLOSE_PROTOCOL, CLOSE_TOO_BIG, ClientFrame, ErrorCode, LOBBY_ID, MAX_FRAME_BYTES,
     PROTOCOL_VERSION, ServerFrame,
 };
 use futures::SinkExt;
-use support::{TestServer, text_of};
 use tokio_tungstenite::tungstenite::Message;
 
 fn error_code(frame: ServerFrame) -> Option<ErrorCode> {

@@ -1,13 +1,11 @@
 //! Private one-to-one conversations: privacy, offline delivery and unread counts.
 
-mod support;
-
 use std::time::Duration;
 
+use crate::support::{TestServer, text_of};
 use app::protocol::{ClientFrame, ErrorCode, RoomKind, ServerFrame};
-use support::{TestServer, text_of};
 
-async fn open_direct(client: &mut support::Client, user: i64) -> i64 {
+async fn open_direct(client: &mut crate::support::Client, user: i64) -> i64 {
     client.send(&ClientFrame::OpenDirect { user }).await;
     client
         .expect(|f| match f {

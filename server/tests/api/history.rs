@@ -1,11 +1,9 @@
 //! History: pages of 50, persistence across restarts, and catching up after a reconnect.
 
-mod support;
-
+use crate::support::{TestServer, text_of};
 use app::protocol::{ClientFrame, HISTORY_PAGE, LOBBY_ID, ServerFrame};
-use support::{TestServer, text_of};
 
-async fn post_all(client: &mut support::Client, texts: impl IntoIterator<Item = String>) {
+async fn post_all(client: &mut crate::support::Client, texts: impl IntoIterator<Item = String>) {
     for text in texts {
         client
             .send(&ClientFrame::Send {
@@ -21,7 +19,7 @@ async fn post_all(client: &mut support::Client, texts: impl IntoIterator<Item = 
 }
 
 async fn page(
-    client: &mut support::Client,
+    client: &mut crate::support::Client,
     before: Option<i64>,
 ) -> (Vec<app::protocol::ChatMessage>, bool) {
     client

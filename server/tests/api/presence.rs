@@ -1,9 +1,7 @@
 //! Presence: who is online, with several tabs per person.
 
-mod support;
-
+use crate::support::TestServer;
 use app::protocol::{ClientFrame, LOBBY_ID, ServerFrame};
-use support::TestServer;
 
 fn presence_of(user: i64) -> impl FnMut(ServerFrame) -> Option<bool> {
     move |f| match f {

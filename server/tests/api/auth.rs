@@ -1,9 +1,7 @@
 //! Signing in: accounts, sessions, and who may open the chat socket.
 
-mod support;
-
+use crate::support::{TestServer, session_cookie};
 use app::protocol::ServerFrame;
-use support::{TestServer, session_cookie};
 use tokio_tungstenite::tungstenite::Error as WsError;
 
 fn location(response: &reqwest::Response) -> String {

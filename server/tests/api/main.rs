@@ -1,0 +1,11 @@
+//! Integration tests: each starts the real server on port 0 with its own SQLite file and drives
+//! it with real WebSocket clients. One test binary for all, so the (large) server is linked once.
+
+mod auth;
+mod bad_input;
+mod direct_messages;
+mod history;
+mod presence;
+mod rooms;
+mod slow_clients;
+mod support;
