@@ -1,5 +1,5 @@
 import { test, expect } from "@playwright/test";
-import { composer, member, messages, send, signIn, signUp, uniqueName } from "./helpers";
+import { composer, createRoom, member, messages, send, signIn, signUp, uniqueName } from "./helpers";
 
 test("two people create and join a room and talk both ways", async ({ browser }) => {
   const alice = uniqueName("alice");
@@ -9,10 +9,7 @@ test("two people create and join a room and talk both ways", async ({ browser })
   const b = await signUp(browser, bob);
 
   // Alice creates the room and lands in it.
-  await a.page.getByRole("button", { name: "New room" }).click();
-  await a.page.getByRole("textbox", { name: "Room name" }).fill(room);
-  await a.page.getByRole("button", { name: "Create" }).click();
-  await expect(a.page.getByRole("heading", { level: 1 })).toHaveText(room);
+  await createRoom(a.page, room);
   await expect(a.page.getByRole("button", { name: "Leave room" })).toBeVisible();
 
   // Bob sees it appear live, opens it and joins.
@@ -105,10 +102,7 @@ test("markup in a message, a username or a room name is shown as text", async ({
   const name = `<i>${uniqueName("mallory")}</i>`;
   const room = `<b>Bold</b> ${uniqueName("room")}`;
   const a = await signUp(browser, name);
-  await a.page.getByRole("button", { name: "New room" }).click();
-  await a.page.getByRole("textbox", { name: "Room name" }).fill(room);
-  await a.page.getByRole("button", { name: "Create" }).click();
-  await expect(a.page.getByRole("heading", { level: 1 })).toHaveText(room);
+  await createRoom(a.page, room);
 
   const hostile = "<img src=x onerror=alert(1)>";
   await send(a.page, hostile);
@@ -149,10 +143,7 @@ test("a renamed room changes and a deleted room sends its viewers to the lobby",
   const a = await signUp(browser, alice);
   const b = await signUp(browser, bob);
 
-  await a.page.getByRole("button", { name: "New room" }).click();
-  await a.page.getByRole("textbox", { name: "Room name" }).fill(room);
-  await a.page.getByRole("button", { name: "Create" }).click();
-  await expect(a.page.getByRole("heading", { level: 1 })).toHaveText(room);
+  await createRoom(a.page, room);
 
   const rooms = b.page.getByRole("navigation", { name: "Rooms" });
   await rooms.getByRole("link", { name: room }).click();

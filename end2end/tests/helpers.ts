@@ -94,3 +94,12 @@ export async function postMany(page: Page, room: number, texts: string[]) {
     { room, texts },
   );
 }
+
+/** Creates a room through the sidebar and waits until it is open; returns its id. */
+export async function createRoom(page: Page, name: string): Promise<number> {
+  await page.getByRole("button", { name: "New room" }).click();
+  await page.getByRole("textbox", { name: "Room name" }).fill(name);
+  await page.getByRole("button", { name: "Create" }).click();
+  await expect(page.getByRole("heading", { level: 1 })).toHaveText(name);
+  return Number(new URL(page.url()).pathname.split("/").pop());
+}

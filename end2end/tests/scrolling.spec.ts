@@ -1,5 +1,5 @@
 import { test, expect, Page } from "@playwright/test";
-import { messages, postMany, send, signUp, uniqueName } from "./helpers";
+import { createRoom, messages, postMany, send, signUp, uniqueName } from "./helpers";
 
 async function scrollState(page: Page) {
   return page.getByRole("log", { name: "Messages" }).evaluate((el) => ({
@@ -16,11 +16,7 @@ test("the message list follows the newest message until the reader scrolls up", 
   const b = await signUp(browser, bob);
 
   // A fresh room, so the counts below are exact.
-  await a.page.getByRole("button", { name: "New room" }).click();
-  await a.page.getByRole("textbox", { name: "Room name" }).fill(room);
-  await a.page.getByRole("button", { name: "Create" }).click();
-  await expect(a.page.getByRole("heading", { level: 1 })).toHaveText(room);
-  const roomId = Number(new URL(a.page.url()).pathname.split("/").pop());
+  const roomId = await createRoom(a.page, room);
   await b.page.goto(`/rooms/${roomId}`);
   await b.page.getByRole("button", { name: "Join room" }).click();
   await expect(b.page.getByRole("button", { name: "Leave room" })).toBeVisible();
@@ -52,11 +48,7 @@ test("scrolling up loads older history without the view jumping", async ({ brows
   const alice = uniqueName("alice");
   const room = uniqueName("Archive ");
   const a = await signUp(browser, alice);
-  await a.page.getByRole("button", { name: "New room" }).click();
-  await a.page.getByRole("textbox", { name: "Room name" }).fill(room);
-  await a.page.getByRole("button", { name: "Create" }).click();
-  await expect(a.page.getByRole("heading", { level: 1 })).toHaveText(room);
-  const roomId = Number(new URL(a.page.url()).pathname.split("/").pop());
+  const roomId = await createRoom(a.page, room);
   await postMany(a.page, roomId, Array.from({ length: 130 }, (_, i) => `old ${i + 1}`));
 
   // Coming back later: only the newest 50 are loaded.

@@ -192,9 +192,6 @@ pub async fn sign_in(
     headers: HeaderMap,
     Form(form): Form<Credentials>,
 ) -> Response {
-    if !origin_allowed(&state, &headers) {
-        return StatusCode::FORBIDDEN.into_response();
-    }
     let next = form.next.as_deref();
     let account = match state.store.account_by_name(form.username.trim()).await {
         Ok(account) => account,
@@ -221,9 +218,6 @@ pub async fn register(
     headers: HeaderMap,
     Form(form): Form<Credentials>,
 ) -> Response {
-    if !origin_allowed(&state, &headers) {
-        return StatusCode::FORBIDDEN.into_response();
-    }
     let next = form.next.as_deref();
     let Ok(username) = parse_username(&form.username) else {
         return back_to_login("username", next);
@@ -258,9 +252,6 @@ pub async fn register(
 }
 
 pub async fn sign_out(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    if !origin_allowed(&state, &headers) {
-        return StatusCode::FORBIDDEN.into_response();
-    }
     if let Some(token) = session_token(&headers)
         && let Err(error) = state.store.delete_session(&token_hash(token)).await
     {
@@ -272,6 +263,15 @@ pub async fn sign_out(State(state): State<AppState>, headers: HeaderMap) -> Resp
         session_cookie("", 0, is_https(&state, &headers)),
     );
     response
+}
+
+/// The sign-in forms are accepted only from an allowed Origin: a page elsewhere cannot sign
+/// people up, in or out.
+pub async fn same_origin(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    if !origin_allowed(&state, request.headers()) {
+        return (StatusCode::FORBIDDEN, "this origin may not post here").into_response();
+    }
+    next.run(request).await
 }
 
 /// Pages of the chat need a session: without one, go to /login and come back after.

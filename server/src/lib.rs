@@ -50,11 +50,17 @@ impl FromRef<AppState> for LeptosOptions {
 
 pub fn router(state: AppState) -> Router {
     let leptos = state.leptos.clone();
-    Router::new()
-        .route("/ws", get(socket::upgrade))
+    let forms = Router::new()
         .route("/auth/login", post(auth::sign_in))
         .route("/auth/register", post(auth::register))
         .route("/auth/logout", post(auth::sign_out))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::same_origin,
+        ));
+    Router::new()
+        .route("/ws", get(socket::upgrade))
+        .merge(forms)
         .leptos_routes(&state, generate_route_list(App), move || {
             shell(leptos.clone())
         })

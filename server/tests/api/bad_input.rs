@@ -1,20 +1,13 @@
 //! Hostile or broken input: each gets a clear error frame or close code, and the server
 //! carries on.
 
-use crate::support::{TestServer, text_of};
+use crate::support::{TestServer, error_code, text_of};
 use app::protocol::{
     CLOSE_PROTOCOL, CLOSE_TOO_BIG, ClientFrame, ErrorCode, LOBBY_ID, MAX_FRAME_BYTES,
     PROTOCOL_VERSION, ServerFrame,
 };
 use futures::SinkExt;
 use tokio_tungstenite::tungstenite::Message;
-
-fn error_code(frame: ServerFrame) -> Option<ErrorCode> {
-    match frame {
-        ServerFrame::Error { code, .. } => Some(code),
-        _ => None,
-    }
-}
 
 #[tokio::test]
 async fn malformed_json_gets_a_bad_frame_error_and_the_connection_goes_on() {

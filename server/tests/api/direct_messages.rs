@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::support::{TestServer, text_of};
+use crate::support::{TestServer, error_code, text_of};
 use app::protocol::{ClientFrame, ErrorCode, RoomKind, ServerFrame};
 
 async fn open_direct(client: &mut crate::support::Client, user: i64) -> i64 {
@@ -164,10 +164,6 @@ async fn nobody_can_message_themselves_or_a_missing_user() {
     let server = TestServer::start().await;
     let mut alice = server.connect(&server.register("alice").await).await;
     let me = alice.me().id;
-    let error_code = |f| match f {
-        ServerFrame::Error { code, .. } => Some(code),
-        _ => None,
-    };
     alice.send(&ClientFrame::OpenDirect { user: me }).await;
     assert_eq!(alice.expect(error_code).await, ErrorCode::Invalid);
     alice.send(&ClientFrame::OpenDirect { user: 9999 }).await;

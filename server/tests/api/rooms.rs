@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::support::{TestServer, message_of, text_of};
+use crate::support::{TestServer, error_code, message_of, text_of};
 use app::protocol::{ClientFrame, ErrorCode, LOBBY_ID, MessageKind, RoomKind, ServerFrame};
 
 async fn create_room(client: &mut crate::support::Client, name: &str) -> i64 {
@@ -187,20 +187,10 @@ async fn only_the_creator_or_the_administrator_renames_or_deletes() {
         name: "bobs".into(),
     })
     .await;
-    let code = bob
-        .expect(|f| match f {
-            ServerFrame::Error { code, .. } => Some(code),
-            _ => None,
-        })
-        .await;
+    let code = bob.expect(error_code).await;
     assert_eq!(code, ErrorCode::Forbidden);
     bob.send(&ClientFrame::DeleteRoom { room }).await;
-    let code = bob
-        .expect(|f| match f {
-            ServerFrame::Error { code, .. } => Some(code),
-            _ => None,
-        })
-        .await;
+    let code = bob.expect(error_code).await;
     assert_eq!(code, ErrorCode::Forbidden);
 
     admin.send(&ClientFrame::DeleteRoom { room }).await;
@@ -222,12 +212,7 @@ async fn room_names_are_unique_ignoring_case() {
             name: "gAMES".into(),
         })
         .await;
-    let code = alice
-        .expect(|f| match f {
-            ServerFrame::Error { code, .. } => Some(code),
-            _ => None,
-        })
-        .await;
+    let code = alice.expect(error_code).await;
     assert_eq!(code, ErrorCode::Conflict);
 }
 
@@ -236,21 +221,11 @@ async fn the_lobby_cannot_be_left_or_deleted() {
     let server = TestServer::start().await;
     let mut admin = server.connect(&server.register("admin").await).await;
     admin.send(&ClientFrame::LeaveRoom { room: LOBBY_ID }).await;
-    let code = admin
-        .expect(|f| match f {
-            ServerFrame::Error { code, .. } => Some(code),
-            _ => None,
-        })
-        .await;
+    let code = admin.expect(error_code).await;
     assert_eq!(code, ErrorCode::Forbidden);
     admin
         .send(&ClientFrame::DeleteRoom { room: LOBBY_ID })
         .await;
-    let code = admin
-        .expect(|f| match f {
-            ServerFrame::Error { code, .. } => Some(code),
-            _ => None,
-        })
-        .await;
+    let code = admin.expect(error_code).await;
     assert_eq!(code, ErrorCode::Forbidden);
 }

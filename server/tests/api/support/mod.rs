@@ -282,3 +282,11 @@ pub fn message_of(frame: ServerFrame) -> Option<app::protocol::ChatMessage> {
 pub fn text_of(frame: ServerFrame) -> Option<app::protocol::ChatMessage> {
     message_of(frame).filter(|m| m.kind == app::protocol::MessageKind::Text)
 }
+
+/// Picks the code of an `error` frame.
+pub fn error_code(frame: ServerFrame) -> Option<app::protocol::ErrorCode> {
+    match frame {
+        ServerFrame::Error { code, .. } => Some(code),
+        _ => None,
+    }
+}
