@@ -33,7 +33,8 @@ export function messages(page: Page) {
   return page.getByRole("log", { name: "Messages" }).getByRole("listitem");
 }
 
-export async function signUp(browser: Browser, name: string): Promise<{ context: BrowserContext; page: Page }> {
+/** Opens a fresh browser context and goes through the sign-in page with `button`. */
+async function enter(browser: Browser, name: string, button: "Create account" | "Sign in") {
   const context = await browser.newContext();
   const page = await context.newPage();
   if (process.env.DEBUG_CONSOLE) page.on("console", (m) => console.log(name, m.text()));
@@ -45,23 +46,18 @@ export async function signUp(browser: Browser, name: string): Promise<{ context:
   await hydrated(page);
   await page.getByLabel("Username").fill(name);
   await page.getByLabel("Password").fill(PASSWORD);
-  await page.getByRole("button", { name: "Create account" }).click();
+  await page.getByRole("button", { name: button }).click();
   await page.waitForURL("**/rooms/1");
   await chatReady(page, name);
   return { context, page };
 }
 
+export async function signUp(browser: Browser, name: string): Promise<{ context: BrowserContext; page: Page }> {
+  return enter(browser, name, "Create account");
+}
+
 export async function signIn(browser: Browser, name: string): Promise<{ context: BrowserContext; page: Page }> {
-  const context = await browser.newContext();
-  const page = await context.newPage();
-  await page.goto("/login");
-  await hydrated(page);
-  await page.getByLabel("Username").fill(name);
-  await page.getByLabel("Password").fill(PASSWORD);
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await page.waitForURL("**/rooms/1");
-  await chatReady(page, name);
-  return { context, page };
+  return enter(browser, name, "Sign in");
 }
 
 export async function send(page: Page, text: string) {

@@ -57,6 +57,16 @@ struct Routes {
 }
 
 impl Routes {
+    /// The connections of `user` (collected, so the caller may then change the routes).
+    fn conns_of(&self, user: i64) -> Vec<ConnId> {
+        self.users
+            .get(&user)
+            .into_iter()
+            .flatten()
+            .copied()
+            .collect()
+    }
+
     fn subscribe(&mut self, conn: ConnId, room: i64) {
         if let Some(c) = self.conns.get_mut(&conn)
             && c.rooms.insert(room)
@@ -174,14 +184,7 @@ impl Hub {
     /// Subscribes every connection of `user` to `room` (the user joined it).
     pub fn subscribe_user(&self, user: i64, room: i64) {
         let mut routes = self.write();
-        let conns: Vec<ConnId> = routes
-            .users
-            .get(&user)
-            .into_iter()
-            .flatten()
-            .copied()
-            .collect();
-        for conn in conns {
+        for conn in routes.conns_of(user) {
             routes.subscribe(conn, room);
         }
     }
@@ -189,14 +192,7 @@ impl Hub {
     /// Unsubscribes every connection of `user` from `room` (the user left it).
     pub fn unsubscribe_user(&self, user: i64, room: i64) {
         let mut routes = self.write();
-        let conns: Vec<ConnId> = routes
-            .users
-            .get(&user)
-            .into_iter()
-            .flatten()
-            .copied()
-            .collect();
-        for conn in conns {
+        for conn in routes.conns_of(user) {
             routes.unsubscribe(conn, room);
         }
     }
