@@ -9,7 +9,7 @@ BINARYEN_VERSION := 132
 # The wasm-bindgen CLI must match the library version in Cargo.lock exactly.
 WASM_BINDGEN_VERSION := $(shell awk '/^name = "wasm-bindgen"$$/ { getline; gsub(/"/, "", $$3); print $$3 }' Cargo.lock)
 
-.PHONY: run test setup test-setup build lint rust-test e2e
+.PHONY: run test setup test-setup build lint rust-test e2e bench-smoke
 
 ## Installs the build tools that are missing.
 setup:
@@ -38,6 +38,7 @@ lint:
 	cargo fmt --all --check
 	cargo clippy -p server --all-targets -- -D warnings
 	cargo clippy -p frontend --target wasm32-unknown-unknown -- -D warnings
+	cargo clippy -p bench -- -D warnings
 
 rust-test:
 	cargo test -p app --features ssr
@@ -46,7 +47,12 @@ rust-test:
 e2e: build
 	cd end2end && npx playwright test
 
+## A few seconds of the load generator (bench/), so it keeps working.
+bench-smoke: build
+	cargo build --release -p bench
+	bench/smoke.sh
+
 ## Everything: formatting, lints, Rust unit and integration tests, browser tests.
 ## (No incremental cache: a one-off run gains nothing from it and it costs gigabytes.)
 test: export CARGO_INCREMENTAL = 0
-test: test-setup lint rust-test e2e
+test: test-setup lint rust-test e2e bench-smoke
