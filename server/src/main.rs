@@ -8,6 +8,7 @@ use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    keep_large_buffers_out_of_the_heap();
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
@@ -51,4 +52,16 @@ async fn shutdown_signal() {
     }
     #[cfg(not(unix))]
     let _ = ctrl_c.await;
+}
+
+/// Every sign-up and sign-in hashes with argon2, which allocates 19 MiB and frees it. glibc
+/// answers the first such free by raising its mmap threshold, after which these buffers come from
+/// the heap and are not given back: RSS grew by 19 MiB per sign-up (1,000 accounts: 19 GB).
+/// Pinning the threshold keeps big buffers in their own mappings, returned on free.
+fn keep_large_buffers_out_of_the_heap() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only changes allocator tuning, and glibc serializes it with allocation.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 128 * 1024);
+    }
 }
