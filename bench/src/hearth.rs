@@ -162,18 +162,26 @@ async fn open(args: &Args, cookie: &str, index: usize) -> Result<(Socket, i64), 
     ))
     .await
     .map_err(|e| e.to_string())?;
-    let me = loop {
-        let text = next_text(&mut ws).await?;
-        if let Ok(Frame {
+    let me = wait_for(&mut ws, |frame| match frame {
+        Frame {
             kind: "welcome",
             me: Some(me),
             ..
-        }) = serde_json::from_str::<Frame>(&text)
-        {
-            break me.id;
-        }
-    };
+        } => Some(me.id),
+        _ => None,
+    })
+    .await?;
     Ok((ws, me))
+}
+
+/// Reads frames until `pick` accepts one.
+async fn wait_for<T>(ws: &mut Socket, pick: impl Fn(Frame<'_>) -> Option<T>) -> Result<T, String> {
+    loop {
+        let text = next_text(ws).await?;
+        if let Some(found) = serde_json::from_str::<Frame>(&text).ok().and_then(&pick) {
+            return Ok(found);
+        }
+    }
 }
 
 async fn next_text(ws: &mut Socket) -> Result<String, String> {
@@ -204,19 +212,16 @@ pub async fn prepare_rooms(
         ))
         .await
         .map_err(|e| e.to_string())?;
-        loop {
-            let text = next_text(&mut ws).await?;
-            if let Ok(Frame {
+        let id = wait_for(&mut ws, |frame| match frame {
+            Frame {
                 kind: "room_added",
                 room: Some(room),
                 ..
-            }) = serde_json::from_str::<Frame>(&text)
-                && room.name == name
-            {
-                rooms.push(room.id);
-                break;
-            }
-        }
+            } if room.name == name => Some(room.id),
+            _ => None,
+        })
+        .await?;
+        rooms.push(id);
     }
     let _ = ws.close(None).await;
     Ok(rooms)
@@ -244,20 +249,16 @@ pub async fn connect_all(
                 ))
                 .await
                 .map_err(|e| e.to_string())?;
-                loop {
-                    let text = next_text(&mut ws).await?;
-                    if let Ok(Frame {
+                wait_for(&mut ws, |frame| match frame {
+                    Frame {
                         kind: "message",
                         message: Some(m),
                         ..
-                    }) = serde_json::from_str::<Frame>(&text)
-                        && m.room == room
-                        && m.kind == "joined"
-                        && m.author.id == me
-                    {
-                        return Ok(Client { ws, room });
-                    }
-                }
+                    } if m.room == room && m.kind == "joined" && m.author.id == me => Some(()),
+                    _ => None,
+                })
+                .await?;
+                Ok(Client { ws, room })
             }
         })
         .buffered(CONNECT_CONCURRENCY)

@@ -77,11 +77,8 @@ async fn run(store: Store, hub: Arc<Hub>, mut rx: mpsc::Receiver<Append>) {
             // retry one by one.
             Err(_) => {
                 for (message, done) in messages.into_iter().zip(dones) {
-                    match store
-                        .append_messages(std::slice::from_ref(&message), sent_at)
-                        .await
-                    {
-                        Ok(ids) => publish(&hub, message, ids[0], sent_at, done),
+                    match store.append_message(&message, sent_at).await {
+                        Ok(id) => publish(&hub, message, id, sent_at, done),
                         Err(error) => {
                             tracing::warn!(%error, room = message.room, "message not stored");
                             let _ = done.send(Err(NotStored));

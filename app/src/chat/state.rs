@@ -280,15 +280,11 @@ impl Chat {
             ServerFrame::RoomAdded { room } => {
                 let id = room.id;
                 let name = room.name.clone();
-                let is_new = self.rooms.try_update(|rooms| {
-                    if rooms.iter().any(|r| r.id == id) {
-                        false
-                    } else {
+                self.rooms.update(|rooms| {
+                    if rooms.iter().all(|r| r.id != id) {
                         rooms.push(room);
-                        true
                     }
                 });
-                let _ = is_new;
                 if self
                     .awaiting
                     .get_untracked()

@@ -70,6 +70,14 @@ impl Store {
         Ok(ids)
     }
 
+    /// Stores one message on its own; returns its id.
+    pub async fn append_message(&self, message: &NewMessage, sent_at: i64) -> Result<i64> {
+        let ids = self
+            .append_messages(std::slice::from_ref(message), sent_at)
+            .await?;
+        ids.first().copied().ok_or(sqlx::Error::RowNotFound)
+    }
+
     /// Up to `limit` messages of `room` older than `before` (or the newest), oldest first, and
     /// whether older ones exist.
     pub async fn history(

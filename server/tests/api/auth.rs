@@ -1,8 +1,17 @@
 //! Signing in: accounts, sessions, and who may open the chat socket.
 
 use crate::support::{TestServer, session_cookie};
-use app::protocol::ServerFrame;
+use app::protocol::{ClientFrame, PROTOCOL_VERSION, ServerFrame};
 use tokio_tungstenite::tungstenite::Error as WsError;
+
+/// The HTTP status of a refused WebSocket upgrade.
+fn refused(attempt: Result<crate::support::Client, WsError>) -> u16 {
+    match attempt {
+        Err(WsError::Http(response)) => response.status().as_u16(),
+        Err(other) => panic!("expected an HTTP refusal, got {other}"),
+        Ok(_) => panic!("expected a refusal, but the socket opened"),
+    }
+}
 
 fn location(response: &reqwest::Response) -> String {
     response
@@ -126,29 +135,31 @@ async fn signing_out_ends_the_session() {
         .await
         .unwrap();
     assert_eq!(location(&response), "/login");
-    match server
-        .open_socket(Some(&cookie), Some(&server.origin))
-        .await
-    {
-        Err(WsError::Http(response)) => assert_eq!(response.status(), 401),
-        other => panic!("expected 401, got {:?}", other.map(|_| ())),
-    }
+    assert_eq!(
+        refused(
+            server
+                .open_socket(Some(&cookie), Some(&server.origin))
+                .await
+        ),
+        401
+    );
 }
 
 #[tokio::test]
 async fn the_socket_needs_a_session() {
     let server = TestServer::start().await;
-    match server.open_socket(None, Some(&server.origin)).await {
-        Err(WsError::Http(response)) => assert_eq!(response.status(), 401),
-        other => panic!("expected 401, got {:?}", other.map(|_| ())),
-    }
-    match server
-        .open_socket(Some("hearth_session=forged"), Some(&server.origin))
-        .await
-    {
-        Err(WsError::Http(response)) => assert_eq!(response.status(), 401),
-        other => panic!("expected 401, got {:?}", other.map(|_| ())),
-    }
+    assert_eq!(
+        refused(server.open_socket(None, Some(&server.origin)).await),
+        401
+    );
+    assert_eq!(
+        refused(
+            server
+                .open_socket(Some("hearth_session=forged"), Some(&server.origin))
+                .await
+        ),
+        401
+    );
 }
 
 #[tokio::test]
@@ -156,10 +167,10 @@ async fn the_socket_refuses_other_origins() {
     let server = TestServer::start().await;
     let cookie = server.register("alice").await;
     for origin in [Some("http://evil.example"), None] {
-        match server.open_socket(Some(&cookie), origin).await {
-            Err(WsError::Http(response)) => assert_eq!(response.status(), 403),
-            other => panic!("expected 403 for {origin:?}, got {:?}", other.map(|_| ())),
-        }
+        assert_eq!(
+            refused(server.open_socket(Some(&cookie), origin).await),
+            403
+        );
     }
 }
 
@@ -176,4 +187,71 @@ async fn forms_from_other_origins_are_refused() {
         .await
         .unwrap();
     assert_eq!(response.status(), 403);
+}
+
+#[tokio::test]
+async fn usernames_and_passwords_out_of_bounds_are_refused_at_sign_up() {
+    let server = TestServer::start().await;
+    let too_long = server
+        .post_form("/auth/register", &"n".repeat(33), "correct horse battery")
+        .await;
+    assert_eq!(location(&too_long), "/login?error=username");
+    let spaced = server
+        .post_form("/auth/register", "two words", "correct horse battery")
+        .await;
+    assert_eq!(location(&spaced), "/login?error=username");
+    let short = server.post_form("/auth/register", "alice", "short").await;
+    assert_eq!(location(&short), "/login?error=password");
+    assert!(session_cookie(&too_long).is_none() && session_cookie(&short).is_none());
+    // Exactly 32 characters is fine.
+    server.register(&"n".repeat(32)).await;
+}
+
+#[tokio::test]
+async fn the_session_cookie_is_secure_behind_an_https_proxy() {
+    let server = TestServer::start().await;
+    let response = server
+        .http()
+        .post(format!("{}/auth/register", server.base))
+        .header("origin", &server.origin)
+        .header("x-forwarded-proto", "https")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("username=alice&password=correct%20horse%20battery")
+        .send()
+        .await
+        .unwrap();
+    let cookie = response
+        .headers()
+        .get("set-cookie")
+        .unwrap()
+        .to_str()
+        .unwrap();
+    assert!(cookie.contains("; Secure"), "{cookie}");
+}
+
+#[tokio::test]
+async fn a_configured_origin_may_connect() {
+    let allowed = "https://chat.example.org";
+    let server =
+        TestServer::start_with(|config| config.allowed_origins = vec![allowed.into()]).await;
+    let cookie = server.register("alice").await;
+    let mut client = server
+        .open_socket(Some(&cookie), Some(allowed))
+        .await
+        .unwrap();
+    client
+        .send(&ClientFrame::Hello {
+            protocol: PROTOCOL_VERSION,
+            resume_after: None,
+        })
+        .await;
+    assert!(matches!(client.next().await, ServerFrame::Welcome { .. }));
+    assert_eq!(
+        refused(
+            server
+                .open_socket(Some(&cookie), Some("https://other.example.org"))
+                .await
+        ),
+        403
+    );
 }

@@ -40,12 +40,22 @@ impl TestServer {
         Self::start_on(temp_db()).await
     }
 
+    /// Starts a server with a configuration changed by `adjust`.
+    pub async fn start_with(adjust: impl FnOnce(&mut Config)) -> Self {
+        Self::launch(temp_db(), adjust).await
+    }
+
     /// Starts a server on an existing database file (to test restarts).
     pub async fn start_on(db: PathBuf) -> Self {
-        let config = Config::new(
+        Self::launch(db, |_| {}).await
+    }
+
+    async fn launch(db: PathBuf, adjust: impl FnOnce(&mut Config)) -> Self {
+        let mut config = Config::new(
             "127.0.0.1:0".parse().unwrap(),
             format!("sqlite://{}", db.display()),
         );
+        adjust(&mut config);
         let server = server::start(config).await.expect("server starts");
         let base = format!("http://{}", server.addr);
         TestServer {
