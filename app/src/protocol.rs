@@ -7,7 +7,7 @@
 use serde::{Deserialize, Serialize};
 
 /// Bumped whenever a frame changes incompatibly.
-pub const PROTOCOL_VERSION: u32 = 1;
+pub const PROTOCOL_VERSION: u32 = 2;
 
 /// Largest frame the server reads; a bigger one closes the socket with code 1009.
 pub const MAX_FRAME_BYTES: usize = 64 * 1024;
@@ -101,7 +101,8 @@ pub enum ClientFrame {
         #[serde(default)]
         before: Option<i64>,
     },
-    /// Who belongs to `room`.
+    /// Who belongs to `room` and who of them is online. From then on this connection hears
+    /// `presence` for the members of `room` (and no other room's) until it asks for another.
     Members {
         room: i64,
     },
@@ -143,8 +144,6 @@ pub enum ServerFrame {
         me: User,
         is_admin: bool,
         rooms: Vec<RoomSummary>,
-        /// Ids of the users online now.
-        online: Vec<i64>,
     },
     /// A new message (or join/leave notice) in a room the client belongs to.
     Message {
@@ -164,6 +163,8 @@ pub enum ServerFrame {
     Members {
         room: i64,
         members: Vec<User>,
+        /// Ids of the members online now.
+        online: Vec<i64>,
     },
     /// A room appeared for this client: created by someone, or a conversation opened.
     RoomAdded {
@@ -177,6 +178,8 @@ pub enum ServerFrame {
         room: i64,
         name: String,
     },
+    /// A member of the room whose members this connection asked for last came online or went
+    /// offline (first tab opened, last tab closed).
     Presence {
         user: i64,
         online: bool,
@@ -315,7 +318,6 @@ mod tests {
                 me: alice.clone(),
                 is_admin: true,
                 rooms: vec![room.clone()],
-                online: vec![1],
             },
             ServerFrame::Message {
                 message: message.clone(),
@@ -332,6 +334,7 @@ mod tests {
             ServerFrame::Members {
                 room: 1,
                 members: vec![alice.clone()],
+                online: vec![1],
             },
             ServerFrame::RoomAdded { room },
             ServerFrame::RoomRenamed {

@@ -179,9 +179,14 @@ async fn history(state: &AppState, client: &Client, room: i64, before: Option<i6
 
 async fn members(state: &AppState, client: &Client, room: i64) -> Outcome {
     readable_room(state, client, room).await?;
+    // Watch first, then read who is online: a change in between arrives after this reply.
+    state.hub.watch(client.conn, room);
+    let members = state.store.members(room).await?;
+    let online = state.hub.online_among(members.iter().map(|u| u.id));
     Ok(Some(ServerFrame::Members {
         room,
-        members: state.store.members(room).await?,
+        members,
+        online,
     }))
 }
 

@@ -47,6 +47,8 @@ struct Conn {
     user: i64,
     outbox: Outbox,
     rooms: HashSet<i64>,
+    /// The room whose members' presence this connection hears (its Members panel).
+    watching: Option<i64>,
 }
 
 #[derive(Default)]
@@ -54,6 +56,8 @@ struct Routes {
     conns: HashMap<ConnId, Conn>,
     rooms: HashMap<i64, HashMap<ConnId, Outbox>>,
     users: HashMap<i64, HashSet<ConnId>>,
+    /// Per room, the connections watching its members' presence.
+    watchers: HashMap<i64, HashMap<ConnId, Outbox>>,
 }
 
 impl Routes {
@@ -82,11 +86,16 @@ impl Routes {
         if let Some(c) = self.conns.get_mut(&conn) {
             c.rooms.remove(&room);
         }
-        if let Some(subscribers) = self.rooms.get_mut(&room) {
-            subscribers.remove(&conn);
-            if subscribers.is_empty() {
-                self.rooms.remove(&room);
-            }
+        remove_from(&mut self.rooms, room, conn);
+    }
+}
+
+/// Removes `conn` from `room`'s entry in a per-room map, dropping the entry once empty.
+fn remove_from(map: &mut HashMap<i64, HashMap<ConnId, Outbox>>, room: i64, conn: ConnId) {
+    if let Some(conns) = map.get_mut(&room) {
+        conns.remove(&conn);
+        if conns.is_empty() {
+            map.remove(&room);
         }
     }
 }
@@ -134,6 +143,7 @@ impl Hub {
                     kick: kick.clone(),
                 },
                 rooms: HashSet::new(),
+                watching: None,
             },
         );
         let conns = routes.users.entry(user).or_default();
@@ -146,30 +156,57 @@ impl Hub {
         }
     }
 
-    /// Forgets a connection; true if it was the user's last one (the user went offline).
-    pub fn disconnect(&self, id: ConnId) -> bool {
+    /// Forgets a connection. If it was the user's last one, the user went offline: returns the
+    /// rooms they belong to, whose watchers should hear of it.
+    pub fn disconnect(&self, id: ConnId) -> Option<Vec<i64>> {
         let mut routes = self.write();
-        let Some(conn) = routes.conns.remove(&id) else {
-            return false;
-        };
-        for room in &conn.rooms {
-            if let Some(subscribers) = routes.rooms.get_mut(room) {
-                subscribers.remove(&id);
-                if subscribers.is_empty() {
-                    routes.rooms.remove(room);
-                }
-            }
+        let conn = routes.conns.remove(&id)?;
+        for &room in &conn.rooms {
+            remove_from(&mut routes.rooms, room, id);
         }
-        match routes.users.get_mut(&conn.user) {
-            Some(conns) => {
-                conns.remove(&id);
-                let went_offline = conns.is_empty();
-                if went_offline {
-                    routes.users.remove(&conn.user);
-                }
-                went_offline
+        if let Some(room) = conn.watching {
+            remove_from(&mut routes.watchers, room, id);
+        }
+        let conns = routes.users.get_mut(&conn.user)?;
+        conns.remove(&id);
+        if !conns.is_empty() {
+            return None;
+        }
+        routes.users.remove(&conn.user);
+        Some(conn.rooms.into_iter().collect())
+    }
+
+    /// From now on `conn` hears presence for the members of `room` only.
+    pub fn watch(&self, conn: ConnId, room: i64) {
+        let mut routes = self.write();
+        let Some(c) = routes.conns.get_mut(&conn) else {
+            return;
+        };
+        let previous = c.watching.replace(room);
+        let outbox = c.outbox.clone();
+        if let Some(previous) = previous {
+            remove_from(&mut routes.watchers, previous, conn);
+        }
+        routes
+            .watchers
+            .entry(room)
+            .or_default()
+            .insert(conn, outbox);
+    }
+
+    /// Delivers a presence change to the connections watching any of `rooms` (the rooms of the
+    /// user it is about). A connection watches one room, so it hears the change once.
+    pub fn to_watchers(&self, rooms: &[i64], frame: &Frame) {
+        let routes = self.read();
+        for room in rooms {
+            for outbox in routes
+                .watchers
+                .get(room)
+                .into_iter()
+                .flat_map(|w| w.values())
+            {
+                outbox.offer(frame);
             }
-            None => false,
         }
     }
 
@@ -207,6 +244,13 @@ impl Hub {
                 }
             }
         }
+        if let Some(watchers) = routes.watchers.remove(&room) {
+            for conn in watchers.keys() {
+                if let Some(c) = routes.conns.get_mut(conn) {
+                    c.watching = None;
+                }
+            }
+        }
     }
 
     /// Whether this connection receives `room` (its user is a member).
@@ -217,8 +261,13 @@ impl Hub {
             .is_some_and(|c| c.rooms.contains(&room))
     }
 
-    pub fn online_users(&self) -> Vec<i64> {
-        self.read().users.keys().copied().collect()
+    /// Which of these users are online now.
+    pub fn online_among(&self, users: impl IntoIterator<Item = i64>) -> Vec<i64> {
+        let routes = self.read();
+        users
+            .into_iter()
+            .filter(|user| routes.users.contains_key(user))
+            .collect()
     }
 
     /// Delivers to every connection subscribed to `room`.
@@ -274,10 +323,27 @@ mod tests {
         let second = hub.connect(7);
         assert!(first.came_online);
         assert!(!second.came_online);
-        assert!(!hub.disconnect(first.id));
-        assert_eq!(hub.online_users(), vec![7]);
-        assert!(hub.disconnect(second.id));
-        assert!(hub.online_users().is_empty());
+        assert_eq!(hub.disconnect(first.id), None);
+        assert_eq!(hub.online_among([7, 8]), vec![7]);
+        assert!(hub.disconnect(second.id).is_some());
+        assert!(hub.online_among([7, 8]).is_empty());
+    }
+
+    #[test]
+    fn presence_reaches_only_the_watchers_of_the_users_rooms() {
+        let hub = Hub::default();
+        let mut watcher = hub.connect(1);
+        let mut elsewhere = hub.connect(2);
+        let mut unwatched = hub.connect(3);
+        hub.watch(watcher.id, 10);
+        hub.watch(elsewhere.id, 20);
+        hub.watch(elsewhere.id, 10);
+        hub.watch(elsewhere.id, 30);
+        hub.to_watchers(&[10, 11], &frame("presence"));
+        assert_eq!(watcher.queue.try_recv().unwrap().as_str(), "presence");
+        assert!(watcher.queue.try_recv().is_err(), "heard once");
+        assert!(elsewhere.queue.try_recv().is_err(), "moved on to room 30");
+        assert!(unwatched.queue.try_recv().is_err());
     }
 
     #[test]

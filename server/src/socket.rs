@@ -16,7 +16,7 @@ use tokio::sync::{Notify, mpsc};
 use crate::AppState;
 use crate::auth::{self, SignedIn};
 use crate::commands::{self, Client};
-use crate::hub::{Frame, encode};
+use crate::hub::{Frame, Registration, encode};
 
 /// A client must say hello within this time.
 const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
@@ -77,26 +77,15 @@ async fn connection(mut socket: WebSocket, state: AppState, who: SignedIn) {
         is_admin: who.is_admin,
         conn: registration.id,
     };
-    if registration.came_online {
-        state.hub.to_all(&encode(&ServerFrame::Presence {
-            user: client.me.id,
-            online: true,
-        }));
-    }
-    let ending = serve(
-        &mut socket,
-        &state,
-        &client,
-        registration.queue,
-        &registration.kicked,
-        resume_after,
-    )
-    .await;
-    if state.hub.disconnect(client.conn) {
-        state.hub.to_all(&encode(&ServerFrame::Presence {
-            user: client.me.id,
-            online: false,
-        }));
+    let ending = serve(&mut socket, &state, &client, registration, resume_after).await;
+    if let Some(rooms) = state.hub.disconnect(client.conn) {
+        state.hub.to_watchers(
+            &rooms,
+            &encode(&ServerFrame::Presence {
+                user: client.me.id,
+                online: false,
+            }),
+        );
     }
     if let Some(frame) = ending {
         // A client that stopped reading may never take the close frame: don't wait for it.
@@ -173,10 +162,16 @@ async fn serve(
     socket: &mut WebSocket,
     state: &AppState,
     client: &Client,
-    mut queue: mpsc::Receiver<Frame>,
-    kicked: &Notify,
+    registration: Registration,
     resume_after: Option<i64>,
 ) -> Option<CloseFrame> {
+    let Registration {
+        mut queue,
+        kicked,
+        came_online,
+        ..
+    } = registration;
+    let kicked = &*kicked;
     let mut shutdown = state.shutdown.clone();
     let rooms = match state.store.rooms_for(client.me.id).await {
         Ok(rooms) => rooms,
@@ -189,12 +184,20 @@ async fn serve(
     // Subscribe before reading what was missed, so nothing falls between the two; the client
     // drops the duplicates by id.
     state.hub.subscribe(client.conn, &joined);
+    if came_online {
+        state.hub.to_watchers(
+            &joined,
+            &encode(&ServerFrame::Presence {
+                user: client.me.id,
+                online: true,
+            }),
+        );
+    }
     let welcome = ServerFrame::Welcome {
         protocol: PROTOCOL_VERSION,
         me: client.me.clone(),
         is_admin: client.is_admin,
         rooms,
-        online: state.hub.online_users(),
     };
     if let Err(end) = write(socket, kicked, encode(&welcome)).await {
         return end;

@@ -223,13 +223,11 @@ impl Chat {
                 me,
                 is_admin,
                 rooms,
-                online,
                 ..
             } => {
                 self.me.set(Some(me));
                 self.is_admin.set(is_admin);
                 self.rooms.set(rooms);
-                self.online.set(online.into_iter().collect());
                 self.status.set(Status::Online);
                 // Pages fetched before the drop may have gaps; refetch what is on screen.
                 self.logs
@@ -272,10 +270,16 @@ impl Chat {
                     self.mark_read(room);
                 }
             }
-            ServerFrame::Members { room, members } => {
+            ServerFrame::Members {
+                room,
+                members,
+                online,
+            } => {
                 self.members.update(|all| {
                     all.insert(room, members);
                 });
+                // Presence follows for this room's members only: the set starts afresh.
+                self.online.set(online.into_iter().collect());
             }
             ServerFrame::RoomAdded { room } => {
                 let id = room.id;
@@ -380,6 +384,12 @@ impl Chat {
                     if joined && on_screen {
                         self.send(ClientFrame::History { room, before: None });
                     }
+                }
+                if joined {
+                    // Joining takes a connection: whoever joined is online.
+                    self.online.update(|set| {
+                        set.insert(message.author.id);
+                    });
                 }
                 self.members.update(|all| {
                     if let Some(list) = all.get_mut(&room) {

@@ -1,6 +1,6 @@
 //! Presence: who is online, with several tabs per person.
 
-use crate::support::TestServer;
+use crate::support::{Client, TestServer};
 use app::protocol::{ClientFrame, LOBBY_ID, ServerFrame};
 
 fn presence_of(user: i64) -> impl FnMut(ServerFrame) -> Option<bool> {
@@ -10,21 +10,33 @@ fn presence_of(user: i64) -> impl FnMut(ServerFrame) -> Option<bool> {
     }
 }
 
+/// Asks for a room's members (which starts presence for them); returns who is online.
+async fn online_members(client: &mut Client, room: i64) -> Vec<i64> {
+    client.send(&ClientFrame::Members { room }).await;
+    client
+        .expect(|f| match f {
+            ServerFrame::Members { online, .. } => Some(online),
+            _ => None,
+        })
+        .await
+}
+
 #[tokio::test]
 async fn a_person_with_two_tabs_stays_online_until_the_last_closes() {
     let server = TestServer::start().await;
     let mut alice = server.connect(&server.register("alice").await).await;
     let bob_cookie = server.register("bob").await;
+    // Alice has the lobby's Members panel open.
+    assert_eq!(online_members(&mut alice, LOBBY_ID).await, [alice.me().id]);
 
     let bob_tab1 = server.connect(&bob_cookie).await;
     let bob = bob_tab1.me().id;
     assert!(alice.expect(presence_of(bob)).await, "bob comes online");
 
-    let bob_tab2 = server.connect(&bob_cookie).await;
-    let Some(ServerFrame::Welcome { online, .. }) = &bob_tab2.welcome else {
-        unreachable!()
-    };
-    assert!(online.contains(&bob) && online.contains(&alice.me().id));
+    let mut bob_tab2 = server.connect(&bob_cookie).await;
+    let mut online = online_members(&mut bob_tab2, LOBBY_ID).await;
+    online.sort();
+    assert_eq!(online, [alice.me().id, bob]);
 
     bob_tab1.close().await;
     // Closing one tab announces nothing: a message sent afterwards arrives first.
@@ -69,4 +81,45 @@ async fn the_members_of_a_room_are_listed() {
         })
         .await;
     assert_eq!(names, ["alice", "bob"]);
+}
+
+#[tokio::test]
+async fn presence_comes_only_for_the_members_of_the_watched_room() {
+    let server = TestServer::start().await;
+    let mut alice = server.connect(&server.register("alice").await).await;
+    alice
+        .send(&ClientFrame::CreateRoom {
+            name: "quiet corner".into(),
+        })
+        .await;
+    let corner = alice
+        .expect(|f| match f {
+            ServerFrame::RoomAdded { room } => Some(room.id),
+            _ => None,
+        })
+        .await;
+    // Alice watches her new room, which only she belongs to.
+    assert_eq!(online_members(&mut alice, corner).await, [alice.me().id]);
+
+    // Bob (a lobby member only) comes and goes: nothing for Alice. Carol joins the corner.
+    let bob = server.connect(&server.register("bob").await).await;
+    bob.close().await;
+    let mut carol = server.connect(&server.register("carol").await).await;
+    let carol_id = carol.me().id;
+    carol.send(&ClientFrame::JoinRoom { room: corner }).await;
+    carol
+        .expect(|f| match f {
+            ServerFrame::Message { message } if message.room == corner => Some(()),
+            _ => None,
+        })
+        .await;
+    carol.close().await;
+    // The first presence Alice hears is Carol's going offline, a member of the corner.
+    let first = alice
+        .expect(|f| match f {
+            ServerFrame::Presence { user, online } => Some((user, online)),
+            _ => None,
+        })
+        .await;
+    assert_eq!(first, (carol_id, false));
 }

@@ -19,9 +19,13 @@ async fn a_client_that_stops_reading_is_disconnected() {
     let mut watcher = None;
     let mut posting = Vec::new();
     for i in 0..8 {
-        let poster = server
+        let mut poster = server
             .connect(&server.register(&format!("poster{i}")).await)
             .await;
+        if i == 0 {
+            // Presence comes to those watching a room's members.
+            poster.send(&ClientFrame::Members { room: LOBBY_ID }).await;
+        }
         let (mut send, mut receive) = poster.socket.split();
         let reader = tokio::spawn(async move {
             while let Some(Ok(message)) = receive.next().await {
