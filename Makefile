@@ -9,7 +9,7 @@ BINARYEN_VERSION := 132
 # The wasm-bindgen CLI must match the library version in Cargo.lock exactly.
 WASM_BINDGEN_VERSION := $(shell awk '/^name = "wasm-bindgen"$$/ { getline; gsub(/"/, "", $$3); print $$3 }' Cargo.lock)
 
-.PHONY: run test setup test-setup build lint rust-test e2e bench-smoke
+.PHONY: run test setup test-setup build lint rust-test e2e bench-smoke bench
 
 ## Installs the build tools that are missing.
 setup:
@@ -51,6 +51,14 @@ e2e: build
 bench-smoke: build
 	cargo build --release -p bench
 	bench/smoke.sh
+
+## The full benchmark, Hearth against Node Socket.IO and Flask-SocketIO (bench/peers/), each
+## server pinned to core 0 and the generator to core 1; writes bench/results/<date>/report.md.
+## Not part of `make test`: it takes about half an hour.
+bench: build
+	cargo build --release -p bench
+	bench/peers/setup.sh
+	ulimit -n "$$(ulimit -Hn)"; taskset -c 1 ./target/release/hearth-load suite $(BENCH_ARGS)
 
 ## Everything: formatting, lints, Rust unit and integration tests, browser tests.
 ## (No incremental cache: a one-off run gains nothing from it and it costs gigabytes.)

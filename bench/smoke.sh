@@ -9,5 +9,5 @@ dir=$(mktemp -d)
 server=$!
 trap 'kill $server 2>/dev/null || true; wait $server 2>/dev/null || true; rm -rf "$dir"' EXIT
 for _ in $(seq 100); do curl -fs "http://127.0.0.1:$port/login" >/dev/null && break; sleep 0.1; done
-./target/release/hearth-load --server "http://127.0.0.1:$port" --server-pid "$server" \
-  --rooms 2 --members 150 --publishers 2 --rate 100 --seconds 3 --strict
+./target/release/hearth-load run --server "http://127.0.0.1:$port" --server-pid "$server" \
+  --rooms 2 --members 150 --publishers 2 --rate 50,200 --seconds 2 --strict

@@ -1,38 +1,24 @@
-//! Hearth's own protocol, spoken as any bot would (docs/protocol.md): sign up through the form,
-//! open /ws with the session cookie and the Origin header, say hello, join, send and read.
+//! Preparing Hearth for a load run through its own interfaces, as any bot would
+//! (docs/protocol.md): accounts through the sign-up form, rooms and memberships over the
+//! WebSocket. All of it happens before the timed part.
 
-use std::net::SocketAddr;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::collections::HashMap;
+use std::net::IpAddr;
 
 use futures::stream::{self, StreamExt, TryStreamExt};
-use futures::{SinkExt, stream::SplitSink};
 use serde::Deserialize;
 use serde_json::json;
-use tokio::net::{TcpSocket, TcpStream};
-use tokio::sync::watch;
-use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::http::HeaderValue;
-use tokio_tungstenite::{WebSocketStream, client_async};
 
-use crate::Args;
-use crate::measure::{Receiver, Tally};
+use crate::wire::{self, Socket};
 
 const PASSWORD: &str = "load-test-password";
-/// Connections being opened at once.
-const CONNECT_CONCURRENCY: usize = 256;
-/// How long to wait for the last deliveries after publishing stops.
-const DRAIN: Duration = Duration::from_secs(5);
+/// Preparation steps (joins, conversations) in flight at once.
+const PREPARE_CONCURRENCY: usize = 32;
 
-type Socket = WebSocketStream<TcpStream>;
-
-fn now_us() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_micros() as u64)
-        .unwrap_or(0)
+/// Signed-up accounts: their names and session cookies, by client number.
+pub struct Accounts {
+    pub names: Vec<String>,
+    pub cookies: Vec<String>,
 }
 
 fn http() -> Result<reqwest::Client, String> {
@@ -42,22 +28,24 @@ fn http() -> Result<reqwest::Client, String> {
         .map_err(|e| e.to_string())
 }
 
-/// Signs up `count + 1` accounts (the last creates the rooms); returns their session cookies.
-pub async fn prepare_accounts(
-    args: &Args,
-    run_id: &str,
+/// Signs up `count` accounts named `<prefix>x<n>`.
+pub async fn sign_up(
+    server: &str,
+    prefix: &str,
     count: usize,
-) -> Result<Vec<String>, String> {
+    concurrency: usize,
+) -> Result<Accounts, String> {
     let client = http()?;
-    stream::iter(0..=count)
-        .map(|i| {
+    let names: Vec<String> = (0..count).map(|i| format!("{prefix}x{i}")).collect();
+    let cookies = stream::iter(names.iter())
+        .map(|name| {
             let client = client.clone();
             async move {
                 let response = client
-                    .post(format!("{}/auth/register", args.server))
-                    .header("origin", &args.server)
+                    .post(format!("{server}/auth/register"))
+                    .header("origin", server)
                     .header("content-type", "application/x-www-form-urlencoded")
-                    .body(format!("username=L{run_id}x{i}&password={PASSWORD}"))
+                    .body(format!("username={name}&password={PASSWORD}"))
                     .send()
                     .await
                     .map_err(|e| format!("sign-up: {e}"))?;
@@ -72,320 +60,184 @@ pub async fn prepare_accounts(
                     .and_then(|v| v.split(';').next())
                     .map(str::to_owned)
                     .ok_or_else(|| {
-                        format!(
-                            "sign-up of account {i} gave no session ({})",
-                            response.status()
-                        )
+                        format!("sign-up of {name} gave no session ({})", response.status())
                     })
             }
         })
-        .buffered(args.signup_concurrency)
+        .buffered(concurrency)
         .try_collect()
-        .await
+        .await?;
+    Ok(Accounts { names, cookies })
 }
 
 #[derive(Deserialize)]
-struct Frame<'a> {
-    #[serde(rename = "type", borrow)]
-    kind: &'a str,
-    #[serde(default, borrow)]
-    message: Option<Posted<'a>>,
+struct Frame {
+    #[serde(rename = "type")]
+    kind: String,
     #[serde(default)]
-    me: Option<Me>,
+    me: Option<UserRef>,
     #[serde(default)]
-    room: Option<RoomAdded>,
+    room: Option<Room>,
+    #[serde(default)]
+    message: Option<Notice>,
+    #[serde(default)]
+    users: Option<Vec<UserRef>>,
+    #[serde(default)]
+    code: Option<String>,
 }
 
 #[derive(Deserialize)]
-struct Posted<'a> {
-    room: i64,
-    #[serde(borrow)]
-    kind: &'a str,
-    #[serde(borrow)]
-    text: std::borrow::Cow<'a, str>,
-    author: Me,
-}
-
-#[derive(Deserialize)]
-struct Me {
+struct UserRef {
     id: i64,
+    #[serde(default)]
+    name: String,
 }
 
 #[derive(Deserialize)]
-struct RoomAdded {
+struct Room {
     id: i64,
     name: String,
 }
 
-async fn open(args: &Args, cookie: &str, index: usize) -> Result<(Socket, i64), String> {
-    let authority = args
-        .server
-        .trim_start_matches("http://")
-        .trim_end_matches('/');
-    let addr: SocketAddr = tokio::net::lookup_host(authority)
-        .await
-        .map_err(|e| format!("{authority}: {e}"))?
-        .next()
-        .ok_or_else(|| format!("{authority}: no address"))?;
-    let source = args.source[index % args.source.len()];
-    let socket = if source.is_ipv4() {
-        TcpSocket::new_v4()
-    } else {
-        TcpSocket::new_v6()
+#[derive(Deserialize)]
+struct Notice {
+    room: i64,
+    kind: String,
+    author: UserRef,
+}
+
+/// Reads frames until `pick` accepts one; an `error` frame fails.
+async fn wait_for<T>(ws: &mut Socket, pick: impl Fn(Frame) -> Option<T>) -> Result<T, String> {
+    loop {
+        let text = wire::next_text(ws).await?;
+        let Ok(frame) = serde_json::from_str::<Frame>(&text) else {
+            continue;
+        };
+        if frame.kind == "error" {
+            return Err(format!("the server refused: {text} ({:?})", frame.code));
+        }
+        if let Some(found) = pick(frame) {
+            return Ok(found);
+        }
     }
-    .map_err(|e| e.to_string())?;
-    socket
-        .bind(SocketAddr::new(source, 0))
-        .map_err(|e| format!("bind {source}: {e}"))?;
-    let stream = socket
-        .connect(addr)
-        .await
-        .map_err(|e| format!("connect: {e}"))?;
-    stream.set_nodelay(true).map_err(|e| e.to_string())?;
-    let mut request = format!("ws://{authority}/ws")
-        .into_client_request()
-        .map_err(|e| e.to_string())?;
-    let headers = request.headers_mut();
-    headers.insert(
-        "cookie",
-        HeaderValue::from_str(cookie).map_err(|e| e.to_string())?,
-    );
-    headers.insert(
-        "origin",
-        HeaderValue::from_str(&args.server).map_err(|e| e.to_string())?,
-    );
-    let (mut ws, _) = client_async(request, stream)
-        .await
-        .map_err(|e| format!("upgrade: {e}"))?;
-    ws.send(Message::text(
-        json!({"type": "hello", "protocol": 1}).to_string(),
-    ))
-    .await
-    .map_err(|e| e.to_string())?;
-    let me = wait_for(&mut ws, |frame| match frame {
+}
+
+/// Opens /ws with a session and says hello; returns the socket once welcomed, and who it is.
+pub async fn connect(server: &str, cookie: &str, source: IpAddr) -> Result<(Socket, i64), String> {
+    let mut ws = wire::dial(
+        server,
+        "/ws",
+        source,
+        &[("cookie", cookie), ("origin", server)],
+    )
+    .await?;
+    wire::send(&mut ws, json!({"type": "hello", "protocol": 2}).to_string()).await?;
+    let me = wait_for(&mut ws, |f| match f {
         Frame {
-            kind: "welcome",
-            me: Some(me),
-            ..
-        } => Some(me.id),
+            me: Some(me), kind, ..
+        } if kind == "welcome" => Some(me.id),
         _ => None,
     })
     .await?;
     Ok((ws, me))
 }
 
-/// Reads frames until `pick` accepts one.
-async fn wait_for<T>(ws: &mut Socket, pick: impl Fn(Frame<'_>) -> Option<T>) -> Result<T, String> {
-    loop {
-        let text = next_text(ws).await?;
-        if let Some(found) = serde_json::from_str::<Frame>(&text).ok().and_then(&pick) {
-            return Ok(found);
-        }
-    }
+async fn command(ws: &mut Socket, frame: serde_json::Value) -> Result<(), String> {
+    wire::send(ws, frame.to_string()).await
 }
 
-async fn next_text(ws: &mut Socket) -> Result<String, String> {
-    loop {
-        match tokio::time::timeout(Duration::from_secs(30), ws.next()).await {
-            Ok(Some(Ok(Message::Text(text)))) => return Ok(text.to_string()),
-            Ok(Some(Ok(_))) => continue,
-            Ok(Some(Err(e))) => return Err(e.to_string()),
-            Ok(None) => return Err("the server closed the connection".into()),
-            Err(_) => return Err("no frame within 30 s".into()),
-        }
-    }
-}
-
-/// Creates the rooms with the extra account (which then stays offline); returns their ids.
-pub async fn prepare_rooms(
-    args: &Args,
-    run_id: &str,
-    cookies: &[String],
+/// Creates `count` named rooms as `accounts[organizer]`; returns their ids.
+pub async fn create_rooms(
+    server: &str,
+    cookie: &str,
+    label: &str,
+    count: usize,
 ) -> Result<Vec<i64>, String> {
-    let creator = cookies.last().ok_or("no accounts")?;
-    let (mut ws, _) = open(args, creator, 0).await?;
-    let mut rooms = Vec::with_capacity(args.rooms);
-    for r in 0..args.rooms {
-        let name = format!("load {run_id} {r}");
-        ws.send(Message::text(
-            json!({"type": "create_room", "name": name}).to_string(),
-        ))
-        .await
-        .map_err(|e| e.to_string())?;
-        let id = wait_for(&mut ws, |frame| match frame {
-            Frame {
-                kind: "room_added",
-                room: Some(room),
-                ..
-            } if room.name == name => Some(room.id),
-            _ => None,
-        })
-        .await?;
-        rooms.push(id);
+    let (mut ws, _) = connect(server, cookie, IpAddr::from([127, 0, 0, 1])).await?;
+    let mut rooms = Vec::with_capacity(count);
+    for r in 0..count {
+        let name = format!("{label} {r}");
+        command(&mut ws, json!({"type": "create_room", "name": name})).await?;
+        rooms.push(
+            wait_for(&mut ws, |f| match f.room {
+                Some(room) if f.kind == "room_added" && room.name == name => Some(room.id),
+                _ => None,
+            })
+            .await?,
+        );
     }
-    let _ = ws.close(None).await;
     Ok(rooms)
 }
 
-pub struct Client {
-    ws: Socket,
-    room: i64,
-}
-
-/// Connects every client and has it join its room; returns once each has seen its own join.
-pub async fn connect_all(
-    args: &Args,
-    cookies: &[String],
+/// Makes client `i` a member of `rooms[room_of(i)]`, for every client.
+pub async fn join_rooms(
+    server: &str,
+    accounts: &Accounts,
+    clients: usize,
     rooms: &[i64],
-) -> Result<Vec<Client>, String> {
-    let clients = args.rooms * args.members;
+    room_of: impl Fn(usize) -> usize,
+) -> Result<(), String> {
     stream::iter(0..clients)
         .map(|i| {
-            let room = rooms[i / args.members];
+            let room = rooms[room_of(i)];
             async move {
-                let (mut ws, me) = open(args, &cookies[i], i).await?;
-                ws.send(Message::text(
-                    json!({"type": "join_room", "room": room}).to_string(),
-                ))
-                .await
-                .map_err(|e| e.to_string())?;
-                wait_for(&mut ws, |frame| match frame {
-                    Frame {
-                        kind: "message",
-                        message: Some(m),
-                        ..
-                    } if m.room == room && m.kind == "joined" && m.author.id == me => Some(()),
+                let (mut ws, me) =
+                    connect(server, &accounts.cookies[i], IpAddr::from([127, 0, 0, 1])).await?;
+                command(&mut ws, json!({"type": "join_room", "room": room})).await?;
+                wait_for(&mut ws, |f| match f.message {
+                    Some(m) if m.room == room && m.kind == "joined" && m.author.id == me => {
+                        Some(())
+                    }
                     _ => None,
                 })
                 .await?;
-                Ok(Client { ws, room })
+                let _ = ws.close(None).await;
+                Ok::<(), String>(())
             }
         })
-        .buffered(CONNECT_CONCURRENCY)
+        .buffer_unordered(PREPARE_CONCURRENCY)
         .try_collect()
         .await
 }
 
-/// Publishes for `duration` at the configured rate, then waits for the deliveries to arrive.
-pub async fn exchange(
-    args: &Args,
-    clients: Vec<Client>,
-    rooms: &[i64],
-    duration: Duration,
-) -> Result<Tally, String> {
-    let (stop, stopped) = watch::channel(false);
-    let delivered = Arc::new(AtomicU64::new(0));
-    let mut receivers = Vec::with_capacity(clients.len());
-    let mut writers: Vec<(i64, SplitSink<Socket, Message>)> = Vec::new();
-    let mut seen_in_room = std::collections::HashMap::<i64, u64>::new();
-    for (index, client) in clients.into_iter().enumerate() {
-        let (sink, stream) = client.ws.split();
-        *seen_in_room.entry(client.room).or_default() += 1;
-        if index % args.members < args.publishers {
-            writers.push((client.room, sink));
-        } else {
-            drop(sink); // the read half keeps the connection open
-        }
-        receivers.push(tokio::spawn(receive(
-            stream,
-            client.room,
-            stopped.clone(),
-            delivered.clone(),
-        )));
-    }
-
-    let publishers = writers.len().max(1);
-    let per_publisher = args.rate / publishers as f64;
-    let published_per_room = Arc::new(std::sync::Mutex::new(
-        std::collections::HashMap::<i64, u64>::new(),
-    ));
-    let mut publishing = Vec::new();
-    for (number, (room, mut sink)) in writers.into_iter().enumerate() {
-        let published = published_per_room.clone();
-        publishing.push(tokio::spawn(async move {
-            let mut sent = 0u64;
-            if per_publisher > 0.0 {
-                let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / per_publisher));
-                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
-                let until = tokio::time::Instant::now() + duration;
-                loop {
-                    tick.tick().await;
-                    if tokio::time::Instant::now() >= until {
-                        break;
-                    }
-                    sent += 1;
-                    let text = format!("{number}:{sent}:{}", now_us());
-                    let frame = json!({"type": "send", "room": room, "text": text}).to_string();
-                    if sink.send(Message::text(frame)).await.is_err() {
-                        sent -= 1;
-                        break;
-                    }
-                }
-            } else {
-                tokio::time::sleep(duration).await;
+/// Opens a direct conversation between clients 2k and 2k+1 for each of `pairs`; returns the
+/// conversations' room ids, by pair.
+pub async fn open_conversations(
+    server: &str,
+    accounts: &Accounts,
+    pairs: usize,
+) -> Result<Vec<i64>, String> {
+    // Account ids by name, from the user list.
+    let (mut ws, _) = connect(server, &accounts.cookies[0], IpAddr::from([127, 0, 0, 1])).await?;
+    command(&mut ws, json!({"type": "list_users"})).await?;
+    let ids: HashMap<String, i64> = wait_for(&mut ws, |f| f.users)
+        .await?
+        .into_iter()
+        .map(|u| (u.name, u.id))
+        .collect();
+    let _ = ws.close(None).await;
+    stream::iter(0..pairs)
+        .map(|pair| {
+            let other = ids.get(&accounts.names[2 * pair + 1]).copied();
+            async move {
+                let other = other.ok_or("an account is missing from the user list")?;
+                let (mut ws, _) = connect(
+                    server,
+                    &accounts.cookies[2 * pair],
+                    IpAddr::from([127, 0, 0, 1]),
+                )
+                .await?;
+                command(&mut ws, json!({"type": "open_direct", "user": other})).await?;
+                let room = wait_for(&mut ws, |f| match f.room {
+                    Some(room) if f.kind == "room_added" => Some(room.id),
+                    _ => None,
+                })
+                .await?;
+                let _ = ws.close(None).await;
+                Ok::<i64, String>(room)
             }
-            if let Ok(mut map) = published.lock() {
-                *map.entry(room).or_default() += sent;
-            }
-            sink
-        }));
-    }
-    let mut sinks = Vec::new();
-    for task in publishing {
-        sinks.push(task.await.map_err(|e| e.to_string())?);
-    }
-
-    let mut tally = Tally::new();
-    let published = published_per_room
-        .lock()
-        .map(|m| m.clone())
-        .unwrap_or_default();
-    for room in rooms {
-        let count = published.get(room).copied().unwrap_or(0);
-        tally.published += count;
-        tally.expected += count * seen_in_room.get(room).copied().unwrap_or(0);
-    }
-    let deadline = tokio::time::Instant::now() + DRAIN;
-    while delivered.load(Ordering::Relaxed) < tally.expected
-        && tokio::time::Instant::now() < deadline
-    {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    let _ = stop.send(true);
-    for receiver in receivers {
-        tally.add(&receiver.await.map_err(|e| e.to_string())?);
-    }
-    drop(sinks);
-    Ok(tally)
-}
-
-async fn receive(
-    mut stream: futures::stream::SplitStream<Socket>,
-    room: i64,
-    mut stop: watch::Receiver<bool>,
-    delivered: Arc<AtomicU64>,
-) -> Receiver {
-    let mut seen = Receiver::new();
-    loop {
-        tokio::select! {
-            _ = stop.changed() => break,
-            next = stream.next() => match next {
-                Some(Ok(Message::Text(text))) => {
-                    let Ok(Frame { kind: "message", message: Some(m), .. }) = serde_json::from_str::<Frame>(text.as_str()) else {
-                        continue;
-                    };
-                    if m.room != room || m.kind != "text" {
-                        continue;
-                    }
-                    let mut parts = m.text.split(':').map(|p| p.parse::<u64>().unwrap_or(0));
-                    let (publisher, seq, sent) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0), parts.next().unwrap_or(0));
-                    seen.record(publisher as u32, seq, sent, now_us());
-                    delivered.fetch_add(1, Ordering::Relaxed);
-                }
-                Some(Ok(_)) => {}
-                Some(Err(_)) | None => break,
-            }
-        }
-    }
-    seen
+        })
+        .buffered(PREPARE_CONCURRENCY)
+        .try_collect()
+        .await
 }

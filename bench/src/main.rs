@@ -1,107 +1,249 @@
-//! `hearth-load`: many WebSocket clients against a running Hearth server.
+//! `hearth-load`: many WebSocket clients against a chat server, measured.
 //!
-//! It prepares accounts through the sign-up form (before the timed part), connects every
-//! client and has it join its room, then publishes at a fixed total rate and reports how long
-//! connecting took, deliveries per second, publish→delivery latency (a send timestamp travels
-//! inside each message; one clock, one machine), lost and duplicated deliveries (counted, not
-//! assumed), and the server's CPU time and memory read from /proc.
+//! - `hearth-load run`: one load against a server that is already running (Hearth, or a
+//!   Socket.IO v4 server), printing its figures. `bench/smoke.sh` runs it in `make test`.
+//! - `hearth-load suite`: the whole benchmark (`make bench`): every scenario against Hearth and
+//!   the peer servers in bench/peers/, written to bench/results/<date>/report.md.
+//!
+//! Per scenario it reports the time for every client to connect and join, deliveries per
+//! second, publish→delivery latency (p50, p99, max), lost and duplicated deliveries (counted,
+//! never assumed), and the server's CPU time and memory from /proc.
 
 mod hearth;
+mod load;
 mod measure;
+mod report;
+mod suite;
+mod wire;
 
 use std::net::IpAddr;
-use std::time::{Duration, Instant};
+use std::path::PathBuf;
+use std::time::Duration;
 
-use clap::Parser;
+use clap::{Parser, Subcommand};
+use futures::FutureExt;
 
-use measure::{ProcStats, Tally};
+use load::Plan;
+use suite::Server;
+use wire::Wire;
 
-#[derive(Parser, Debug, Clone)]
-#[command(name = "hearth-load", about = "Load generator for Hearth")]
-pub struct Args {
+#[derive(Parser)]
+#[command(
+    name = "hearth-load",
+    about = "Load generator for Hearth and its peers"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Commands,
+}
+
+#[derive(Subcommand)]
+enum Commands {
+    /// One load against a running server.
+    Run(RunArgs),
+    /// Every scenario against Hearth and the peers; writes a report.
+    Suite(SuiteArgs),
+}
+
+#[derive(clap::Args)]
+struct RunArgs {
     /// The server's base URL.
     #[arg(long, default_value = "http://127.0.0.1:3000")]
-    pub server: String,
+    server: String,
+    /// The protocol it speaks.
+    #[arg(long, value_enum, default_value = "hearth")]
+    protocol: Wire,
     /// Rooms to spread the clients over.
     #[arg(long, default_value_t = 1)]
-    pub rooms: usize,
+    rooms: usize,
     /// Clients (members) per room.
     #[arg(long, default_value_t = 100)]
-    pub members: usize,
-    /// Messages per second, in total over all rooms (0: idle).
-    #[arg(long, default_value_t = 100.0)]
-    pub rate: f64,
-    /// Publishers per room (the first members of each room).
+    members: usize,
+    /// Publishers per room (its first members).
     #[arg(long, default_value_t = 1)]
-    pub publishers: usize,
-    /// How long to publish.
+    publishers: usize,
+    /// Total messages per second over all rooms, one step per value.
+    #[arg(long, value_delimiter = ',', default_value = "100")]
+    rate: Vec<f64>,
+    /// How long each step publishes.
     #[arg(long, default_value_t = 5.0)]
-    pub seconds: f64,
+    seconds: f64,
     /// PID of the server, for its CPU time and memory.
     #[arg(long)]
-    pub server_pid: Option<u32>,
-    /// Local addresses to spread client connections over (each has its own ephemeral ports).
+    server_pid: Option<u32>,
+    /// Local addresses to spread client connections over.
     #[arg(long, value_delimiter = ',', default_value = "127.0.0.1")]
-    pub source: Vec<IpAddr>,
-    /// Concurrent sign-ups while preparing accounts.
-    #[arg(long, default_value_t = 8)]
-    pub signup_concurrency: usize,
+    source: Vec<IpAddr>,
     /// Exit non-zero if any delivery was lost or duplicated.
     #[arg(long)]
-    pub strict: bool,
+    strict: bool,
 }
 
-#[tokio::main]
+#[derive(clap::Args)]
+struct SuiteArgs {
+    /// Where the report goes (default: bench/results/<today>).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Fraction of the full client counts, for a quick trial (1: the real suite).
+    #[arg(long, default_value_t = 1.0)]
+    scale: f64,
+    /// Servers to run: hearth, node, flask.
+    #[arg(long, value_delimiter = ',', default_value = "hearth,node,flask")]
+    servers: Vec<String>,
+    /// Only these scenarios (default: all).
+    #[arg(long, value_delimiter = ',')]
+    only: Vec<String>,
+    /// The core the servers are pinned to (the generator should be on another).
+    #[arg(long, default_value = "0")]
+    server_cpu: String,
+    /// How many source addresses (127.0.0.2 and up) clients connect from.
+    #[arg(long, default_value_t = 8)]
+    sources: u8,
+    /// The port the servers listen on.
+    #[arg(long, default_value_t = 3300)]
+    port: u16,
+}
+
+#[tokio::main(flavor = "current_thread")]
 async fn main() {
-    let args = Args::parse();
-    match run(&args).await {
-        Ok(tally) => {
-            println!("{}", tally.report(&args));
-            if args.strict && (tally.lost() != 0 || tally.duplicated != 0) {
-                eprintln!("lost or duplicated deliveries");
-                std::process::exit(1);
-            }
-        }
-        Err(error) => {
-            eprintln!("hearth-load: {error}");
-            std::process::exit(2);
-        }
+    let result = match Cli::parse().command {
+        Commands::Run(args) => run(args).await,
+        Commands::Suite(args) => suite(args).await,
+    };
+    if let Err(error) = result {
+        eprintln!("hearth-load: {error}");
+        std::process::exit(1);
     }
 }
 
-async fn run(args: &Args) -> Result<Tally, String> {
-    let clients = args.rooms * args.members;
-    if clients == 0 || args.publishers > args.members {
+async fn run(args: RunArgs) -> Result<(), String> {
+    if args.rooms * args.members == 0 || args.publishers > args.members {
         return Err("need at least one client, and no more publishers than members".into());
     }
-    let run_id = format!(
-        "{:x}",
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_millis()
-            % 0xffff_ffff
+    let plan = Plan {
+        rooms: args.rooms,
+        members: args.members,
+        publishers: args.publishers,
+        rates: args.rate.clone(),
+        step_seconds: args.seconds,
+        closed_loop: false,
+        stop_above_p99: None,
+        sources: args.source.clone(),
+    };
+    let server = args.server.trim_end_matches('/').to_string();
+    let outcome = match args.protocol {
+        Wire::Hearth => {
+            // Untimed: accounts, rooms, memberships.
+            let prefix = format!("L{:x}", std::process::id());
+            let accounts = hearth::sign_up(&server, &prefix, plan.clients() + 1, 8).await?;
+            let organizer = accounts.cookies.last().ok_or("no accounts")?;
+            let rooms = hearth::create_rooms(&server, organizer, &prefix, plan.rooms).await?;
+            hearth::join_rooms(&server, &accounts, plan.clients(), &rooms, |i| {
+                i / plan.members
+            })
+            .await?;
+            load::run(
+                &plan,
+                Wire::Hearth,
+                args.server_pid,
+                |r| rooms[r],
+                |i, _, source| {
+                    let (server, cookie) = (server.clone(), accounts.cookies[i].clone());
+                    async move {
+                        hearth::connect(&server, &cookie, source)
+                            .await
+                            .map(|(ws, _)| ws)
+                    }
+                    .boxed()
+                },
+            )
+            .await?
+        }
+        Wire::SocketIo => {
+            load::run(
+                &plan,
+                Wire::SocketIo,
+                args.server_pid,
+                |r| r as i64,
+                |_, room, source| {
+                    let server = server.clone();
+                    async move { wire::socketio_join(&server, room, source).await }.boxed()
+                },
+            )
+            .await?
+        }
+    };
+    println!(
+        "clients={} connect_and_join_s={:.3}",
+        outcome.clients, outcome.connect_seconds
     );
+    let mut faulty = false;
+    for step in &outcome.steps {
+        println!(
+            "rate={}/s published={} expected={} delivered={} lost={} duplicated={} deliveries_per_s={:.0} latency_ms p50={:.2} p99={:.2} max={:.2}{}",
+            step.rate,
+            step.published,
+            step.expected,
+            step.received,
+            step.lost(),
+            step.duplicated,
+            step.deliveries_per_second(),
+            step.p(0.5),
+            step.p(0.99),
+            step.max_ms(),
+            step.cpu_seconds
+                .map(|c| format!(" server_cpu_s={c:.2}"))
+                .unwrap_or_default(),
+        );
+        faulty |= step.lost() != 0 || step.duplicated != 0;
+    }
+    if let Some(last) = outcome.last {
+        println!(
+            "server peak_rss_kib={} pss_kib={}",
+            last.peak_rss_kib, last.pss_kib
+        );
+    }
+    if args.strict && faulty {
+        return Err("lost or duplicated deliveries".into());
+    }
+    Ok(())
+}
 
-    // Untimed: accounts and rooms.
-    let cookies = hearth::prepare_accounts(args, &run_id, clients).await?;
-    let rooms = hearth::prepare_rooms(args, &run_id, &cookies).await?;
-
-    let before = args.server_pid.map(ProcStats::read).transpose()?;
-    let started = Instant::now();
-    let connected = hearth::connect_all(args, &cookies, &rooms).await?;
-    let connect_time = started.elapsed();
-
-    let publish_started = Instant::now();
-    let tally = hearth::exchange(
-        args,
-        connected,
-        &rooms,
-        Duration::from_secs_f64(args.seconds),
-    )
-    .await?;
-    let publish_time = publish_started.elapsed();
-    let after = args.server_pid.map(ProcStats::read).transpose()?;
-
-    Ok(tally.finish(connect_time, publish_time, before, after))
+async fn suite(args: SuiteArgs) -> Result<(), String> {
+    let servers = args
+        .servers
+        .iter()
+        .map(|s| match s.as_str() {
+            "hearth" => Ok(Server::Hearth),
+            "node" => Ok(Server::Node),
+            "flask" => Ok(Server::Flask),
+            other => Err(format!("unknown server {other:?} (hearth, node, flask)")),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let today = std::process::Command::new("date")
+        .arg("+%Y-%m-%d")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .map_err(|e| e.to_string())?;
+    let options = suite::Options {
+        out: args
+            .out
+            .unwrap_or_else(|| PathBuf::from("bench/results").join(today)),
+        scale: args.scale,
+        servers,
+        only: args.only,
+        server_cpu: args.server_cpu,
+        sources: (2..2 + args.sources.max(1))
+            .map(|n| IpAddr::from([127, 0, 0, n]))
+            .collect(),
+        base_port: args.port,
+    };
+    let started = std::time::Instant::now();
+    let report = suite::run(&options).await?;
+    eprintln!(
+        "report: {} ({:.0} s)",
+        report.display(),
+        Duration::from_secs_f64(started.elapsed().as_secs_f64()).as_secs_f64()
+    );
+    Ok(())
 }

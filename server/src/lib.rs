@@ -19,6 +19,7 @@ use axum::Router;
 use axum::extract::FromRef;
 use axum::middleware;
 use axum::routing::{get, post};
+use axum::serve::ListenerExt;
 use leptos::config::{Env, LeptosOptions};
 use leptos_axum::{LeptosRoutes, generate_route_list};
 use tokio::sync::watch;
@@ -89,6 +90,12 @@ pub async fn start(config: Config) -> Result<Server, Error> {
     let log = MessageLog::start(store.clone(), hub.clone());
     let listener = tokio::net::TcpListener::bind(config.addr).await?;
     let addr = listener.local_addr()?;
+    // Chat frames are small and must go out at once: no Nagle delay behind an unacked write.
+    let listener = listener.tap_io(|stream| {
+        if let Err(error) = stream.set_nodelay(true) {
+            tracing::debug!(%error, "could not set TCP_NODELAY");
+        }
+    });
     let leptos = LeptosOptions::builder()
         .output_name("hearth")
         .site_root(config.site_root.as_str())

@@ -1,0 +1,369 @@
+//! One load run: connect every client into its room, then publish in steps and count what
+//! arrives.
+//!
+//! Each client is one task that owns its socket: it answers pings, records deliveries and, if
+//! it is a publisher, sends on its own schedule. Every published text is
+//! `step:publisher:sequence:sent_µs`, so a receiver attributes each delivery to its step and
+//! measures latency against the sender's clock (one machine, one clock). A sequence number not
+//! above the last one seen from that publisher is a duplicate; what never arrives is lost.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use futures::stream::{self, StreamExt};
+use futures::{FutureExt, SinkExt};
+use hdrhistogram::Histogram;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::measure::ProcStats;
+use crate::wire::{Incoming, Socket, Wire};
+
+/// Connections being opened at once.
+const CONNECT_CONCURRENCY: usize = 256;
+/// How long to wait for the last deliveries of a step after publishing stops.
+const DRAIN: Duration = Duration::from_secs(10);
+
+/// What to run.
+#[derive(Clone, Debug)]
+pub struct Plan {
+    pub rooms: usize,
+    pub members: usize,
+    /// Publishers per room (its first members).
+    pub publishers: usize,
+    /// Total publish rates (messages/s over all rooms), one step each. Empty: stay idle.
+    pub rates: Vec<f64>,
+    pub step_seconds: f64,
+    /// Closed loop: each publisher sends its next message as soon as its previous one comes
+    /// back (for Hearth: after the commit), as fast as the server allows; `rates` only counts
+    /// the steps.
+    pub closed_loop: bool,
+    /// Stop stepping up once a step's p99 latency passes this.
+    pub stop_above_p99: Option<Duration>,
+    /// Local addresses to spread connections over.
+    pub sources: Vec<IpAddr>,
+}
+
+impl Plan {
+    pub fn clients(&self) -> usize {
+        self.rooms * self.members
+    }
+}
+
+/// The figures of one publishing step.
+pub struct Step {
+    pub rate: f64,
+    pub seconds: f64,
+    pub published: u64,
+    pub expected: u64,
+    pub received: u64,
+    pub duplicated: u64,
+    pub latency: Histogram<u64>,
+    pub cpu_seconds: Option<f64>,
+}
+
+impl Step {
+    pub fn lost(&self) -> u64 {
+        self.expected.saturating_sub(self.received)
+    }
+
+    pub fn deliveries_per_second(&self) -> f64 {
+        self.received as f64 / self.seconds.max(f64::EPSILON)
+    }
+
+    pub fn p(&self, quantile: f64) -> f64 {
+        self.latency.value_at_quantile(quantile) as f64 / 1000.0
+    }
+
+    pub fn max_ms(&self) -> f64 {
+        self.latency.max() as f64 / 1000.0
+    }
+}
+
+/// The figures of a whole run.
+pub struct Outcome {
+    pub clients: usize,
+    pub connect_seconds: f64,
+    /// The server before connecting, and once every client was in.
+    pub fresh: Option<ProcStats>,
+    pub connected: Option<ProcStats>,
+    pub steps: Vec<Step>,
+    pub last: Option<ProcStats>,
+}
+
+impl Outcome {
+    /// Memory the server holds per connection: Pss growth over the connect, per client.
+    pub fn bytes_per_connection(&self) -> Option<f64> {
+        let (fresh, connected) = (self.fresh?, self.connected?);
+        Some((connected.pss_kib as f64 - fresh.pss_kib as f64) * 1024.0 / self.clients as f64)
+    }
+}
+
+fn now_us() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_micros() as u64)
+        .unwrap_or(0)
+}
+
+fn histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, 120_000_000, 3).expect("valid histogram bounds")
+}
+
+/// What every client task reports into, per step.
+struct Counters {
+    published: Vec<AtomicU64>,
+    received: Vec<AtomicU64>,
+    duplicated: Vec<AtomicU64>,
+    latency: Vec<Mutex<Histogram<u64>>>,
+}
+
+impl Counters {
+    fn new(steps: usize) -> Self {
+        let zeros = || (0..steps).map(|_| AtomicU64::new(0)).collect();
+        Counters {
+            published: zeros(),
+            received: zeros(),
+            duplicated: zeros(),
+            latency: (0..steps).map(|_| Mutex::new(histogram())).collect(),
+        }
+    }
+}
+
+/// What the clients are told to do.
+#[derive(Clone, Copy, PartialEq)]
+enum Phase {
+    Idle,
+    Publish { step: usize, rate_each: f64 },
+    Stop,
+}
+
+/// Connects `plan.clients()` clients (client `i` is in room `i / members`) with `connect`,
+/// runs the steps and returns the figures. `room_id` maps a room number to the id the wire uses.
+pub async fn run<C, F>(
+    plan: &Plan,
+    wire: Wire,
+    server_pid: Option<u32>,
+    room_id: impl Fn(usize) -> i64,
+    connect: C,
+) -> Result<Outcome, String>
+where
+    C: Fn(usize, i64, IpAddr) -> F,
+    F: Future<Output = Result<Socket, String>>,
+{
+    let clients = plan.clients();
+    let steps = plan.rates.len();
+    let counters = Arc::new(Counters::new(steps));
+    let (phase, phase_rx) = watch::channel(Phase::Idle);
+    let publishers_total = (plan.rooms * plan.publishers).max(1);
+
+    let fresh = server_pid.map(ProcStats::read).transpose()?;
+    let started = Instant::now();
+    let mut tasks = JoinSet::new();
+    let mut opened = stream::iter(0..clients)
+        .map(|i| {
+            let room = room_id(i / plan.members);
+            let source = plan.sources[i % plan.sources.len()];
+            connect(i, room, source).map(move |ws| (i, room, ws))
+        })
+        .buffer_unordered(CONNECT_CONCURRENCY);
+    while let Some((i, room, ws)) = opened.next().await {
+        let ws = ws.map_err(|e| format!("client {i}: {e}"))?;
+        let position = i % plan.members;
+        let publisher = (position < plan.publishers)
+            .then(|| (i / plan.members * plan.publishers + position) as u32);
+        tasks.spawn(client(
+            ws,
+            wire,
+            room,
+            publisher,
+            publishers_total,
+            phase_rx.clone(),
+            counters.clone(),
+        ));
+    }
+    drop(opened);
+    let connect_seconds = started.elapsed().as_secs_f64();
+    // Let the server settle (queues drained, buffers returned) before reading its memory.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let connected = server_pid.map(ProcStats::read).transpose()?;
+
+    let mut results = Vec::new();
+    for (step, &rate) in plan.rates.iter().enumerate() {
+        let before = server_pid.map(ProcStats::read).transpose()?;
+        let began = Instant::now();
+        let rate_each = if plan.closed_loop {
+            f64::INFINITY
+        } else {
+            rate / publishers_total as f64
+        };
+        let _ = phase.send(Phase::Publish { step, rate_each });
+        tokio::time::sleep(Duration::from_secs_f64(plan.step_seconds)).await;
+        let _ = phase.send(Phase::Idle);
+        let seconds = began.elapsed().as_secs_f64();
+        // Wait for what is still on its way.
+        let deadline = Instant::now() + DRAIN;
+        let expected = || counters.published[step].load(Ordering::Relaxed) * plan.members as u64;
+        while counters.received[step].load(Ordering::Relaxed) < expected()
+            && Instant::now() < deadline
+        {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let after = server_pid.map(ProcStats::read).transpose()?;
+        let latency = counters.latency[step]
+            .lock()
+            .map(|h| h.clone())
+            .unwrap_or_else(|_| histogram());
+        let result = Step {
+            rate,
+            seconds,
+            published: counters.published[step].load(Ordering::Relaxed),
+            expected: expected(),
+            received: counters.received[step].load(Ordering::Relaxed),
+            duplicated: counters.duplicated[step].load(Ordering::Relaxed),
+            latency,
+            cpu_seconds: before
+                .zip(after)
+                .map(|(b, a)| a.cpu_seconds - b.cpu_seconds),
+        };
+        let over = plan
+            .stop_above_p99
+            .is_some_and(|limit| result.p(0.99) > limit.as_secs_f64() * 1000.0);
+        eprintln!(
+            "  step {rate}/s: {:.0} deliveries/s, p99 {:.1} ms, lost {}, duplicated {}",
+            result.deliveries_per_second(),
+            result.p(0.99),
+            result.lost(),
+            result.duplicated
+        );
+        results.push(result);
+        if over {
+            break;
+        }
+    }
+    if steps == 0 {
+        // Idle: hold the connections a while, so an idle server is seen idling.
+        tokio::time::sleep(Duration::from_secs_f64(plan.step_seconds)).await;
+    }
+    let last = server_pid.map(ProcStats::read).transpose()?;
+    let _ = phase.send(Phase::Stop);
+    while tasks.join_next().await.is_some() {}
+    Ok(Outcome {
+        clients,
+        connect_seconds,
+        fresh,
+        connected,
+        steps: results,
+        last,
+    })
+}
+
+/// Waits for the next tick, or forever without a ticker.
+async fn tick(ticker: &mut Option<tokio::time::Interval>) {
+    match ticker {
+        Some(ticker) => {
+            ticker.tick().await;
+        }
+        None => std::future::pending().await,
+    }
+}
+
+async fn client(
+    mut ws: Socket,
+    wire: Wire,
+    room: i64,
+    publisher: Option<u32>,
+    publishers: usize,
+    mut phase: watch::Receiver<Phase>,
+    counters: Arc<Counters>,
+) {
+    let mut last_seq: HashMap<u32, u64> = HashMap::new();
+    let mut seq = 0u64;
+    let mut ticker: Option<tokio::time::Interval> = None;
+    let mut current = Phase::Idle;
+    let closed_loop =
+        |p: Phase| matches!(p, Phase::Publish { rate_each, .. } if rate_each.is_infinite());
+    loop {
+        let mut send_now = false;
+        tokio::select! {
+            changed = phase.changed() => {
+                if changed.is_err() {
+                    break;
+                }
+                current = *phase.borrow_and_update();
+                ticker = None;
+                match (current, publisher) {
+                    (Phase::Stop, _) => break,
+                    (Phase::Publish { .. }, Some(_)) if closed_loop(current) => send_now = true,
+                    (Phase::Publish { rate_each, .. }, Some(me)) if rate_each > 0.0 => {
+                        // Spread the publishers evenly over one period.
+                        let period = Duration::from_secs_f64(1.0 / rate_each);
+                        let offset = period.mul_f64(me as f64 / publishers as f64);
+                        let mut t = tokio::time::interval_at(tokio::time::Instant::now() + offset, period);
+                        t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+                        ticker = Some(t);
+                    }
+                    _ => {}
+                }
+            }
+            _ = tick(&mut ticker) => send_now = true,
+            incoming = ws.next() => {
+                let text = match incoming {
+                    Some(Ok(Message::Text(text))) => text,
+                    Some(Ok(_)) => continue,
+                    Some(Err(_)) | None => break,
+                };
+                match wire.parse(text.as_str()) {
+                    Incoming::Ping if ws.send(Message::text(wire.pong())).await.is_err() => break,
+                    Incoming::Ping => {}
+                    Incoming::Delivery { room: r, text } if r == room => {
+                        let now = now_us();
+                        let mut parts = text.split(':').map(|p| p.parse::<u64>());
+                        let (Some(Ok(step)), Some(Ok(from)), Some(Ok(number)), Some(Ok(sent))) =
+                            (parts.next(), parts.next(), parts.next(), parts.next())
+                        else {
+                            continue;
+                        };
+                        let step = step as usize;
+                        if step >= counters.received.len() {
+                            continue;
+                        }
+                        let last = last_seq.entry(from as u32).or_insert(0);
+                        if number <= *last {
+                            counters.duplicated[step].fetch_add(1, Ordering::Relaxed);
+                            continue;
+                        }
+                        *last = number;
+                        counters.received[step].fetch_add(1, Ordering::Relaxed);
+                        if let Ok(mut h) = counters.latency[step].lock() {
+                            let _ = h.record(now.saturating_sub(sent).max(1));
+                        }
+                        // Closed loop: my own message came back, send the next.
+                        if publisher == Some(from as u32) && closed_loop(current) {
+                            send_now = true;
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        if let (true, Some(me), Phase::Publish { step, .. }) = (send_now, publisher, current) {
+            seq += 1;
+            let text = format!("{step}:{me}:{seq}:{}", now_us());
+            if ws
+                .send(Message::text(wire.publish(room, &text)))
+                .await
+                .is_err()
+            {
+                break;
+            }
+            counters.published[step].fetch_add(1, Ordering::Relaxed);
+        }
+    }
+    let _ = ws.close(None).await;
+}

@@ -1,0 +1,489 @@
+//! The suite's report: `report.md` (machine, versions, every scenario's figures for every
+//! server, Hearth/peer ratios, Hearth against its targets) and `big-room.svg` (latency against
+//! publish rate in the big room), drawn with plotters.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use plotters::prelude::*;
+
+use crate::load::{Outcome, Step};
+use crate::suite::{Scenario, Server};
+
+/// One server's run of one scenario.
+pub struct Run {
+    pub scenario: Scenario,
+    pub server: Server,
+    pub outcome: Result<Outcome, String>,
+}
+
+/// What the figures were measured on.
+pub struct Machine {
+    pub date: String,
+    pub cpu: String,
+    pub cores: usize,
+    pub memory: String,
+    pub kernel: String,
+    pub server_cpu: String,
+    pub versions: Vec<(String, String)>,
+}
+
+fn output(program: &str, args: &[&str]) -> String {
+    Command::new(program)
+        .args(args)
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+fn field(path: &str, key: &str) -> Option<String> {
+    std::fs::read_to_string(path)
+        .ok()?
+        .lines()
+        .find(|l| l.starts_with(key))?
+        .split_once(':')
+        .map(|(_, v)| v.trim().to_string())
+}
+
+/// The `version` in a package.json.
+fn npm_version(path: &str) -> String {
+    std::fs::read_to_string(path)
+        .ok()
+        .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
+        .and_then(|v| v["version"].as_str().map(str::to_owned))
+        .unwrap_or_else(|| "unknown".into())
+}
+
+impl Machine {
+    pub fn read(server_cpu: &str) -> Machine {
+        let python = "bench/peers/flask/.venv/bin/python";
+        let py_version = |package: &str| {
+            output(
+                python,
+                &[
+                    "-c",
+                    &format!("import importlib.metadata as m; print(m.version('{package}'))"),
+                ],
+            )
+        };
+        let versions = vec![
+            (
+                "Hearth".into(),
+                output("git", &["rev-parse", "--short", "HEAD"]),
+            ),
+            ("rustc".into(), output("rustc", &["--version"])),
+            ("Node.js".into(), output("node", &["--version"])),
+            (
+                "socket.io (npm)".into(),
+                npm_version("bench/peers/node/node_modules/socket.io/package.json"),
+            ),
+            ("Python".into(), output(python, &["--version"])),
+            ("Flask".into(), py_version("flask")),
+            ("Flask-SocketIO".into(), py_version("flask-socketio")),
+            ("python-socketio".into(), py_version("python-socketio")),
+            ("gevent".into(), py_version("gevent")),
+        ];
+        Machine {
+            date: output("date", &["-u", "+%Y-%m-%d %H:%M UTC"]),
+            cpu: field("/proc/cpuinfo", "model name").unwrap_or_else(|| "unknown".into()),
+            cores: std::thread::available_parallelism().map_or(0, |n| n.get()),
+            memory: field("/proc/meminfo", "MemTotal").unwrap_or_else(|| "unknown".into()),
+            kernel: output("uname", &["-r"]),
+            server_cpu: server_cpu.to_string(),
+            versions,
+        }
+    }
+}
+
+/// Deliveries per server CPU-second over a run's steps.
+fn deliveries_per_cpu_second(outcome: &Outcome) -> Option<f64> {
+    let cpu: f64 = outcome.steps.iter().filter_map(|s| s.cpu_seconds).sum();
+    let received: u64 = outcome.steps.iter().map(|s| s.received).sum();
+    (cpu > 0.0 && received > 0).then(|| received as f64 / cpu)
+}
+
+/// The step with the most deliveries per second whose p99 stayed within `limit_ms`.
+fn best_step(outcome: &Outcome, limit_ms: f64) -> Option<&Step> {
+    outcome
+        .steps
+        .iter()
+        .filter(|s| s.p(0.99) <= limit_ms && s.lost() == 0)
+        .max_by(|a, b| {
+            a.deliveries_per_second()
+                .total_cmp(&b.deliveries_per_second())
+        })
+}
+
+fn mib(kib: u64) -> String {
+    format!("{:.1}", kib as f64 / 1024.0)
+}
+
+fn step_row(out: &mut String, server: &str, step: &Step, closed_loop: bool) {
+    let rate = if closed_loop {
+        format!("{:.0} (closed loop)", step.published as f64 / step.seconds)
+    } else {
+        format!("{}", step.rate)
+    };
+    let per_million = step
+        .cpu_seconds
+        .filter(|_| step.received > 0)
+        .map(|cpu| format!("{:.2}", cpu / step.received as f64 * 1e6))
+        .unwrap_or_else(|| "–".into());
+    let _ = writeln!(
+        out,
+        "| {server} | {rate} | {} | {:.0} | {:.2} | {:.2} | {:.2} | {} | {} | {} | {per_million} |",
+        step.published,
+        step.deliveries_per_second(),
+        step.p(0.5),
+        step.p(0.99),
+        step.max_ms(),
+        step.lost(),
+        step.duplicated,
+        step.cpu_seconds
+            .map(|c| format!("{c:.2}"))
+            .unwrap_or_else(|| "–".into()),
+    );
+}
+
+fn ratio(hearth: Option<f64>, peer: Option<f64>) -> String {
+    match (hearth, peer) {
+        (Some(h), Some(p)) if p > 0.0 => format!("{:.1}×", h / p),
+        _ => "–".into(),
+    }
+}
+
+/// Writes `report.md` and `big-room.svg` into `dir`; returns the report's path.
+pub fn write(dir: &Path, machine: &Machine, runs: &[Run]) -> Result<PathBuf, String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let mut out = String::new();
+    let _ = writeln!(out, "# Hearth against its peers — {}\n", machine.date);
+    let _ = writeln!(
+        out,
+        "Written by `make bench` (`hearth-load suite`, bench/src/suite.rs). Every server runs \
+         every scenario in the same run, interleaved, each started fresh for each scenario.\n"
+    );
+    let _ = writeln!(out, "## Machine\n");
+    let _ = writeln!(
+        out,
+        "- CPU: {} ({} cores); memory {}; Linux {}",
+        machine.cpu, machine.cores, machine.memory, machine.kernel
+    );
+    let _ = writeln!(
+        out,
+        "- Pinning: each server runs on core {} (`taskset -c {}`), the load generator on the \
+         other core. One machine, one clock: latency is publish→delivery measured by the \
+         generator.",
+        machine.server_cpu, machine.server_cpu
+    );
+    let _ = writeln!(
+        out,
+        "- Clients connect from source addresses 127.0.0.2 and up, so no address runs out of \
+         ephemeral ports.\n"
+    );
+    let _ = writeln!(out, "## Versions\n");
+    for (name, version) in &machine.versions {
+        let _ = writeln!(out, "- {name}: {version}");
+    }
+    let _ = writeln!(
+        out,
+        "\n## What each server does\n\n\
+         - **Hearth** (release build, SQLite): every client signed in (session cookie), every \
+         message stored durably before anyone receives it (group commit, `synchronous=FULL`), \
+         membership checked on every post. Accounts, rooms and memberships are prepared before \
+         the timed part; a client connects, says hello and is in its rooms.\n\
+         - **Node Socket.IO** and **Flask-SocketIO** (bench/peers/): the classic tutorial chat — \
+         join a room, send to the room. No authentication and no persistence: that favours them.\n\
+         - Every server delivers each message to every member of the room, the sender included.\n"
+    );
+
+    let mut scenarios: Vec<&Scenario> = Vec::new();
+    for run in runs {
+        if !scenarios.iter().any(|s| s.name == run.scenario.name) {
+            scenarios.push(&run.scenario);
+        }
+    }
+    for scenario in &scenarios {
+        let these: Vec<&Run> = runs
+            .iter()
+            .filter(|r| r.scenario.name == scenario.name)
+            .collect();
+        let _ = writeln!(out, "## {}\n", scenario.title);
+        let _ = writeln!(
+            out,
+            "| Server | Clients | Connect + join (s) | Memory per connection (KiB) | Peak RSS (MiB) | Pss at end (MiB) |"
+        );
+        let _ = writeln!(out, "|---|---|---|---|---|---|");
+        for run in &these {
+            match &run.outcome {
+                Ok(o) => {
+                    let _ = writeln!(
+                        out,
+                        "| {} | {} | {:.2} | {} | {} | {} |",
+                        run.server.name(),
+                        o.clients,
+                        o.connect_seconds,
+                        o.bytes_per_connection()
+                            .map(|b| format!("{:.1}", b / 1024.0))
+                            .unwrap_or_else(|| "–".into()),
+                        o.last.map(|p| mib(p.peak_rss_kib)).unwrap_or_default(),
+                        o.last.map(|p| mib(p.pss_kib)).unwrap_or_default(),
+                    );
+                }
+                Err(error) => {
+                    let _ = writeln!(
+                        out,
+                        "| {} | failed: {} | | | | |",
+                        run.server.name(),
+                        error.replace('|', "/")
+                    );
+                }
+            }
+        }
+        let has_steps = these
+            .iter()
+            .any(|r| r.outcome.as_ref().is_ok_and(|o| !o.steps.is_empty()));
+        if has_steps {
+            let _ = writeln!(
+                out,
+                "\n| Server | Rate (msg/s) | Published | Deliveries/s | p50 (ms) | p99 (ms) | max (ms) | Lost | Duplicated | Server CPU (s) | CPU s per million deliveries |"
+            );
+            let _ = writeln!(out, "|---|---|---|---|---|---|---|---|---|---|---|");
+            for run in &these {
+                if let Ok(o) = &run.outcome {
+                    for step in &o.steps {
+                        step_row(&mut out, run.server.name(), step, scenario.plan.closed_loop);
+                    }
+                }
+            }
+        }
+        ratios(&mut out, &these);
+        out.push('\n');
+        if scenario.name == "big-room" {
+            match chart(&dir.join("big-room.svg"), &these) {
+                Ok(()) => {
+                    let _ = writeln!(
+                        out,
+                        "![p99 latency against publish rate, big room](big-room.svg)\n"
+                    );
+                }
+                Err(error) => {
+                    let _ = writeln!(out, "(chart not drawn: {error})\n");
+                }
+            }
+        }
+    }
+    targets(&mut out, runs);
+    let path = dir.join("report.md");
+    std::fs::write(&path, out).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(path)
+}
+
+/// Hearth/peer ratios for one scenario.
+fn ratios(out: &mut String, runs: &[&Run]) {
+    let Some(hearth) = runs
+        .iter()
+        .find(|r| r.server == Server::Hearth)
+        .and_then(|r| r.outcome.as_ref().ok())
+    else {
+        return;
+    };
+    let peers: Vec<&&Run> = runs.iter().filter(|r| r.server != Server::Hearth).collect();
+    if peers.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "\n| Hearth / peer | Deliveries per CPU-second | Best deliveries/s with p99 ≤ 100 ms | Connect time (peer/Hearth) | Memory per connection (peer/Hearth) |"
+    );
+    let _ = writeln!(out, "|---|---|---|---|---|");
+    for peer in peers {
+        let Ok(p) = &peer.outcome else {
+            let _ = writeln!(out, "| vs {} | peer failed | | | |", peer.server.name());
+            continue;
+        };
+        let best = |o: &Outcome| best_step(o, 100.0).map(Step::deliveries_per_second);
+        let _ = writeln!(
+            out,
+            "| vs {} | {} | {} | {} | {} |",
+            peer.server.name(),
+            ratio(
+                deliveries_per_cpu_second(hearth),
+                deliveries_per_cpu_second(p)
+            ),
+            ratio(best(hearth), best(p)),
+            ratio(Some(p.connect_seconds), Some(hearth.connect_seconds)),
+            ratio(p.bytes_per_connection(), hearth.bytes_per_connection()),
+        );
+    }
+}
+
+/// Hearth's figures against the targets of issue 3.
+fn targets(out: &mut String, runs: &[Run]) {
+    let hearth = |name: &str| {
+        runs.iter()
+            .find(|r| r.scenario.name == name && r.server == Server::Hearth)
+            .and_then(|r| r.outcome.as_ref().ok())
+    };
+    let peer = |name: &str, server: Server| {
+        runs.iter()
+            .find(|r| r.scenario.name == name && r.server == server)
+            .and_then(|r| r.outcome.as_ref().ok())
+    };
+    let _ = writeln!(out, "## Hearth against its targets\n");
+    let _ = writeln!(out, "| Target | Measured | Met |\n|---|---|---|");
+    let mut row = |target: &str, measured: String, met: Option<bool>| {
+        let met = match met {
+            Some(true) => "yes",
+            Some(false) => "**no**",
+            None => "–",
+        };
+        let _ = writeln!(out, "| {target} | {measured} | {met} |");
+    };
+    let idle = hearth("idle");
+    let per_conn = idle.and_then(Outcome::bytes_per_connection);
+    row(
+        "≤ 15 KB memory per idle connection",
+        per_conn.map_or("–".into(), |b| format!("{:.1} KB", b / 1000.0)),
+        per_conn.map(|b| b <= 15_000.0),
+    );
+    row(
+        "10,000 clients connect and join in ≤ 1.5 s",
+        idle.map_or("–".into(), |o| {
+            format!("{} clients in {:.2} s", o.clients, o.connect_seconds)
+        }),
+        idle.map(|o| o.clients >= 10_000 && o.connect_seconds <= 1.5),
+    );
+    let big = hearth("big-room").and_then(|o| best_step(o, 50.0));
+    row(
+        "big room (1,000): ≥ 150,000 deliveries/s with p99 ≤ 50 ms",
+        big.map_or("–".into(), |s| {
+            format!(
+                "{:.0}/s at {} msg/s, p99 {:.1} ms",
+                s.deliveries_per_second(),
+                s.rate,
+                s.p(0.99)
+            )
+        }),
+        big.map(|s| s.deliveries_per_second() >= 150_000.0),
+    );
+    let persist = hearth("persist").and_then(|o| o.steps.first());
+    row(
+        "persist: ≥ 20,000 messages/s durably stored (SQLite)",
+        persist.map_or("–".into(), |s| {
+            format!("{:.0}/s", s.published as f64 / s.seconds)
+        }),
+        persist.map(|s| s.published as f64 / s.seconds >= 20_000.0),
+    );
+    let per_cpu = |name: &str, server: Server, times: f64| {
+        let h = hearth(name).and_then(deliveries_per_cpu_second);
+        let p = peer(name, server).and_then(deliveries_per_cpu_second);
+        match (h, p) {
+            (Some(h), Some(p)) => (format!("{:.1}×", h / p), Some(h / p >= times)),
+            _ => ("–".into(), None),
+        }
+    };
+    let (text, met) = per_cpu("big-room", Server::Node, 20.0);
+    row(
+        "big room: ≥ 20× Node Socket.IO's deliveries per CPU-second",
+        text,
+        met,
+    );
+    let (text, met) = per_cpu("big-room", Server::Flask, 50.0);
+    row(
+        "big room: ≥ 50× Flask-SocketIO's deliveries per CPU-second",
+        text,
+        met,
+    );
+    let (lost, duplicated): (u64, u64) = runs
+        .iter()
+        .filter(|r| r.server == Server::Hearth)
+        .filter_map(|r| r.outcome.as_ref().ok())
+        .flat_map(|o| o.steps.iter())
+        .fold((0, 0), |(l, d), s| (l + s.lost(), d + s.duplicated));
+    row(
+        "zero lost or duplicated messages, every scenario",
+        format!("lost {lost}, duplicated {duplicated}"),
+        Some(lost == 0 && duplicated == 0),
+    );
+}
+
+/// p99 latency (log scale) against the offered publish rate, one line per server.
+fn chart(path: &Path, runs: &[&Run]) -> Result<(), String> {
+    let series: Vec<(&str, Vec<(f64, f64)>)> = runs
+        .iter()
+        .filter_map(|r| {
+            let o = r.outcome.as_ref().ok()?;
+            let points = o
+                .steps
+                .iter()
+                .map(|s| (s.rate, s.p(0.99).max(0.01)))
+                .collect();
+            Some((r.server.name(), points))
+        })
+        .collect();
+    let max_rate = series
+        .iter()
+        .flat_map(|(_, p)| p.iter().map(|(x, _)| *x))
+        .fold(10.0, f64::max);
+    let max_latency = series
+        .iter()
+        .flat_map(|(_, p)| p.iter().map(|(_, y)| *y))
+        .fold(100.0, f64::max);
+    let root = SVGBackend::new(path, (800, 500)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| e.to_string())?;
+    let mut chart = ChartBuilder::on(&root)
+        .caption(
+            "Big room (1,000 members): p99 latency vs publish rate",
+            ("sans-serif", 20),
+        )
+        .margin(15)
+        .x_label_area_size(45)
+        .y_label_area_size(60)
+        .build_cartesian_2d(
+            (5.0..max_rate * 1.5).log_scale(),
+            (0.05..max_latency * 2.0).log_scale(),
+        )
+        .map_err(|e| e.to_string())?;
+    chart
+        .configure_mesh()
+        .x_desc("messages published per second (log)")
+        .y_desc("p99 publish→delivery latency, ms (log)")
+        .draw()
+        .map_err(|e| e.to_string())?;
+    let colors = [
+        RGBColor(200, 80, 30),
+        RGBColor(40, 110, 200),
+        RGBColor(60, 150, 60),
+    ];
+    for (i, (name, points)) in series.iter().enumerate() {
+        let color = colors[i % colors.len()];
+        chart
+            .draw_series(LineSeries::new(
+                points.iter().copied(),
+                color.stroke_width(2),
+            ))
+            .map_err(|e| e.to_string())?
+            .label(*name)
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color));
+        chart
+            .draw_series(points.iter().map(|&p| Circle::new(p, 4, color.filled())))
+            .map_err(|e| e.to_string())?;
+    }
+    chart
+        .draw_series(LineSeries::new(
+            [(5.0, 100.0), (max_rate * 1.5, 100.0)],
+            BLACK.mix(0.3),
+        ))
+        .map_err(|e| e.to_string())?
+        .label("100 ms");
+    chart
+        .configure_series_labels()
+        .border_style(BLACK)
+        .background_style(WHITE.mix(0.9))
+        .draw()
+        .map_err(|e| e.to_string())?;
+    root.present().map_err(|e| e.to_string())
+}

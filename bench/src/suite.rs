@@ -1,0 +1,386 @@
+//! `hearth-load suite`: every scenario against Hearth and the peer servers, interleaved in one
+//! run, each server started fresh for each scenario and pinned to one core.
+//!
+//! Hearth's accounts are signed up once (argon2 makes that the slow part) into a template
+//! database; each scenario starts from a copy of it, prepares its rooms and memberships through
+//! the product's own interfaces, then restarts the server so the timed part sees a fresh process.
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use futures::FutureExt;
+
+use crate::hearth::{self, Accounts};
+use crate::load::{self, Outcome, Plan};
+use crate::report::{self, Machine, Run};
+use crate::wire::{self, Wire};
+
+/// A server under test.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Server {
+    Hearth,
+    Node,
+    Flask,
+}
+
+impl Server {
+    pub fn name(self) -> &'static str {
+        match self {
+            Server::Hearth => "Hearth",
+            Server::Node => "Node Socket.IO",
+            Server::Flask => "Flask-SocketIO",
+        }
+    }
+
+    fn wire(self) -> Wire {
+        match self {
+            Server::Hearth => Wire::Hearth,
+            Server::Node | Server::Flask => Wire::SocketIo,
+        }
+    }
+}
+
+/// One scenario of the suite.
+#[derive(Clone)]
+pub struct Scenario {
+    pub name: &'static str,
+    pub title: &'static str,
+    pub plan: Plan,
+    /// Rooms are direct conversations (Hearth) between client pairs.
+    pub private: bool,
+    /// Only Hearth stores messages; the peers have nothing to compare.
+    pub hearth_only: bool,
+}
+
+pub struct Options {
+    pub out: PathBuf,
+    /// Fraction of the full client counts (1.0: the real suite).
+    pub scale: f64,
+    pub servers: Vec<Server>,
+    pub only: Vec<String>,
+    pub server_cpu: String,
+    pub sources: Vec<IpAddr>,
+    pub base_port: u16,
+}
+
+pub fn scenarios(scale: f64, sources: &[IpAddr]) -> Vec<Scenario> {
+    let n = |count: usize| ((count as f64 * scale).round() as usize).max(1);
+    let plan = |rooms, members, publishers, rates: Vec<f64>, step_seconds| Plan {
+        rooms,
+        members,
+        publishers,
+        rates,
+        step_seconds,
+        closed_loop: false,
+        stop_above_p99: None,
+        sources: sources.to_vec(),
+    };
+    vec![
+        Scenario {
+            name: "idle",
+            title: "Idle: 10,000 clients in 100 rooms, nothing sent",
+            plan: plan(n(100), 100, 0, vec![], 5.0),
+            private: false,
+            hearth_only: false,
+        },
+        Scenario {
+            name: "big-room",
+            title: "Big room: 1 room × 1,000 members, 10 publishers, rate stepped up",
+            plan: Plan {
+                stop_above_p99: Some(Duration::from_millis(100)),
+                ..plan(
+                    1,
+                    n(1000),
+                    10,
+                    vec![10.0, 50.0, 100.0, 200.0, 500.0, 1000.0, 2000.0],
+                    5.0,
+                )
+            },
+            private: false,
+            hearth_only: false,
+        },
+        Scenario {
+            name: "big-room-10k",
+            title: "Big room: 1 room × 10,000 members at 1 message/s",
+            plan: plan(1, n(10_000), 1, vec![1.0], 10.0),
+            private: false,
+            hearth_only: false,
+        },
+        Scenario {
+            name: "many-rooms",
+            title: "Many rooms: 1,000 rooms × 10 members, 1 message/s per room",
+            plan: plan(n(1000), 10, 1, vec![n(1000) as f64], 10.0),
+            private: false,
+            hearth_only: false,
+        },
+        Scenario {
+            name: "private",
+            title: "Private: 5,000 pairs, each person sending 1 message every 2 s",
+            plan: plan(n(5000), 2, 2, vec![n(5000) as f64], 10.0),
+            private: true,
+            hearth_only: false,
+        },
+        Scenario {
+            name: "persist",
+            title: "Persist: 1,000 publishers, each sending its next message once the last is stored",
+            plan: Plan {
+                closed_loop: true,
+                ..plan(n(1000), 1, 1, vec![0.0], 10.0)
+            },
+            private: false,
+            hearth_only: true,
+        },
+    ]
+}
+
+/// A server process under test.
+struct Running {
+    child: Child,
+    url: String,
+}
+
+impl Running {
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    async fn start(
+        server: Server,
+        port: u16,
+        database: Option<&Path>,
+        cpu: Option<&str>,
+    ) -> Result<Running, String> {
+        let mut command = match cpu {
+            Some(cpu) => {
+                let mut c = Command::new("taskset");
+                c.args(["-c", cpu]);
+                c
+            }
+            None => Command::new("env"),
+        };
+        let port_text = port.to_string();
+        match server {
+            Server::Hearth => {
+                let database = database.ok_or("Hearth needs a database")?;
+                command.args([
+                    "target/release/hearth",
+                    "--addr",
+                    &format!("127.0.0.1:{port}"),
+                    "--database-url",
+                    &format!("sqlite://{}", database.display()),
+                ])
+            }
+            Server::Node => {
+                command.args(["node", "bench/peers/node/server.js", "--port", &port_text])
+            }
+            Server::Flask => command.args([
+                "bench/peers/flask/.venv/bin/python",
+                "bench/peers/flask/app.py",
+                "--port",
+                &port_text,
+            ]),
+        };
+        let child = command
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .map_err(|e| format!("starting {}: {e}", server.name()))?;
+        let running = Running {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_err()
+        {
+            if Instant::now() > deadline {
+                return Err(format!("{} did not start listening", server.name()));
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Ok(running)
+    }
+
+    /// Stops the server (SIGTERM, then SIGKILL after 10 s) and waits for it.
+    async fn stop(mut self) {
+        let pid = self.child.id() as libc::pid_t;
+        // SAFETY: signalling our own child process by its pid.
+        unsafe {
+            libc::kill(pid, libc::SIGTERM);
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn copy_database(from: &Path, to: &Path) -> Result<(), String> {
+    for suffix in ["", "-wal", "-shm"] {
+        let source = PathBuf::from(format!("{}{suffix}", from.display()));
+        let target = PathBuf::from(format!("{}{suffix}", to.display()));
+        let _ = std::fs::remove_file(&target);
+        if source.exists() {
+            std::fs::copy(&source, &target).map_err(|e| format!("copying the database: {e}"))?;
+        }
+    }
+    Ok(())
+}
+
+/// Runs the suite and writes the report; returns its path.
+pub async fn run(options: &Options) -> Result<PathBuf, String> {
+    let scenarios: Vec<Scenario> = scenarios(options.scale, &options.sources)
+        .into_iter()
+        .filter(|s| options.only.is_empty() || options.only.iter().any(|o| o == s.name))
+        .collect();
+    let work = std::env::temp_dir().join(format!("hearth-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&work).map_err(|e| e.to_string())?;
+    let template = work.join("accounts.db");
+    let port = options.base_port;
+    let mut runs = Vec::new();
+
+    // Untimed: Hearth accounts for the largest scenario, plus one organizer for the rooms.
+    let accounts = if options.servers.contains(&Server::Hearth) {
+        let most = scenarios
+            .iter()
+            .map(|s| s.plan.clients())
+            .max()
+            .unwrap_or(0);
+        eprintln!("signing up {} Hearth accounts (untimed)…", most + 1);
+        let started = Instant::now();
+        let server = Running::start(Server::Hearth, port, Some(&template), None).await?;
+        let accounts = hearth::sign_up(&server.url, "bench", most + 1, 16).await;
+        server.stop().await;
+        let accounts = accounts?;
+        eprintln!("  done in {:.0} s", started.elapsed().as_secs_f64());
+        Some(accounts)
+    } else {
+        None
+    };
+
+    for scenario in &scenarios {
+        for &server in &options.servers {
+            if scenario.hearth_only && server != Server::Hearth {
+                continue;
+            }
+            eprintln!("{} — {}", scenario.name, server.name());
+            let outcome = match server {
+                Server::Hearth => {
+                    let accounts = accounts.as_ref().ok_or("no accounts")?;
+                    run_hearth(options, scenario, accounts, &template, &work, port).await
+                }
+                _ => run_peer(options, scenario, server, port).await,
+            };
+            if let Err(error) = &outcome {
+                eprintln!("  failed: {error}");
+            }
+            runs.push(Run {
+                scenario: scenario.clone(),
+                server,
+                outcome,
+            });
+        }
+    }
+    let _ = std::fs::remove_dir_all(&work);
+    let machine = Machine::read(&options.server_cpu);
+    report::write(&options.out, &machine, &runs)
+}
+
+async fn run_peer(
+    options: &Options,
+    scenario: &Scenario,
+    server: Server,
+    port: u16,
+) -> Result<Outcome, String> {
+    let running = Running::start(server, port, None, Some(&options.server_cpu)).await?;
+    let url = running.url.clone();
+    let outcome = load::run(
+        &scenario.plan,
+        server.wire(),
+        Some(running.pid()),
+        |r| r as i64,
+        |_, room, source| {
+            let url = url.clone();
+            async move { wire::socketio_join(&url, room, source).await }.boxed()
+        },
+    )
+    .await;
+    running.stop().await;
+    outcome
+}
+
+async fn run_hearth(
+    options: &Options,
+    scenario: &Scenario,
+    accounts: &Accounts,
+    template: &Path,
+    work: &Path,
+    port: u16,
+) -> Result<Outcome, String> {
+    let plan = &scenario.plan;
+    let database = work.join(format!("{}.db", scenario.name));
+    copy_database(template, &database)?;
+
+    // Untimed: rooms and memberships, through the product's own interfaces.
+    let started = Instant::now();
+    let server = Running::start(Server::Hearth, port, Some(&database), None).await?;
+    let organizer = accounts.cookies.last().ok_or("no accounts")?;
+    let prepared = async {
+        if scenario.private {
+            hearth::open_conversations(&server.url, accounts, plan.rooms).await
+        } else {
+            let rooms =
+                hearth::create_rooms(&server.url, organizer, scenario.name, plan.rooms).await?;
+            hearth::join_rooms(&server.url, accounts, plan.clients(), &rooms, |i| {
+                i / plan.members
+            })
+            .await?;
+            Ok(rooms)
+        }
+    }
+    .await;
+    server.stop().await;
+    let rooms = prepared?;
+    eprintln!(
+        "  prepared rooms and memberships in {:.0} s (untimed)",
+        started.elapsed().as_secs_f64()
+    );
+
+    let running = Running::start(
+        Server::Hearth,
+        port,
+        Some(&database),
+        Some(&options.server_cpu),
+    )
+    .await?;
+    let url = running.url.clone();
+    let outcome = load::run(
+        plan,
+        Wire::Hearth,
+        Some(running.pid()),
+        |r| rooms[r],
+        |i, _, source| {
+            let url = url.clone();
+            let cookie = accounts.cookies[i].clone();
+            async move {
+                hearth::connect(&url, &cookie, source)
+                    .await
+                    .map(|(ws, _)| ws)
+            }
+            .boxed()
+        },
+    )
+    .await;
+    running.stop().await;
+    outcome
+}

@@ -1,0 +1,253 @@
+//! The two wire protocols the generator speaks: Hearth's own JSON frames (docs/protocol.md) and
+//! Socket.IO v4 (Engine.IO v4 packets over a plain WebSocket) for the peer servers.
+//!
+//! Everything above this module sees the same three things: open a connection that is in its
+//! room, the frame that publishes a text to a room, and what an incoming frame means.
+
+use std::borrow::Cow;
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use futures::{SinkExt, StreamExt};
+use serde::Deserialize;
+use tokio::net::{TcpSocket, TcpStream};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::{WebSocketStream, client_async};
+
+pub type Socket = WebSocketStream<TcpStream>;
+
+/// How long any single step of a handshake may take.
+const STEP_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Which protocol a server speaks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Wire {
+    Hearth,
+    #[value(name = "socketio")]
+    SocketIo,
+}
+
+/// What an incoming frame means to a load client.
+pub enum Incoming<'a> {
+    /// A chat message delivered in `room`.
+    Delivery {
+        room: i64,
+        text: Cow<'a, str>,
+    },
+    /// Engine.IO ping: answer with [`Wire::pong`].
+    Ping,
+    Other,
+}
+
+#[derive(Deserialize)]
+struct HearthFrame<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: &'a str,
+    #[serde(default, borrow)]
+    message: Option<HearthMessage<'a>>,
+}
+
+#[derive(Deserialize)]
+struct HearthMessage<'a> {
+    room: i64,
+    #[serde(borrow)]
+    kind: &'a str,
+    #[serde(borrow)]
+    text: Cow<'a, str>,
+}
+
+#[derive(Deserialize)]
+struct SocketIoMessage<'a> {
+    #[serde(borrow)]
+    room: &'a str,
+    #[serde(borrow)]
+    text: Cow<'a, str>,
+}
+
+/// Socket.IO room names are strings: room `n` is "r<n>".
+fn socketio_room(room: i64) -> String {
+    format!("r{room}")
+}
+
+impl Wire {
+    /// The frame that posts `text` to `room`.
+    pub fn publish(self, room: i64, text: &str) -> String {
+        match self {
+            Wire::Hearth => {
+                serde_json::json!({"type": "send", "room": room, "text": text}).to_string()
+            }
+            Wire::SocketIo => format!(
+                "42{}",
+                serde_json::json!(["send", {"room": socketio_room(room), "text": text}])
+            ),
+        }
+    }
+
+    pub fn parse(self, frame: &str) -> Incoming<'_> {
+        match self {
+            Wire::Hearth => match serde_json::from_str::<HearthFrame>(frame) {
+                Ok(HearthFrame {
+                    kind: "message",
+                    message: Some(m),
+                }) if m.kind == "text" => Incoming::Delivery {
+                    room: m.room,
+                    text: m.text,
+                },
+                _ => Incoming::Other,
+            },
+            Wire::SocketIo => {
+                if frame == "2" {
+                    return Incoming::Ping;
+                }
+                let Some(event) = frame.strip_prefix("42") else {
+                    return Incoming::Other;
+                };
+                match serde_json::from_str::<(&str, SocketIoMessage)>(event) {
+                    Ok(("message", m)) => match m.room.strip_prefix('r').map(str::parse) {
+                        Some(Ok(room)) => Incoming::Delivery { room, text: m.text },
+                        _ => Incoming::Other,
+                    },
+                    _ => Incoming::Other,
+                }
+            }
+        }
+    }
+
+    /// The answer to a ping.
+    pub fn pong(self) -> &'static str {
+        "3"
+    }
+}
+
+/// Opens a WebSocket to `server` (`http://host:port`) from the local address `source`.
+pub async fn dial(
+    server: &str,
+    path: &str,
+    source: IpAddr,
+    headers: &[(&'static str, &str)],
+) -> Result<Socket, String> {
+    let authority = server.trim_start_matches("http://").trim_end_matches('/');
+    let addr: SocketAddr = tokio::net::lookup_host(authority)
+        .await
+        .map_err(|e| format!("{authority}: {e}"))?
+        .next()
+        .ok_or_else(|| format!("{authority}: no address"))?;
+    let socket = if source.is_ipv4() {
+        TcpSocket::new_v4()
+    } else {
+        TcpSocket::new_v6()
+    }
+    .map_err(|e| e.to_string())?;
+    socket
+        .bind(SocketAddr::new(source, 0))
+        .map_err(|e| format!("bind {source}: {e}"))?;
+    let stream = tokio::time::timeout(STEP_TIMEOUT, socket.connect(addr))
+        .await
+        .map_err(|_| "connect timed out".to_string())?
+        .map_err(|e| format!("connect: {e}"))?;
+    stream.set_nodelay(true).map_err(|e| e.to_string())?;
+    let mut request = format!("ws://{authority}{path}")
+        .into_client_request()
+        .map_err(|e| e.to_string())?;
+    for (name, value) in headers {
+        request.headers_mut().insert(
+            *name,
+            HeaderValue::from_str(value).map_err(|e| e.to_string())?,
+        );
+    }
+    let (ws, _) = tokio::time::timeout(STEP_TIMEOUT, client_async(request, stream))
+        .await
+        .map_err(|_| "upgrade timed out".to_string())?
+        .map_err(|e| format!("upgrade: {e}"))?;
+    Ok(ws)
+}
+
+pub async fn send(ws: &mut Socket, text: String) -> Result<(), String> {
+    ws.send(Message::text(text))
+        .await
+        .map_err(|e| e.to_string())
+}
+
+/// The next text frame (pings and pongs of the WebSocket layer are skipped).
+pub async fn next_text(ws: &mut Socket) -> Result<String, String> {
+    loop {
+        match tokio::time::timeout(STEP_TIMEOUT, ws.next()).await {
+            Ok(Some(Ok(Message::Text(text)))) => return Ok(text.to_string()),
+            Ok(Some(Ok(Message::Close(close)))) => {
+                return Err(format!("the server closed the connection: {close:?}"));
+            }
+            Ok(Some(Ok(_))) => continue,
+            Ok(Some(Err(e))) => return Err(e.to_string()),
+            Ok(None) => return Err("the server closed the connection".into()),
+            Err(_) => return Err(format!("no frame within {STEP_TIMEOUT:?}")),
+        }
+    }
+}
+
+/// Connects to a Socket.IO v4 server's default namespace and joins `room`, acknowledged.
+pub async fn socketio_join(server: &str, room: i64, source: IpAddr) -> Result<Socket, String> {
+    let mut ws = dial(server, "/socket.io/?EIO=4&transport=websocket", source, &[]).await?;
+    let open = next_text(&mut ws).await?;
+    if !open.starts_with('0') {
+        return Err(format!("expected the Engine.IO open packet, got {open:?}"));
+    }
+    send(&mut ws, "40".into()).await?;
+    socketio_await(&mut ws, |frame| frame.starts_with("40")).await?;
+    send(
+        &mut ws,
+        format!("420{}", serde_json::json!(["join", socketio_room(room)])),
+    )
+    .await?;
+    socketio_await(&mut ws, |frame| frame.starts_with("430")).await?;
+    Ok(ws)
+}
+
+/// Reads until `wanted` accepts a frame, answering pings meanwhile.
+async fn socketio_await(ws: &mut Socket, wanted: impl Fn(&str) -> bool) -> Result<(), String> {
+    loop {
+        let frame = next_text(ws).await?;
+        if wanted(&frame) {
+            return Ok(());
+        }
+        if frame == "2" {
+            send(ws, "3".into()).await?;
+        } else if frame.starts_with("44") {
+            return Err(format!("the server refused: {frame}"));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn socketio_deliveries_and_pings_are_recognised() {
+        let wire = Wire::SocketIo;
+        let frame = r#"42["message",{"room":"r7","text":"0:1:2:3"}]"#;
+        assert!(matches!(
+            wire.parse(frame),
+            Incoming::Delivery { room: 7, text } if text == "0:1:2:3"
+        ));
+        assert!(matches!(wire.parse("2"), Incoming::Ping));
+        assert!(matches!(wire.parse("431[true]"), Incoming::Other));
+        assert_eq!(
+            wire.publish(7, "a"),
+            r#"42["send",{"room":"r7","text":"a"}]"#
+        );
+    }
+
+    #[test]
+    fn hearth_text_messages_are_deliveries_and_notices_are_not() {
+        let wire = Wire::Hearth;
+        let text = r#"{"type":"message","message":{"id":1,"room":4,"author":{"id":1,"name":"a"},"kind":"text","text":"x","sent_at":0}}"#;
+        assert!(matches!(
+            wire.parse(text),
+            Incoming::Delivery { room: 4, .. }
+        ));
+        let joined = text.replace(r#""kind":"text""#, r#""kind":"joined""#);
+        assert!(matches!(wire.parse(&joined), Incoming::Other));
+    }
+}
