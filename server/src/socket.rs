@@ -11,7 +11,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use futures::SinkExt;
 use std::time::Duration;
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::mpsc;
 
 use crate::AppState;
 use crate::auth::{self, SignedIn};
@@ -24,6 +24,12 @@ const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 const MISSED_MAX: usize = 1000;
 /// Frames written before one flush, so a burst costs one syscall.
 const WRITE_BATCH: usize = 64;
+/// The socket's read buffer, allocated up front for every connection: tungstenite's default
+/// (128 KiB) made an idle connection cost 160 KiB. Chat frames are small; a larger frame (up to
+/// [`MAX_FRAME_BYTES`]) grows the buffer as it arrives.
+const READ_BUFFER: usize = 4 * 1024;
+/// Frames are written out once this much is buffered (and at every flush).
+const WRITE_BUFFER: usize = 16 * 1024;
 /// How long the final close frame may take to send.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 const CLOSE_GOING_AWAY: u16 = 1001;
@@ -43,6 +49,8 @@ pub async fn upgrade(
     }
     ws.max_message_size(MAX_FRAME_BYTES)
         .max_frame_size(MAX_FRAME_BYTES)
+        .read_buffer_size(READ_BUFFER)
+        .write_buffer_size(WRITE_BUFFER)
         .on_upgrade(move |socket| connection(socket, state, who))
 }
 
@@ -121,26 +129,33 @@ fn too_slow() -> End {
     Some(close(CLOSE_TOO_SLOW, "too slow: frames were not read"))
 }
 
+/// Resolves when the connection fell too far behind and must close.
+type Kicked<'p, 'n> = std::pin::Pin<&'p mut tokio::sync::futures::Notified<'n>>;
+
 /// Runs socket I/O unless the connection is kicked first: a client that stops reading must not
 /// hold its task in a blocked write.
 async fn unless_kicked(
-    kicked: &Notify,
+    kicked: &mut Kicked<'_, '_>,
     io: impl Future<Output = Result<(), axum::Error>>,
 ) -> Result<(), End> {
     tokio::select! {
         done = io => done.map_err(|_| None),
-        _ = kicked.notified() => Err(too_slow()),
+        _ = kicked.as_mut() => Err(too_slow()),
     }
 }
 
-async fn write(socket: &mut WebSocket, kicked: &Notify, frame: Frame) -> Result<(), End> {
+async fn write(
+    socket: &mut WebSocket,
+    kicked: &mut Kicked<'_, '_>,
+    frame: Frame,
+) -> Result<(), End> {
     unless_kicked(kicked, socket.send(Message::Text(frame))).await
 }
 
 /// Writes `first` and whatever else is already queued, then flushes once.
 async fn write_queued(
     socket: &mut WebSocket,
-    kicked: &Notify,
+    kicked: &mut Kicked<'_, '_>,
     queue: &mut mpsc::Receiver<Frame>,
     first: Frame,
 ) -> Result<(), End> {
@@ -167,12 +182,16 @@ async fn serve(
 ) -> Option<CloseFrame> {
     let Registration {
         mut queue,
-        kicked,
+        kicked: kick,
         came_online,
         ..
     } = registration;
-    let kicked = &*kicked;
+    // One waiter each for the whole connection (not one per loop turn: registering a waiter
+    // takes a lock, and this loop turns once per delivered frame).
+    let mut kicked = std::pin::pin!(kick.notified());
+    let kicked = &mut kicked;
     let mut shutdown = state.shutdown.clone();
+    let mut shutting_down = std::pin::pin!(shutdown.changed());
     let rooms = match state.store.rooms_for(client.me.id).await {
         Ok(rooms) => rooms,
         Err(error) => {
@@ -218,8 +237,8 @@ async fn serve(
     }
     loop {
         tokio::select! {
-            _ = kicked.notified() => return too_slow(),
-            _ = shutdown.changed() => return Some(close(CLOSE_GOING_AWAY, "server shutting down")),
+            _ = kicked.as_mut() => return too_slow(),
+            _ = shutting_down.as_mut() => return Some(close(CLOSE_GOING_AWAY, "server shutting down")),
             frame = queue.recv() => {
                 let frame = frame?;
                 if let Err(end) = write_queued(socket, kicked, &mut queue, frame).await {
@@ -228,7 +247,9 @@ async fn serve(
             }
             incoming = socket.recv() => {
                 let reply = match incoming? {
-                    Ok(Message::Text(text)) => respond(state, client, text.as_str()).await,
+                    // Boxed: the command futures (database queries) would otherwise make every
+                    // idle connection's task as large as the largest command.
+                    Ok(Message::Text(text)) => Box::pin(respond(state, client, text.as_str())).await,
                     Ok(Message::Binary(_)) => Some(ServerFrame::error(ErrorCode::BadFrame, "frames are JSON text, not binary")),
                     Ok(Message::Close(_)) => return None,
                     Ok(_) => None, // ping and pong are answered by the WebSocket layer
