@@ -276,6 +276,9 @@ pub fn write(dir: &Path, machine: &Machine, runs: &[Run]) -> Result<PathBuf, Str
         }
     }
     targets(&mut out, runs);
+    if let Ok(log) = std::fs::read_to_string("bench/performance-log.md") {
+        let _ = writeln!(out, "\n## What each change bought\n\n{log}");
+    }
     let path = dir.join("report.md");
     std::fs::write(&path, out).map_err(|e| format!("{}: {e}", path.display()))?;
     Ok(path)
