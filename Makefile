@@ -38,11 +38,12 @@ lint:
 	cargo fmt --all --check
 	cargo clippy -p server --all-targets -- -D warnings
 	cargo clippy -p frontend --target wasm32-unknown-unknown -- -D warnings
-	cargo clippy -p bench -- -D warnings
+	cargo clippy -p bench --all-targets -- -D warnings
 
 rust-test:
 	cargo test -p app --features ssr
 	cargo test -p server
+	cargo test -p bench
 
 e2e: build
 	cd end2end && npx playwright test
@@ -54,7 +55,7 @@ bench-smoke: build
 
 ## The full benchmark, Hearth against Node Socket.IO and Flask-SocketIO (bench/peers/), each
 ## server pinned to core 0 and the generator to core 1; writes bench/results/<date>/report.md.
-## Not part of `make test`: it takes about half an hour.
+## Not part of `make test`: it takes about 20 minutes.
 bench: build
 	cargo build --release -p bench
 	bench/peers/setup.sh
