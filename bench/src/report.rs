@@ -89,7 +89,10 @@ impl Machine {
         Machine {
             date: output("date", &["-u", "+%Y-%m-%d %H:%M UTC"]),
             cpu: field("/proc/cpuinfo", "model name").unwrap_or_else(|| "unknown".into()),
-            cores: std::thread::available_parallelism().map_or(0, |n| n.get()),
+            // The machine's cores, not this process's (it runs pinned to one).
+            cores: std::fs::read_to_string("/proc/cpuinfo")
+                .map(|text| text.lines().filter(|l| l.starts_with("processor")).count())
+                .unwrap_or(0),
             memory: field("/proc/meminfo", "MemTotal").unwrap_or_else(|| "unknown".into()),
             kernel: output("uname", &["-r"]),
             server_cpu: server_cpu.to_string(),
