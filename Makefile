@@ -48,9 +48,10 @@ rust-test:
 e2e: build
 	cd end2end && npx playwright test
 
-## A few seconds of the load generator (bench/), so it keeps working.
+## A few seconds of the load generator (bench/) against Hearth and the Node peer, so it keeps working.
 bench-smoke: build
 	cargo build --release -p bench
+	bench/peers/setup.sh node
 	bench/smoke.sh
 
 ## The full benchmark, Hearth against Node Socket.IO and Flask-SocketIO (bench/peers/), each

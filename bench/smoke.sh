@@ -1,13 +1,19 @@
 #!/usr/bin/env bash
-# A short run of the load generator against a fresh release server, so it cannot rot:
-# a few hundred clients for a few seconds, failing on any lost or duplicated delivery.
+# A short run of the load generator, so it cannot rot: a few hundred clients for a few seconds
+# against a fresh Hearth (its own protocol) and against the Node Socket.IO peer (the Socket.IO
+# adapter), failing on any lost or duplicated delivery.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 port=${HEARTH_SMOKE_PORT:-3102}
+peer_port=$((port + 1))
 dir=$(mktemp -d)
 ./target/release/hearth --addr "127.0.0.1:$port" --database-url "sqlite://$dir/hearth.db" >"$dir/server.log" 2>&1 &
 server=$!
-trap 'kill $server 2>/dev/null || true; wait $server 2>/dev/null || true; rm -rf "$dir"' EXIT
+node bench/peers/node/server.js --port "$peer_port" >"$dir/peer.log" 2>&1 &
+peer=$!
+trap 'kill $server $peer 2>/dev/null || true; wait $server $peer 2>/dev/null || true; rm -rf "$dir"' EXIT
 for _ in $(seq 100); do curl -fs "http://127.0.0.1:$port/login" >/dev/null && break; sleep 0.1; done
-./target/release/hearth-load run --server "http://127.0.0.1:$port" --server-pid "$server" \
-  --rooms 2 --members 150 --publishers 2 --rate 50,200 --seconds 2 --strict
+for _ in $(seq 100); do grep -q listening "$dir/peer.log" && break; sleep 0.1; done
+load=(--rooms 2 --members 150 --publishers 2 --rate 50,200 --seconds 2 --strict)
+./target/release/hearth-load run --server "http://127.0.0.1:$port" --server-pid "$server" "${load[@]}"
+./target/release/hearth-load run --protocol socketio --server "http://127.0.0.1:$peer_port" --server-pid "$peer" "${load[@]}"

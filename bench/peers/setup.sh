@@ -4,7 +4,9 @@
 #   flask/.venv        from flask/requirements.txt  (python3 -m venv + pip)
 # Safe to run again: each part is skipped while its stamp still matches its
 # lock file and interpreter. Needs node + npm and python3 (with venv) on PATH.
+# Usage: setup.sh [node] [flask]   (default: both)
 set -euo pipefail
+parts=" ${*:-node flask} "
 here=$(cd "$(dirname "$0")" && pwd)
 
 need() {
@@ -13,6 +15,7 @@ need() {
 digest() { cat "$@" | sha256sum | cut -d' ' -f1; }
 
 # --- node peer ---------------------------------------------------------------
+if [[ $parts == *" node "* ]]; then
 need node
 need npm
 node_dir=$here/node
@@ -27,7 +30,10 @@ else
   echo "$node_want" >"$node_stamp"
 fi
 
+fi
+
 # --- flask peer --------------------------------------------------------------
+if [[ $parts == *" flask "* ]]; then
 need python3
 flask_dir=$here/flask
 venv=$flask_dir/.venv
@@ -50,4 +56,5 @@ else
   "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
     -r "$flask_dir/requirements.txt"
   echo "$py_want" >"$py_stamp"
+fi
 fi

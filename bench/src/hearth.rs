@@ -1,15 +1,17 @@
-//! Preparing Hearth for a load run through its own interfaces, as any bot would
-//! (docs/protocol.md): accounts through the sign-up form, rooms and memberships over the
-//! WebSocket. All of it happens before the timed part.
+//! Hearth as a load target, driven through its own interfaces as any bot would
+//! (docs/protocol.md, with the shared frame types of `app::protocol`): accounts through the
+//! sign-up form and rooms and memberships over the WebSocket, all before the timed part; then
+//! the load itself, each client connecting with its account's session.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
 
+use app::protocol::{ClientFrame, MessageKind, PROTOCOL_VERSION, RoomKind, ServerFrame};
+use futures::FutureExt;
 use futures::stream::{self, StreamExt, TryStreamExt};
-use serde::Deserialize;
-use serde_json::json;
 
-use crate::wire::{self, Socket};
+use crate::load::{self, Outcome, Plan};
+use crate::wire::{self, Socket, Wire};
 
 const PASSWORD: &str = "load-test-password";
 /// Preparation steps (joins, conversations) in flight at once.
@@ -70,60 +72,33 @@ pub async fn sign_up(
     Ok(Accounts { names, cookies })
 }
 
-#[derive(Deserialize)]
-struct Frame {
-    #[serde(rename = "type")]
-    kind: String,
-    #[serde(default)]
-    me: Option<UserRef>,
-    #[serde(default)]
-    room: Option<Room>,
-    #[serde(default)]
-    message: Option<Notice>,
-    #[serde(default)]
-    users: Option<Vec<UserRef>>,
-    #[serde(default)]
-    code: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct UserRef {
-    id: i64,
-    #[serde(default)]
-    name: String,
-}
-
-#[derive(Deserialize)]
-struct Room {
-    id: i64,
-    name: String,
-}
-
-#[derive(Deserialize)]
-struct Notice {
-    room: i64,
-    kind: String,
-    author: UserRef,
-}
-
 /// Reads frames until `pick` accepts one; an `error` frame fails.
-async fn wait_for<T>(ws: &mut Socket, pick: impl Fn(Frame) -> Option<T>) -> Result<T, String> {
+async fn wait_for<T>(
+    ws: &mut Socket,
+    mut pick: impl FnMut(ServerFrame) -> Option<T>,
+) -> Result<T, String> {
     loop {
         let text = wire::next_text(ws).await?;
-        let Ok(frame) = serde_json::from_str::<Frame>(&text) else {
-            continue;
-        };
-        if frame.kind == "error" {
-            return Err(format!("the server refused: {text} ({:?})", frame.code));
-        }
-        if let Some(found) = pick(frame) {
-            return Ok(found);
+        match serde_json::from_str::<ServerFrame>(&text) {
+            Ok(ServerFrame::Error { code, message, .. }) => {
+                return Err(format!("the server refused ({code:?}): {message}"));
+            }
+            Ok(frame) => {
+                if let Some(found) = pick(frame) {
+                    return Ok(found);
+                }
+            }
+            Err(error) => return Err(format!("not a Hearth frame ({error}): {text}")),
         }
     }
 }
 
+async fn command(ws: &mut Socket, frame: &ClientFrame) -> Result<(), String> {
+    wire::send(ws, serde_json::to_string(frame).map_err(|e| e.to_string())?).await
+}
+
 /// Opens /ws with a session and says hello; returns the socket once welcomed, and who it is.
-pub async fn connect(server: &str, cookie: &str, source: IpAddr) -> Result<(Socket, i64), String> {
+async fn connect(server: &str, cookie: &str, source: IpAddr) -> Result<(Socket, i64), String> {
     let mut ws = wire::dial(
         server,
         "/ws",
@@ -131,36 +106,39 @@ pub async fn connect(server: &str, cookie: &str, source: IpAddr) -> Result<(Sock
         &[("cookie", cookie), ("origin", server)],
     )
     .await?;
-    wire::send(&mut ws, json!({"type": "hello", "protocol": 2}).to_string()).await?;
+    let hello = ClientFrame::Hello {
+        protocol: PROTOCOL_VERSION,
+        resume_after: None,
+    };
+    command(&mut ws, &hello).await?;
     let me = wait_for(&mut ws, |f| match f {
-        Frame {
-            me: Some(me), kind, ..
-        } if kind == "welcome" => Some(me.id),
+        ServerFrame::Welcome { me, .. } => Some(me.id),
         _ => None,
     })
     .await?;
     Ok((ws, me))
 }
 
-async fn command(ws: &mut Socket, frame: serde_json::Value) -> Result<(), String> {
-    wire::send(ws, frame.to_string()).await
+/// Opens a connection for preparation work (from the default local address).
+async fn connect_to_prepare(server: &str, cookie: &str) -> Result<(Socket, i64), String> {
+    connect(server, cookie, IpAddr::from([127, 0, 0, 1])).await
 }
 
-/// Creates `count` named rooms as `accounts[organizer]`; returns their ids.
-pub async fn create_rooms(
+/// Creates `count` named rooms as the account with `cookie`; returns their ids.
+async fn create_rooms(
     server: &str,
     cookie: &str,
     label: &str,
     count: usize,
 ) -> Result<Vec<i64>, String> {
-    let (mut ws, _) = connect(server, cookie, IpAddr::from([127, 0, 0, 1])).await?;
+    let (mut ws, _) = connect_to_prepare(server, cookie).await?;
     let mut rooms = Vec::with_capacity(count);
     for r in 0..count {
         let name = format!("{label} {r}");
-        command(&mut ws, json!({"type": "create_room", "name": name})).await?;
+        command(&mut ws, &ClientFrame::CreateRoom { name: name.clone() }).await?;
         rooms.push(
-            wait_for(&mut ws, |f| match f.room {
-                Some(room) if f.kind == "room_added" && room.name == name => Some(room.id),
+            wait_for(&mut ws, |f| match f {
+                ServerFrame::RoomAdded { room } if room.name == name => Some(room.id),
                 _ => None,
             })
             .await?,
@@ -169,23 +147,25 @@ pub async fn create_rooms(
     Ok(rooms)
 }
 
-/// Makes client `i` a member of `rooms[room_of(i)]`, for every client.
-pub async fn join_rooms(
+/// Makes client `i` a member of `rooms[i / members]`, for every client.
+async fn join_rooms(
     server: &str,
     accounts: &Accounts,
-    clients: usize,
     rooms: &[i64],
-    room_of: impl Fn(usize) -> usize,
+    members: usize,
 ) -> Result<(), String> {
-    stream::iter(0..clients)
+    stream::iter(0..rooms.len() * members)
         .map(|i| {
-            let room = rooms[room_of(i)];
+            let room = rooms[i / members];
             async move {
-                let (mut ws, me) =
-                    connect(server, &accounts.cookies[i], IpAddr::from([127, 0, 0, 1])).await?;
-                command(&mut ws, json!({"type": "join_room", "room": room})).await?;
-                wait_for(&mut ws, |f| match f.message {
-                    Some(m) if m.room == room && m.kind == "joined" && m.author.id == me => {
+                let (mut ws, me) = connect_to_prepare(server, &accounts.cookies[i]).await?;
+                command(&mut ws, &ClientFrame::JoinRoom { room }).await?;
+                wait_for(&mut ws, |f| match f {
+                    ServerFrame::Message { message }
+                        if message.room == room
+                            && message.kind == MessageKind::Joined
+                            && message.author.id == me =>
+                    {
                         Some(())
                     }
                     _ => None,
@@ -202,34 +182,34 @@ pub async fn join_rooms(
 
 /// Opens a direct conversation between clients 2k and 2k+1 for each of `pairs`; returns the
 /// conversations' room ids, by pair.
-pub async fn open_conversations(
+async fn open_conversations(
     server: &str,
     accounts: &Accounts,
     pairs: usize,
 ) -> Result<Vec<i64>, String> {
     // Account ids by name, from the user list.
-    let (mut ws, _) = connect(server, &accounts.cookies[0], IpAddr::from([127, 0, 0, 1])).await?;
-    command(&mut ws, json!({"type": "list_users"})).await?;
-    let ids: HashMap<String, i64> = wait_for(&mut ws, |f| f.users)
-        .await?
-        .into_iter()
-        .map(|u| (u.name, u.id))
-        .collect();
+    let (mut ws, _) = connect_to_prepare(server, &accounts.cookies[0]).await?;
+    command(&mut ws, &ClientFrame::ListUsers).await?;
+    let ids: HashMap<String, i64> = wait_for(&mut ws, |f| match f {
+        ServerFrame::Users { users } => Some(users),
+        _ => None,
+    })
+    .await?
+    .into_iter()
+    .map(|u| (u.name, u.id))
+    .collect();
     let _ = ws.close(None).await;
     stream::iter(0..pairs)
         .map(|pair| {
             let other = ids.get(&accounts.names[2 * pair + 1]).copied();
             async move {
-                let other = other.ok_or("an account is missing from the user list")?;
-                let (mut ws, _) = connect(
-                    server,
-                    &accounts.cookies[2 * pair],
-                    IpAddr::from([127, 0, 0, 1]),
-                )
-                .await?;
-                command(&mut ws, json!({"type": "open_direct", "user": other})).await?;
-                let room = wait_for(&mut ws, |f| match f.room {
-                    Some(room) if f.kind == "room_added" => Some(room.id),
+                let user = other.ok_or("an account is missing from the user list")?;
+                let (mut ws, _) = connect_to_prepare(server, &accounts.cookies[2 * pair]).await?;
+                command(&mut ws, &ClientFrame::OpenDirect { user }).await?;
+                let room = wait_for(&mut ws, |f| match f {
+                    ServerFrame::RoomAdded { room } if room.kind == RoomKind::Direct => {
+                        Some(room.id)
+                    }
                     _ => None,
                 })
                 .await?;
@@ -240,4 +220,44 @@ pub async fn open_conversations(
         .buffered(PREPARE_CONCURRENCY)
         .try_collect()
         .await
+}
+
+/// Prepares the rooms of `plan`: named rooms (created by the last account) that client `i`
+/// joins as a member of room `i / members`, or, for `private`, a direct conversation for each
+/// pair of clients. Returns the rooms' ids.
+pub async fn prepare(
+    server: &str,
+    accounts: &Accounts,
+    label: &str,
+    plan: &Plan,
+    private: bool,
+) -> Result<Vec<i64>, String> {
+    if private {
+        return open_conversations(server, accounts, plan.rooms).await;
+    }
+    let organizer = accounts.cookies.last().ok_or("no accounts")?;
+    let rooms = create_rooms(server, organizer, label, plan.rooms).await?;
+    join_rooms(server, accounts, &rooms, plan.members).await?;
+    Ok(rooms)
+}
+
+/// Runs `plan` against a prepared Hearth: client `i` is account `i`, already in its room.
+pub async fn load(
+    plan: &Plan,
+    server: &str,
+    server_pid: Option<u32>,
+    rooms: &[i64],
+    accounts: &Accounts,
+) -> Result<Outcome, String> {
+    load::run(
+        plan,
+        Wire::Hearth,
+        server_pid,
+        |r| rooms[r],
+        |i, _, source| {
+            let (server, cookie) = (server.to_owned(), accounts.cookies[i].clone());
+            async move { connect(&server, &cookie, source).await.map(|(ws, _)| ws) }.boxed()
+        },
+    )
+    .await
 }

@@ -2,10 +2,10 @@
 //! arrives.
 //!
 //! Each client is one task that owns its socket: it answers pings, records deliveries and, if
-//! it is a publisher, sends on its own schedule. Every published text is
-//! `step:publisher:sequence:sent_µs`, so a receiver attributes each delivery to its step and
-//! measures latency against the sender's clock (one machine, one clock). A sequence number not
-//! above the last one seen from that publisher is a duplicate; what never arrives is lost.
+//! it is a publisher, sends on its own schedule. Every published text is a [`Stamp`], so a
+//! receiver attributes each delivery to its step and measures latency against the sender's clock
+//! (one machine, one clock). A sequence number not above the last one seen from that publisher
+//! is a duplicate; what never arrives is lost.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -139,8 +139,63 @@ impl Counters {
 #[derive(Clone, Copy, PartialEq)]
 enum Phase {
     Idle,
-    Publish { step: usize, rate_each: f64 },
+    Publish { step: usize, pace: Pace },
     Stop,
+}
+
+/// How fast each publisher sends.
+#[derive(Clone, Copy, PartialEq)]
+enum Pace {
+    /// Messages per second, each publisher.
+    Rate(f64),
+    /// The next message as soon as the previous one came back.
+    ClosedLoop,
+}
+
+/// What every published text carries: `step:publisher:sequence:sent_µs`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Stamp {
+    step: usize,
+    publisher: u32,
+    sequence: u64,
+    sent_us: u64,
+}
+
+impl Stamp {
+    fn text(&self) -> String {
+        format!(
+            "{}:{}:{}:{}",
+            self.step, self.publisher, self.sequence, self.sent_us
+        )
+    }
+
+    fn parse(text: &str) -> Option<Stamp> {
+        let mut parts = text.split(':').map(|p| p.parse::<u64>().ok());
+        Some(Stamp {
+            step: usize::try_from(parts.next()??).ok()?,
+            publisher: u32::try_from(parts.next()??).ok()?,
+            sequence: parts.next()??,
+            sent_us: parts.next()??,
+        })
+    }
+}
+
+/// The newest sequence number a receiver has seen from each publisher. Publishers number their
+/// messages 1, 2, 3… and a server delivers a room's messages in order, so a number not above
+/// the newest seen is a duplicate. A gap is a loss, found by the totals (expected − received).
+#[derive(Default)]
+struct Sequences(HashMap<u32, u64>);
+
+impl Sequences {
+    /// Whether this delivery is new (not a duplicate); remembers it.
+    fn first_delivery(&mut self, stamp: &Stamp) -> bool {
+        let newest = self.0.entry(stamp.publisher).or_insert(0);
+        if stamp.sequence <= *newest {
+            return false;
+        }
+        *newest = stamp.sequence;
+        true
+    }
 }
 
 /// Connects `plan.clients()` clients (client `i` is in room `i / members`) with `connect`,
@@ -197,12 +252,12 @@ where
     for (step, &rate) in plan.rates.iter().enumerate() {
         let before = server_pid.map(ProcStats::read).transpose()?;
         let began = Instant::now();
-        let rate_each = if plan.closed_loop {
-            f64::INFINITY
+        let pace = if plan.closed_loop {
+            Pace::ClosedLoop
         } else {
-            rate / publishers_total as f64
+            Pace::Rate(rate / publishers_total as f64)
         };
-        let _ = phase.send(Phase::Publish { step, rate_each });
+        let _ = phase.send(Phase::Publish { step, pace });
         tokio::time::sleep(Duration::from_secs_f64(plan.step_seconds)).await;
         let _ = phase.send(Phase::Idle);
         let seconds = began.elapsed().as_secs_f64();
@@ -282,12 +337,19 @@ async fn client(
     mut phase: watch::Receiver<Phase>,
     counters: Arc<Counters>,
 ) {
-    let mut last_seq: HashMap<u32, u64> = HashMap::new();
-    let mut seq = 0u64;
+    let mut seen = Sequences::default();
+    let mut sequence = 0u64;
     let mut ticker: Option<tokio::time::Interval> = None;
     let mut current = Phase::Idle;
-    let closed_loop =
-        |p: Phase| matches!(p, Phase::Publish { rate_each, .. } if rate_each.is_infinite());
+    let closed_loop = |p: Phase| {
+        matches!(
+            p,
+            Phase::Publish {
+                pace: Pace::ClosedLoop,
+                ..
+            }
+        )
+    };
     loop {
         let mut send_now = false;
         tokio::select! {
@@ -299,8 +361,8 @@ async fn client(
                 ticker = None;
                 match (current, publisher) {
                     (Phase::Stop, _) => break,
-                    (Phase::Publish { .. }, Some(_)) if closed_loop(current) => send_now = true,
-                    (Phase::Publish { rate_each, .. }, Some(me)) if rate_each > 0.0 => {
+                    (Phase::Publish { pace: Pace::ClosedLoop, .. }, Some(_)) => send_now = true,
+                    (Phase::Publish { pace: Pace::Rate(rate_each), .. }, Some(me)) if rate_each > 0.0 => {
                         // Spread the publishers evenly over one period.
                         let period = Duration::from_secs_f64(1.0 / rate_each);
                         let offset = period.mul_f64(me as f64 / publishers as f64);
@@ -323,28 +385,19 @@ async fn client(
                     Incoming::Ping => {}
                     Incoming::Delivery { room: r, text } if r == room => {
                         let now = now_us();
-                        let mut parts = text.split(':').map(|p| p.parse::<u64>());
-                        let (Some(Ok(step)), Some(Ok(from)), Some(Ok(number)), Some(Ok(sent))) =
-                            (parts.next(), parts.next(), parts.next(), parts.next())
-                        else {
+                        let Some(stamp) = Stamp::parse(&text).filter(|s| s.step < counters.received.len()) else {
                             continue;
                         };
-                        let step = step as usize;
-                        if step >= counters.received.len() {
+                        if !seen.first_delivery(&stamp) {
+                            counters.duplicated[stamp.step].fetch_add(1, Ordering::Relaxed);
                             continue;
                         }
-                        let last = last_seq.entry(from as u32).or_insert(0);
-                        if number <= *last {
-                            counters.duplicated[step].fetch_add(1, Ordering::Relaxed);
-                            continue;
-                        }
-                        *last = number;
-                        counters.received[step].fetch_add(1, Ordering::Relaxed);
-                        if let Ok(mut h) = counters.latency[step].lock() {
-                            let _ = h.record(now.saturating_sub(sent).max(1));
+                        counters.received[stamp.step].fetch_add(1, Ordering::Relaxed);
+                        if let Ok(mut h) = counters.latency[stamp.step].lock() {
+                            let _ = h.record(now.saturating_sub(stamp.sent_us).max(1));
                         }
                         // Closed loop: my own message came back, send the next.
-                        if publisher == Some(from as u32) && closed_loop(current) {
+                        if publisher == Some(stamp.publisher) && closed_loop(current) {
                             send_now = true;
                         }
                     }
@@ -353,10 +406,15 @@ async fn client(
             }
         }
         if let (true, Some(me), Phase::Publish { step, .. }) = (send_now, publisher, current) {
-            seq += 1;
-            let text = format!("{step}:{me}:{seq}:{}", now_us());
+            sequence += 1;
+            let stamp = Stamp {
+                step,
+                publisher: me,
+                sequence,
+                sent_us: now_us(),
+            };
             if ws
-                .send(Message::text(wire.publish(room, &text)))
+                .send(Message::text(wire.publish(room, &stamp.text())))
                 .await
                 .is_err()
             {
@@ -366,4 +424,57 @@ async fn client(
         }
     }
     let _ = ws.close(None).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stamp(publisher: u32, sequence: u64) -> Stamp {
+        Stamp {
+            step: 1,
+            publisher,
+            sequence,
+            sent_us: 1_700_000_000_000_000,
+        }
+    }
+
+    #[test]
+    fn a_stamp_survives_the_trip_through_a_message_text() {
+        let sent = stamp(7, 42);
+        assert_eq!(Stamp::parse(&sent.text()), Some(sent));
+        assert_eq!(Stamp::parse("hello"), None);
+        assert_eq!(Stamp::parse("1:2:3"), None);
+    }
+
+    #[test]
+    fn a_repeated_or_older_sequence_number_is_a_duplicate() {
+        let mut seen = Sequences::default();
+        assert!(seen.first_delivery(&stamp(1, 1)));
+        assert!(seen.first_delivery(&stamp(2, 1)), "publishers count apart");
+        assert!(!seen.first_delivery(&stamp(1, 1)), "the same message twice");
+        assert!(
+            seen.first_delivery(&stamp(1, 3)),
+            "a gap is not a duplicate"
+        );
+        assert!(
+            !seen.first_delivery(&stamp(1, 2)),
+            "an older one after a newer"
+        );
+    }
+
+    #[test]
+    fn what_was_expected_and_not_received_is_lost() {
+        let step = Step {
+            rate: 10.0,
+            seconds: 1.0,
+            published: 10,
+            expected: 1000,
+            received: 997,
+            duplicated: 2,
+            latency: histogram(),
+            cpu_seconds: None,
+        };
+        assert_eq!(step.lost(), 3);
+    }
 }

@@ -21,7 +21,6 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use futures::FutureExt;
 
 use load::Plan;
 use suite::Server;
@@ -130,48 +129,16 @@ async fn run(args: RunArgs) -> Result<(), String> {
         stop_above_p99: None,
         sources: args.source.clone(),
     };
-    let server = args.server.trim_end_matches('/').to_string();
+    let server = args.server.trim_end_matches('/');
     let outcome = match args.protocol {
         Wire::Hearth => {
             // Untimed: accounts, rooms, memberships.
             let prefix = format!("L{:x}", std::process::id());
-            let accounts = hearth::sign_up(&server, &prefix, plan.clients() + 1, 8).await?;
-            let organizer = accounts.cookies.last().ok_or("no accounts")?;
-            let rooms = hearth::create_rooms(&server, organizer, &prefix, plan.rooms).await?;
-            hearth::join_rooms(&server, &accounts, plan.clients(), &rooms, |i| {
-                i / plan.members
-            })
-            .await?;
-            load::run(
-                &plan,
-                Wire::Hearth,
-                args.server_pid,
-                |r| rooms[r],
-                |i, _, source| {
-                    let (server, cookie) = (server.clone(), accounts.cookies[i].clone());
-                    async move {
-                        hearth::connect(&server, &cookie, source)
-                            .await
-                            .map(|(ws, _)| ws)
-                    }
-                    .boxed()
-                },
-            )
-            .await?
+            let accounts = hearth::sign_up(server, &prefix, plan.clients() + 1, 8).await?;
+            let rooms = hearth::prepare(server, &accounts, &prefix, &plan, false).await?;
+            hearth::load(&plan, server, args.server_pid, &rooms, &accounts).await?
         }
-        Wire::SocketIo => {
-            load::run(
-                &plan,
-                Wire::SocketIo,
-                args.server_pid,
-                |r| r as i64,
-                |_, room, source| {
-                    let server = server.clone();
-                    async move { wire::socketio_join(&server, room, source).await }.boxed()
-                },
-            )
-            .await?
-        }
+        Wire::SocketIo => wire::socketio_load(&plan, server, args.server_pid).await?,
     };
     println!(
         "clients={} connect_and_join_s={:.3}",

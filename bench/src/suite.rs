@@ -10,12 +10,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use futures::FutureExt;
-
 use crate::hearth::{self, Accounts};
-use crate::load::{self, Outcome, Plan};
+use crate::load::{Outcome, Plan};
 use crate::report::{self, Machine, Run};
-use crate::wire::{self, Wire};
+use crate::wire;
 
 /// A server under test.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -31,13 +29,6 @@ impl Server {
             Server::Hearth => "Hearth",
             Server::Node => "Node Socket.IO",
             Server::Flask => "Flask-SocketIO",
-        }
-    }
-
-    fn wire(self) -> Wire {
-        match self {
-            Server::Hearth => Wire::Hearth,
-            Server::Node | Server::Flask => Wire::SocketIo,
         }
     }
 }
@@ -303,18 +294,7 @@ async fn run_peer(
     port: u16,
 ) -> Result<Outcome, String> {
     let running = Running::start(server, port, None, Some(&options.server_cpu)).await?;
-    let url = running.url.clone();
-    let outcome = load::run(
-        &scenario.plan,
-        server.wire(),
-        Some(running.pid()),
-        |r| r as i64,
-        |_, room, source| {
-            let url = url.clone();
-            async move { wire::socketio_join(&url, room, source).await }.boxed()
-        },
-    )
-    .await;
+    let outcome = wire::socketio_load(&scenario.plan, &running.url, Some(running.pid())).await;
     running.stop().await;
     outcome
 }
@@ -334,21 +314,8 @@ async fn run_hearth(
     // Untimed: rooms and memberships, through the product's own interfaces.
     let started = Instant::now();
     let server = Running::start(Server::Hearth, port, Some(&database), None).await?;
-    let organizer = accounts.cookies.last().ok_or("no accounts")?;
-    let prepared = async {
-        if scenario.private {
-            hearth::open_conversations(&server.url, accounts, plan.rooms).await
-        } else {
-            let rooms =
-                hearth::create_rooms(&server.url, organizer, scenario.name, plan.rooms).await?;
-            hearth::join_rooms(&server.url, accounts, plan.clients(), &rooms, |i| {
-                i / plan.members
-            })
-            .await?;
-            Ok(rooms)
-        }
-    }
-    .await;
+    let prepared =
+        hearth::prepare(&server.url, accounts, scenario.name, plan, scenario.private).await;
     server.stop().await;
     let rooms = prepared?;
     eprintln!(
@@ -363,24 +330,7 @@ async fn run_hearth(
         Some(&options.server_cpu),
     )
     .await?;
-    let url = running.url.clone();
-    let outcome = load::run(
-        plan,
-        Wire::Hearth,
-        Some(running.pid()),
-        |r| rooms[r],
-        |i, _, source| {
-            let url = url.clone();
-            let cookie = accounts.cookies[i].clone();
-            async move {
-                hearth::connect(&url, &cookie, source)
-                    .await
-                    .map(|(ws, _)| ws)
-            }
-            .boxed()
-        },
-    )
-    .await;
+    let outcome = hearth::load(plan, &running.url, Some(running.pid()), &rooms, accounts).await;
     running.stop().await;
     outcome
 }

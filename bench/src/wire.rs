@@ -8,13 +8,15 @@ use std::borrow::Cow;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-use futures::{SinkExt, StreamExt};
+use futures::{FutureExt, SinkExt, StreamExt};
 use serde::Deserialize;
 use tokio::net::{TcpSocket, TcpStream};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::{WebSocketStream, client_async};
+
+use crate::load::{self, Outcome, Plan};
 
 pub type Socket = WebSocketStream<TcpStream>;
 
@@ -202,6 +204,25 @@ pub async fn socketio_join(server: &str, room: i64, source: IpAddr) -> Result<So
     .await?;
     socketio_await(&mut ws, |frame| frame.starts_with("430")).await?;
     Ok(ws)
+}
+
+/// Runs `plan` against a Socket.IO v4 server: client `i` joins room "r<i / members>".
+pub async fn socketio_load(
+    plan: &Plan,
+    server: &str,
+    server_pid: Option<u32>,
+) -> Result<Outcome, String> {
+    load::run(
+        plan,
+        Wire::SocketIo,
+        server_pid,
+        |r| r as i64,
+        |_, room, source| {
+            let server = server.to_owned();
+            async move { socketio_join(&server, room, source).await }.boxed()
+        },
+    )
+    .await
 }
 
 /// Reads until `wanted` accepts a frame, answering pings meanwhile.

@@ -87,17 +87,7 @@ async fn the_members_of_a_room_are_listed() {
 async fn presence_comes_only_for_the_members_of_the_watched_room() {
     let server = TestServer::start().await;
     let mut alice = server.connect(&server.register("alice").await).await;
-    alice
-        .send(&ClientFrame::CreateRoom {
-            name: "quiet corner".into(),
-        })
-        .await;
-    let corner = alice
-        .expect(|f| match f {
-            ServerFrame::RoomAdded { room } => Some(room.id),
-            _ => None,
-        })
-        .await;
+    let corner = alice.create_room("quiet corner").await;
     // Alice watches her new room, which only she belongs to.
     assert_eq!(online_members(&mut alice, corner).await, [alice.me().id]);
 

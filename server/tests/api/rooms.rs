@@ -5,19 +5,6 @@ use std::time::Duration;
 use crate::support::{TestServer, error_code, message_of, text_of};
 use app::protocol::{ClientFrame, ErrorCode, LOBBY_ID, MessageKind, RoomKind, ServerFrame};
 
-async fn create_room(client: &mut crate::support::Client, name: &str) -> i64 {
-    client
-        .send(&ClientFrame::CreateRoom { name: name.into() })
-        .await;
-    let wanted = name.to_owned();
-    client
-        .expect(|f| match f {
-            ServerFrame::RoomAdded { room } if room.name == wanted => Some(room.id),
-            _ => None,
-        })
-        .await
-}
-
 #[tokio::test]
 async fn a_message_reaches_everyone_in_the_room() {
     let server = TestServer::start().await;
@@ -62,7 +49,7 @@ async fn joining_and_leaving_show_notices_to_the_room() {
     let server = TestServer::start().await;
     let mut alice = server.connect(&server.register("alice").await).await;
     let mut bob = server.connect(&server.register("bob").await).await;
-    let room = create_room(&mut alice, "rust").await;
+    let room = alice.create_room("rust").await;
 
     bob.send(&ClientFrame::JoinRoom { room }).await;
     for client in [&mut alice, &mut bob] {
@@ -108,7 +95,7 @@ async fn posting_needs_membership() {
     let server = TestServer::start().await;
     let mut alice = server.connect(&server.register("alice").await).await;
     let mut bob = server.connect(&server.register("bob").await).await;
-    let room = create_room(&mut alice, "members-only").await;
+    let room = alice.create_room("members-only").await;
     bob.send(&ClientFrame::Send {
         room,
         text: "let me in".into(),
@@ -131,7 +118,7 @@ async fn the_room_list_updates_live_for_everyone() {
     let mut alice = server.connect(&server.register("alice").await).await;
     let mut bob = server.connect(&server.register("bob").await).await;
 
-    let room = create_room(&mut alice, "book club").await;
+    let room = alice.create_room("book club").await;
     let seen = bob
         .expect(|f| match f {
             ServerFrame::RoomAdded { room } => Some(room),
@@ -180,7 +167,7 @@ async fn only_the_creator_or_the_administrator_renames_or_deletes() {
     let mut admin = server.connect(&server.register("admin").await).await;
     let mut alice = server.connect(&server.register("alice").await).await;
     let mut bob = server.connect(&server.register("bob").await).await;
-    let room = create_room(&mut alice, "alices").await;
+    let room = alice.create_room("alices").await;
 
     bob.send(&ClientFrame::RenameRoom {
         room,
@@ -206,7 +193,7 @@ async fn only_the_creator_or_the_administrator_renames_or_deletes() {
 async fn room_names_are_unique_ignoring_case() {
     let server = TestServer::start().await;
     let mut alice = server.connect(&server.register("alice").await).await;
-    create_room(&mut alice, "Games").await;
+    alice.create_room("Games").await;
     alice
         .send(&ClientFrame::CreateRoom {
             name: "gAMES".into(),

@@ -265,6 +265,18 @@ impl Client {
         }
     }
 
+    /// Creates a named room (its creator joins it); returns its id.
+    pub async fn create_room(&mut self, name: &str) -> i64 {
+        self.send(&ClientFrame::CreateRoom { name: name.into() })
+            .await;
+        let wanted = name.to_owned();
+        self.expect(|f| match f {
+            ServerFrame::RoomAdded { room } if room.name == wanted => Some(room.id),
+            _ => None,
+        })
+        .await
+    }
+
     pub fn me(&self) -> app::protocol::User {
         match &self.welcome {
             Some(ServerFrame::Welcome { me, .. }) => me.clone(),
