@@ -111,7 +111,7 @@ fn now_us() -> u64 {
         .unwrap_or(0)
 }
 
-fn histogram() -> Histogram<u64> {
+pub fn histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, 120_000_000, 3).expect("valid histogram bounds")
 }
 

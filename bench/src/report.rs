@@ -499,3 +499,72 @@ fn chart(path: &Path, runs: &[&Run]) -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     root.present().map_err(|e| e.to_string())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::load::{Step, histogram};
+    use crate::suite::scenarios;
+
+    /// A big-room run whose one step delivered `per_second` for `cpu` server CPU-seconds.
+    fn big_room(server: Server, per_second: u64, cpu: f64, lost: u64) -> Run {
+        let mut latency = histogram();
+        latency.record(20_000).expect("in range");
+        let step = Step {
+            rate: 100.0,
+            seconds: 1.0,
+            published: 100,
+            expected: per_second + lost,
+            received: per_second,
+            duplicated: 0,
+            latency,
+            cpu_seconds: Some(cpu),
+        };
+        Run {
+            scenario: scenarios(1.0, &[])
+                .into_iter()
+                .find(|s| s.name == "big-room")
+                .expect("a big-room scenario"),
+            server,
+            outcome: Ok(Outcome {
+                clients: 1000,
+                connect_seconds: 1.0,
+                fresh: None,
+                connected: None,
+                steps: vec![step],
+                last: None,
+            }),
+        }
+    }
+
+    #[test]
+    fn the_report_compares_hearth_with_each_peer_and_draws_the_big_room() {
+        let dir = std::env::temp_dir().join(format!("hearth-report-{}", std::process::id()));
+        let machine = Machine::read("0");
+        let mut failed = big_room(Server::Flask, 0, 0.0, 0);
+        failed.outcome = Err("client 9992: upgrade: HTTP error: 500".into());
+        let runs = [
+            big_room(Server::Hearth, 100_000, 1.0, 0),
+            big_room(Server::Node, 100_000, 4.0, 0),
+            failed,
+        ];
+        let report = std::fs::read_to_string(write(&dir, &machine, &runs).expect("written"))
+            .expect("readable");
+        assert!(report.contains("| vs Node Socket.IO | 4.0× |"), "{report}");
+        assert!(report.contains("| Flask-SocketIO | failed: client 9992"));
+        assert!(report.contains("| vs Flask-SocketIO | peer failed |"));
+        assert!(dir.join("big-room.svg").exists());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_lost_message_fails_the_zero_loss_target() {
+        let dir = std::env::temp_dir().join(format!("hearth-loss-{}", std::process::id()));
+        let runs = [big_room(Server::Hearth, 100_000, 1.0, 1)];
+        let report =
+            std::fs::read_to_string(write(&dir, &Machine::read("0"), &runs).expect("written"))
+                .expect("readable");
+        assert!(report.contains("| zero lost or duplicated messages, every scenario | lost 1, duplicated 0 | **no** |"), "{report}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
