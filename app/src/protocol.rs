@@ -7,7 +7,7 @@
 use serde::{Deserialize, Serialize};
 
 /// Bumped whenever a frame changes incompatibly.
-pub const PROTOCOL_VERSION: u32 = 2;
+pub const PROTOCOL_VERSION: u32 = 3;
 
 /// Largest frame the server reads; a bigger one closes the socket with code 1009.
 pub const MAX_FRAME_BYTES: usize = 64 * 1024;
@@ -133,6 +133,8 @@ pub enum ClientFrame {
     },
     /// Every account, for starting a conversation.
     ListUsers,
+    /// Every named room, for browsing rooms to join.
+    ListRooms,
 }
 
 /// Frames the server sends.
@@ -143,6 +145,7 @@ pub enum ServerFrame {
         protocol: u32,
         me: User,
         is_admin: bool,
+        /// The rooms and conversations this user belongs to; `list_rooms` shows the others.
         rooms: Vec<RoomSummary>,
     },
     /// A new message (or join/leave notice) in a room the client belongs to.
@@ -186,6 +189,10 @@ pub enum ServerFrame {
     },
     Users {
         users: Vec<User>,
+    },
+    /// Reply to `list_rooms`: every named room, in creation order, as this user sees it.
+    Rooms {
+        rooms: Vec<RoomSummary>,
     },
     /// Another tab of the same user read `room` up to `message`.
     Read {
@@ -278,6 +285,7 @@ mod tests {
                 message: 9,
             },
             ClientFrame::ListUsers,
+            ClientFrame::ListRooms,
         ];
         for frame in frames {
             let json = frame.to_json();
@@ -335,6 +343,9 @@ mod tests {
                 room: 1,
                 members: vec![alice.clone()],
                 online: vec![1],
+            },
+            ServerFrame::Rooms {
+                rooms: vec![room.clone()],
             },
             ServerFrame::RoomAdded { room },
             ServerFrame::RoomRenamed {

@@ -101,6 +101,10 @@ struct SuiteArgs {
     /// The port the servers listen on.
     #[arg(long, default_value_t = 3300)]
     port: u16,
+    /// Keep the signed-up Hearth accounts in this directory and reuse them next time (signing
+    /// up 10,001 accounts takes minutes).
+    #[arg(long)]
+    accounts: Option<PathBuf>,
 }
 
 #[tokio::main(flavor = "current_thread")]
@@ -204,6 +208,7 @@ async fn suite(args: SuiteArgs) -> Result<(), String> {
             .map(|n| IpAddr::from([127, 0, 0, n]))
             .collect(),
         base_port: args.port,
+        accounts_dir: args.accounts,
     };
     let started = std::time::Instant::now();
     let report = suite::run(&options).await?;

@@ -54,6 +54,9 @@ pub struct Options {
     pub server_cpu: String,
     pub sources: Vec<IpAddr>,
     pub base_port: u16,
+    /// Where to keep the signed-up accounts (database and session cookies) for the next run;
+    /// `None`: a fresh sign-up each run, in a temporary directory.
+    pub accounts_dir: Option<PathBuf>,
 }
 
 pub fn scenarios(scale: f64, sources: &[IpAddr]) -> Vec<Scenario> {
@@ -228,6 +231,50 @@ fn copy_database(from: &Path, to: &Path) -> Result<(), String> {
     Ok(())
 }
 
+/// `count` signed-up Hearth accounts in the template database: the ones kept in `dir` by an
+/// earlier run if there are enough, else new ones (kept there for the next run).
+async fn accounts_for(
+    dir: &Path,
+    template: &Path,
+    count: usize,
+    port: u16,
+) -> Result<hearth::Accounts, String> {
+    let kept = dir.join("accounts.tsv");
+    if template.exists()
+        && let Ok(text) = std::fs::read_to_string(&kept)
+    {
+        let (names, cookies): (Vec<String>, Vec<String>) = text
+            .lines()
+            .filter_map(|line| line.split_once('\t'))
+            .map(|(name, cookie)| (name.to_owned(), cookie.to_owned()))
+            .unzip();
+        if names.len() >= count {
+            eprintln!(
+                "using {} kept Hearth accounts in {}",
+                names.len(),
+                dir.display()
+            );
+            return Ok(hearth::Accounts { names, cookies });
+        }
+    }
+    let _ = std::fs::remove_file(template);
+    eprintln!("signing up {count} Hearth accounts (untimed)…");
+    let started = Instant::now();
+    let server = Running::start(Server::Hearth, port, Some(template), None).await?;
+    let accounts = hearth::sign_up(&server.url, "bench", count, 16).await;
+    server.stop().await;
+    let accounts = accounts?;
+    eprintln!("  done in {:.0} s", started.elapsed().as_secs_f64());
+    let text: String = accounts
+        .names
+        .iter()
+        .zip(&accounts.cookies)
+        .map(|(name, cookie)| format!("{name}\t{cookie}\n"))
+        .collect();
+    std::fs::write(&kept, text).map_err(|e| format!("keeping the accounts: {e}"))?;
+    Ok(accounts)
+}
+
 /// Runs the suite and writes the report; returns its path.
 pub async fn run(options: &Options) -> Result<PathBuf, String> {
     let scenarios: Vec<Scenario> = scenarios(options.scale, &options.sources)
@@ -236,7 +283,9 @@ pub async fn run(options: &Options) -> Result<PathBuf, String> {
         .collect();
     let work = std::env::temp_dir().join(format!("hearth-bench-{}", std::process::id()));
     std::fs::create_dir_all(&work).map_err(|e| e.to_string())?;
-    let template = work.join("accounts.db");
+    let accounts_dir = options.accounts_dir.clone().unwrap_or_else(|| work.clone());
+    std::fs::create_dir_all(&accounts_dir).map_err(|e| e.to_string())?;
+    let template = accounts_dir.join("accounts.db");
     let port = options.base_port;
     let mut runs = Vec::new();
 
@@ -247,14 +296,7 @@ pub async fn run(options: &Options) -> Result<PathBuf, String> {
             .map(|s| s.plan.clients())
             .max()
             .unwrap_or(0);
-        eprintln!("signing up {} Hearth accounts (untimed)…", most + 1);
-        let started = Instant::now();
-        let server = Running::start(Server::Hearth, port, Some(&template), None).await?;
-        let accounts = hearth::sign_up(&server.url, "bench", most + 1, 16).await;
-        server.stop().await;
-        let accounts = accounts?;
-        eprintln!("  done in {:.0} s", started.elapsed().as_secs_f64());
-        Some(accounts)
+        Some(accounts_for(&accounts_dir, &template, most + 1, port).await?)
     } else {
         None
     };

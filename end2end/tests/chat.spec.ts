@@ -8,17 +8,21 @@ test("two people create and join a room and talk both ways", async ({ browser })
   const a = await signUp(browser, alice);
   const b = await signUp(browser, bob);
 
+  // Bob is browsing the rooms he could join.
+  await b.page.getByRole("button", { name: "Browse rooms" }).click();
+  const toJoin = b.page.getByRole("list", { name: "Rooms to join" });
+
   // Alice creates the room and lands in it.
   await createRoom(a.page, room);
   await expect(a.page.getByRole("button", { name: "Leave room" })).toBeVisible();
 
-  // Bob sees it appear live, opens it and joins.
-  const link = b.page.getByRole("navigation", { name: "Rooms" }).getByRole("link", { name: room });
-  await expect(link).toBeVisible();
-  await link.click();
+  // Bob sees it appear live among the rooms to join, opens it and joins: it moves to his rooms.
+  await toJoin.getByRole("link", { name: room }).click();
   await expect(b.page.getByRole("heading", { level: 1 })).toHaveText(room);
   await b.page.getByRole("button", { name: "Join room" }).click();
   await expect(b.page.getByRole("button", { name: "Leave room" })).toBeVisible();
+  await expect(toJoin.getByRole("link", { name: room })).toHaveCount(0);
+  await expect(b.page.getByRole("navigation", { name: "Rooms" }).getByRole("link", { name: room })).toBeVisible();
   await expect(messages(a.page).filter({ hasText: `${bob} joined` })).toBeVisible();
 
   // Messages go both ways, with author and time.
@@ -146,6 +150,7 @@ test("a renamed room changes and a deleted room sends its viewers to the lobby",
   await createRoom(a.page, room);
 
   const rooms = b.page.getByRole("navigation", { name: "Rooms" });
+  await rooms.getByRole("button", { name: "Browse rooms" }).click();
   await rooms.getByRole("link", { name: room }).click();
   await expect(b.page.getByRole("heading", { level: 1 })).toHaveText(room);
   // Bob did not create it: he cannot rename or delete it.

@@ -83,6 +83,9 @@ pub async fn run(state: &AppState, client: &Client, frame: ClientFrame) -> Outco
         ClientFrame::ListUsers => Ok(Some(ServerFrame::Users {
             users: state.store.users().await?,
         })),
+        ClientFrame::ListRooms => Ok(Some(ServerFrame::Rooms {
+            rooms: state.store.room_directory(client.me.id).await?,
+        })),
     }
 }
 

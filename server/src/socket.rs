@@ -192,14 +192,14 @@ async fn serve(
     let kicked = &mut kicked;
     let mut shutdown = state.shutdown.clone();
     let mut shutting_down = std::pin::pin!(shutdown.changed());
-    let rooms = match state.store.rooms_for(client.me.id).await {
+    let rooms = match state.store.rooms_of(client.me.id).await {
         Ok(rooms) => rooms,
         Err(error) => {
             tracing::error!(%error, "could not load rooms");
             return Some(close(CLOSE_SERVER_ERROR, "server error"));
         }
     };
-    let joined: Vec<i64> = rooms.iter().filter(|r| r.joined).map(|r| r.id).collect();
+    let joined: Vec<i64> = rooms.iter().map(|r| r.id).collect();
     // Subscribe before reading what was missed, so nothing falls between the two; the client
     // drops the duplicates by id.
     state.hub.subscribe(client.conn, &joined);

@@ -1,5 +1,5 @@
-//! The sidebar: the "Rooms" and "Direct messages" navigation, with unread counts, and the
-//! forms to create a room and start a conversation.
+//! The sidebar: the "Rooms" and "Direct messages" navigation, with unread counts, the list of
+//! rooms to join, and the forms to create a room and start a conversation.
 
 use leptos::prelude::*;
 use leptos_router::components::A;
@@ -31,6 +31,7 @@ pub fn Sidebar() -> impl IntoView {
     let new_name = RwSignal::new(String::new());
     let create_error = RwSignal::new(None::<String>);
     let choosing = RwSignal::new(false);
+    let browsing = RwSignal::new(false);
 
     let create = move || match parse_room_name(&new_name.get_untracked()) {
         Ok(name) => {
@@ -61,11 +62,36 @@ pub fn Sidebar() -> impl IntoView {
                 <h2>"Rooms"</h2>
                 <ul>
                     <For
-                        each=move || chat.named_rooms()
-                        key=|room| (room.id, room.name.clone(), room.unread, room.joined)
+                        each=move || chat.named_rooms(true)
+                        key=|room| (room.id, room.name.clone(), room.unread)
                         children=room_link
                     />
                 </ul>
+                <button
+                    type="button"
+                    aria-expanded=move || browsing.get().to_string()
+                    on:click=move |_| {
+                        let open = !browsing.get_untracked();
+                        if open {
+                            chat.send(ClientFrame::ListRooms);
+                        }
+                        browsing.set(open);
+                    }
+                >
+                    "Browse rooms"
+                </button>
+                <Show when=move || browsing.get()>
+                    <ul class="directory" aria-label="Rooms to join">
+                        <For
+                            each=move || chat.named_rooms(false)
+                            key=|room| (room.id, room.name.clone())
+                            children=room_link
+                        />
+                    </ul>
+                    <Show when=move || chat.named_rooms(false).is_empty()>
+                        <p class="hint">"You are in every room."</p>
+                    </Show>
+                </Show>
                 <button
                     type="button"
                     aria-expanded=move || creating.get().to_string()

@@ -233,11 +233,13 @@ impl Chat {
                 self.logs
                     .update(|logs| logs.values_mut().for_each(|log| log.loaded = false));
                 let current = self.current.get_untracked();
-                if self.room(current).is_some() {
-                    self.open_room(current);
-                } else {
-                    self.leave_vanished_room(current, None);
+                if self.room(current).is_none() {
+                    // A room this user is not in (a link, or a preview before the drop): look
+                    // it up. If it is gone, opening it fails with not_found and leads back to
+                    // the lobby.
+                    self.send(ClientFrame::ListRooms);
                 }
+                self.open_room(current);
             }
             ServerFrame::Message { message } => self.receive(message),
             ServerFrame::Sent { nonce, .. } => {
@@ -324,6 +326,17 @@ impl Chat {
                 });
             }
             ServerFrame::Users { users } => self.users.set(users),
+            ServerFrame::Rooms { rooms: listed } => self.rooms.update(|rooms| {
+                // Rooms this client belongs to are kept live since the welcome: keep those
+                // entries. Every other named room comes from the listing, which also drops
+                // rooms deleted meanwhile.
+                rooms.retain(|r| r.joined);
+                for room in listed {
+                    if rooms.iter().all(|r| r.id != room.id) {
+                        rooms.push(room);
+                    }
+                }
+            }),
             ServerFrame::Read { room, message } => {
                 self.rooms.update(|rooms| {
                     if let Some(r) = rooms.iter_mut().find(|r| r.id == room)
@@ -423,15 +436,17 @@ impl Chat {
         }
     }
 
-    /// Named rooms, in creation order.
-    pub fn named_rooms(&self) -> Vec<RoomSummary> {
-        self.rooms.with(|rooms| {
+    /// Named rooms this user belongs to (`joined`) or not, in creation order.
+    pub fn named_rooms(&self, joined: bool) -> Vec<RoomSummary> {
+        let mut list: Vec<RoomSummary> = self.rooms.with(|rooms| {
             rooms
                 .iter()
-                .filter(|r| r.kind == RoomKind::Room)
+                .filter(|r| r.kind == RoomKind::Room && r.joined == joined)
                 .cloned()
                 .collect()
-        })
+        });
+        list.sort_by_key(|r| r.id);
+        list
     }
 
     /// Direct conversations, by the other person's name.

@@ -109,3 +109,70 @@ async fn a_reconnecting_client_gets_what_it_missed_without_duplicates() {
         "duplicates: {rest:?}"
     );
 }
+
+#[tokio::test]
+async fn messages_sent_at_once_by_many_people_are_all_stored_in_one_order() {
+    const PEOPLE: usize = 10;
+    const EACH: usize = 20;
+    let server = TestServer::start().await;
+    let mut reader = server.connect(&server.register("reader").await).await;
+    let mut senders = Vec::new();
+    for i in 0..PEOPLE {
+        senders.push(
+            server
+                .connect(&server.register(&format!("sender{i}")).await)
+                .await,
+        );
+    }
+    // Everyone fires without waiting, so the server stores them in shared batches.
+    for (i, sender) in senders.iter_mut().enumerate() {
+        for j in 0..EACH {
+            sender
+                .send(&ClientFrame::Send {
+                    room: LOBBY_ID,
+                    text: format!("{i}/{j}"),
+                    nonce: Some(format!("{i}/{j}")),
+                })
+                .await;
+        }
+    }
+    let mut acknowledged = std::collections::HashMap::new();
+    for sender in &mut senders {
+        for _ in 0..EACH {
+            let (nonce, id) = sender
+                .expect(|f| match f {
+                    ServerFrame::Sent { nonce, id } => Some((nonce, id)),
+                    _ => None,
+                })
+                .await;
+            acknowledged.insert(nonce, id);
+        }
+    }
+
+    // The reader gets each exactly once, ids rising, each sender's in the order sent, each with
+    // the id its sender was given.
+    let mut received = Vec::new();
+    while received.len() < PEOPLE * EACH {
+        received.push(reader.expect(text_of).await);
+    }
+    assert!(received.windows(2).all(|w| w[0].id < w[1].id));
+    for m in &received {
+        assert_eq!(acknowledged.get(&m.text), Some(&m.id), "{}", m.text);
+    }
+    for i in 0..PEOPLE {
+        let order: Vec<usize> = received
+            .iter()
+            .filter_map(|m| m.text.strip_prefix(&format!("{i}/")))
+            .map(|j| j.parse().unwrap())
+            .collect();
+        assert_eq!(order, (0..EACH).collect::<Vec<_>>());
+    }
+
+    // And the history holds the same messages in the same order.
+    let (newest, _) = page(&mut reader, None).await;
+    let tail: Vec<i64> = received[received.len() - HISTORY_PAGE..]
+        .iter()
+        .map(|m| m.id)
+        .collect();
+    assert_eq!(newest.iter().map(|m| m.id).collect::<Vec<_>>(), tail);
+}

@@ -153,12 +153,58 @@ async fn the_room_list_updates_live_for_everyone() {
         .await;
     assert_eq!(deleted, room);
 
-    // A new connection no longer sees it.
-    let fresh = server.connect(&server.register("carol").await).await;
-    let Some(ServerFrame::Welcome { rooms, .. }) = fresh.welcome else {
+    // A new connection no longer finds it among the rooms to join.
+    let mut fresh = server.connect(&server.register("carol").await).await;
+    let rooms = fresh.list_rooms().await;
+    assert!(rooms.iter().all(|r| r.id != room));
+}
+
+#[tokio::test]
+async fn the_welcome_lists_my_rooms_and_the_others_are_listed_on_request() {
+    let server = TestServer::start().await;
+    let bob_account = server.register("bob").await;
+    let mut alice = server.connect(&server.register("alice").await).await;
+    let room = alice.create_room("book club").await;
+
+    // Bob's sidebar starts with the rooms he is in: the lobby only.
+    let mut bob = server.connect(&bob_account).await;
+    let Some(ServerFrame::Welcome { rooms, .. }) = bob.welcome.clone() else {
         unreachable!()
     };
-    assert!(rooms.iter().all(|r| r.id != room));
+    let ids: Vec<(i64, bool)> = rooms.iter().map(|r| (r.id, r.joined)).collect();
+    assert_eq!(ids, vec![(LOBBY_ID, true)]);
+
+    // Browsing shows every named room and whether he is in it.
+    let listed: Vec<(i64, String, bool)> = bob
+        .list_rooms()
+        .await
+        .into_iter()
+        .map(|r| (r.id, r.name, r.joined))
+        .collect();
+    assert_eq!(
+        listed,
+        vec![
+            (LOBBY_ID, "lobby".to_owned(), true),
+            (room, "book club".to_owned(), false)
+        ]
+    );
+
+    // Once he joins, the room is in his next welcome, with what he missed counted.
+    bob.send(&ClientFrame::JoinRoom { room }).await;
+    bob.expect(|f| match f {
+        ServerFrame::Message { message } if message.room == room => Some(()),
+        _ => None,
+    })
+    .await;
+    bob.close().await;
+    alice.say(room, "chapter one tonight").await;
+    let bob = server.connect(&bob_account).await;
+    let Some(ServerFrame::Welcome { rooms, .. }) = bob.welcome else {
+        unreachable!()
+    };
+    let book_club = rooms.iter().find(|r| r.id == room).expect("joined room");
+    assert!(book_club.joined);
+    assert_eq!(book_club.unread, 1);
 }
 
 #[tokio::test]

@@ -277,6 +277,32 @@ impl Client {
         .await
     }
 
+    /// Posts `text` to `room` and waits until the server has stored it; returns its id.
+    pub async fn say(&mut self, room: i64, text: &str) -> i64 {
+        self.send(&ClientFrame::Send {
+            room,
+            text: text.into(),
+            nonce: Some("said".into()),
+        })
+        .await;
+        self.expect(|f| match f {
+            ServerFrame::Sent { nonce, id } if nonce == "said" => Some(id),
+            ServerFrame::Error { message, .. } => panic!("not sent: {message}"),
+            _ => None,
+        })
+        .await
+    }
+
+    /// Every named room, as `list_rooms` returns them.
+    pub async fn list_rooms(&mut self) -> Vec<app::protocol::RoomSummary> {
+        self.send(&ClientFrame::ListRooms).await;
+        self.expect(|f| match f {
+            ServerFrame::Rooms { rooms } => Some(rooms),
+            _ => None,
+        })
+        .await
+    }
+
     pub fn me(&self) -> app::protocol::User {
         match &self.welcome {
             Some(ServerFrame::Welcome { me, .. }) => me.clone(),
