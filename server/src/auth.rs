@@ -75,13 +75,9 @@ fn session_token(headers: &HeaderMap) -> Option<&str> {
 /// The signed-in user behind the request's session cookie, if any.
 pub async fn signed_in(state: &AppState, headers: &HeaderMap) -> Option<SignedIn> {
     let token = session_token(headers)?;
-    match state.store.session_user(&token_hash(token)).await {
-        Ok(found) => found.map(|(user, is_admin)| SignedIn { user, is_admin }),
-        Err(error) => {
-            tracing::error!(%error, "session lookup failed");
-            None
-        }
-    }
+    // A failed lookup was logged by the lookup task; it counts as signed out.
+    let (user, is_admin) = state.lookups.sessions.get(token_hash(token)).await.ok()??;
+    Some(SignedIn { user, is_admin })
 }
 
 /// Whether the request's Origin is the server's own (same host as the Host header) or one of

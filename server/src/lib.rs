@@ -1,5 +1,5 @@
 //! Hearth's server: the axum application that serves the Leptos pages, the sign-in forms and
-//! the chat WebSocket, on top of the store, the hub and the message log.
+//! the chat WebSocket, on top of the store, the hub, the message log and the batched lookups.
 
 #![recursion_limit = "256"]
 
@@ -7,6 +7,7 @@ pub mod auth;
 pub mod commands;
 pub mod config;
 pub mod hub;
+pub mod lookups;
 pub mod message_log;
 pub mod socket;
 pub mod store;
@@ -28,6 +29,7 @@ use tokio::task::JoinHandle;
 pub use config::Config;
 
 use hub::Hub;
+use lookups::Lookups;
 use message_log::MessageLog;
 use store::Store;
 
@@ -37,6 +39,8 @@ pub struct AppState {
     pub store: Store,
     pub hub: Arc<Hub>,
     pub log: MessageLog,
+    /// Session and sidebar reads, batched across connections.
+    pub lookups: Lookups,
     pub config: Arc<Config>,
     pub leptos: LeptosOptions,
     /// Flips to true when the server is stopping; open sockets close with 1001.
@@ -108,6 +112,7 @@ pub async fn start(config: Config) -> Result<Server, Error> {
         store: store.clone(),
         hub,
         log,
+        lookups: Lookups::start(&store),
         config: Arc::new(config),
         leptos,
         shutdown,

@@ -192,12 +192,10 @@ async fn serve(
     let kicked = &mut kicked;
     let mut shutdown = state.shutdown.clone();
     let mut shutting_down = std::pin::pin!(shutdown.changed());
-    let rooms = match state.store.rooms_of(client.me.id).await {
-        Ok(rooms) => rooms,
-        Err(error) => {
-            tracing::error!(%error, "could not load rooms");
-            return Some(close(CLOSE_SERVER_ERROR, "server error"));
-        }
+    let rooms = match state.lookups.rooms.get(client.me.id).await {
+        Ok(rooms) => rooms.unwrap_or_default(),
+        // The lookup task logged why.
+        Err(_) => return Some(close(CLOSE_SERVER_ERROR, "server error")),
     };
     let joined: Vec<i64> = rooms.iter().map(|r| r.id).collect();
     // Subscribe before reading what was missed, so nothing falls between the two; the client
@@ -255,8 +253,10 @@ async fn serve(
                     Ok(_) => None, // ping and pong are answered by the WebSocket layer
                     Err(error) => return too_big(&error).then(|| close(CLOSE_TOO_BIG, "frame too large")),
                 };
+                // Whatever the hub queued meanwhile (for a `send`, often the message itself)
+                // goes out in the same write as the reply.
                 if let Some(reply) = reply
-                    && let Err(end) = write(socket, kicked, encode(&reply)).await
+                    && let Err(end) = write_queued(socket, kicked, &mut queue, encode(&reply)).await
                 {
                     return end;
                 }

@@ -2,7 +2,7 @@
 
 use app::protocol::{ChatMessage, MessageKind, User};
 
-use super::{Result, Store};
+use super::{Result, Store, json_array};
 
 /// A message about to be stored.
 pub struct NewMessage {
@@ -59,7 +59,7 @@ impl Store {
             .iter()
             .map(|m| (m.room, m.author.id, kind_name(m.kind), m.text.as_str()))
             .collect();
-        let rows = serde_json::to_string(&rows).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+        let rows = json_array(&rows)?;
         let mut tx = self.pool.begin().await?;
         // One statement inserts the rows in array order, so their ids ascend in that order
         // (nothing else writes while the transaction holds the lock); RETURNING yields them in

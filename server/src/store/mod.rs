@@ -57,6 +57,12 @@ impl Store {
     }
 }
 
+/// `values` as one JSON array, to bind a whole list to one parameter and read it back in SQL
+/// with `json_each`: one prepared statement for any number of values.
+fn json_array<T: serde::Serialize + ?Sized>(values: &T) -> Result<String> {
+    serde_json::to_string(values).map_err(|e| sqlx::Error::Encode(Box::new(e)))
+}
+
 fn is_unique_violation(error: &sqlx::Error) -> bool {
     matches!(error, sqlx::Error::Database(e) if e.is_unique_violation())
 }

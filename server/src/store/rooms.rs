@@ -1,9 +1,11 @@
 //! Rooms, direct conversations and who belongs to them.
 
+use std::collections::HashMap;
+
 use app::names::name_key;
 use app::protocol::{RoomKind, RoomSummary, User};
 
-use super::{NameTaken, Result, Store, is_unique_violation, now_ms};
+use super::{NameTaken, Result, Store, is_unique_violation, json_array, now_ms};
 
 #[derive(Clone, Debug)]
 pub struct RoomRow {
@@ -21,9 +23,11 @@ fn kind_of(kind: &str) -> RoomKind {
     }
 }
 
-/// Unread messages by others after the member's read mark; notices don't count.
+/// Unread messages by others after the member's read mark (membership `m` of room `r`);
+/// notices don't count.
 const UNREAD: &str = "(SELECT COUNT(*) FROM messages msg
-      WHERE msg.room_id = r.id AND msg.id > m.last_read AND msg.kind = 'text' AND msg.author_id != ?1)";
+      WHERE msg.room_id = r.id AND msg.id > m.last_read AND msg.kind = 'text'
+        AND msg.author_id != m.user_id)";
 
 /// The newest message id of the room.
 const LATEST: &str = "(SELECT COALESCE(MAX(id), 0) FROM messages msg WHERE msg.room_id = r.id)";
@@ -55,28 +59,29 @@ impl Store {
         Ok(found.is_some())
     }
 
-    /// The sidebar of `user`: the named rooms they belong to, in creation order, then their
-    /// direct conversations named after the other person, each with its unread count.
+    /// The sidebars of `users`, by user: the named rooms each belongs to, in creation order,
+    /// then their direct conversations named after the other person, each with its unread count.
     ///
-    /// One query over the user's memberships, so a connect costs the same however many rooms
-    /// the server has; the rest are listed by [`Store::room_directory`] when asked for.
-    pub async fn rooms_of(&self, user: i64) -> Result<Vec<RoomSummary>> {
-        let rows = sqlx::query_as::<_, (i64, String, String, Option<i64>, i64, i64)>(&format!(
-            "SELECT r.id, r.kind,
-                    CASE WHEN r.kind = 'direct' THEN
-                        (SELECT u.username FROM memberships o JOIN users u ON u.id = o.user_id
-                          WHERE o.room_id = r.id AND o.user_id != ?1)
-                    ELSE r.name END,
-                    r.created_by, {UNREAD}, {LATEST}
-             FROM memberships m JOIN rooms r ON r.id = m.room_id
-             WHERE m.user_id = ?1"
-        ))
-        .bind(user)
-        .fetch_all(&self.pool)
-        .await?;
-        let mut rooms: Vec<RoomSummary> = rows
-            .into_iter()
-            .map(|(id, kind, name, created_by, unread, latest)| RoomSummary {
+    /// One query over the users' memberships, so a connect costs the same however many rooms
+    /// the server has; the others are listed by [`Store::room_directory`] when asked for.
+    pub async fn rooms_of(&self, users: &[i64]) -> Result<HashMap<i64, Vec<RoomSummary>>> {
+        let rows =
+            sqlx::query_as::<_, (i64, i64, String, String, Option<i64>, i64, i64)>(&format!(
+                "SELECT m.user_id, r.id, r.kind,
+                        CASE WHEN r.kind = 'direct' THEN
+                            (SELECT u.username FROM memberships o JOIN users u ON u.id = o.user_id
+                              WHERE o.room_id = r.id AND o.user_id != m.user_id)
+                        ELSE r.name END,
+                        r.created_by, {UNREAD}, {LATEST}
+                 FROM memberships m JOIN rooms r ON r.id = m.room_id
+                 WHERE m.user_id IN (SELECT value FROM json_each(?1))"
+            ))
+            .bind(json_array(users)?)
+            .fetch_all(&self.pool)
+            .await?;
+        let mut sidebars: HashMap<i64, Vec<RoomSummary>> = HashMap::new();
+        for (user, id, kind, name, created_by, unread, latest) in rows {
+            sidebars.entry(user).or_default().push(RoomSummary {
                 id,
                 name,
                 kind: kind_of(&kind),
@@ -84,13 +89,15 @@ impl Store {
                 joined: true,
                 unread: unread as u32,
                 latest,
-            })
-            .collect();
-        rooms.sort_by_cached_key(|r| match r.kind {
-            RoomKind::Room => (0, r.id, String::new()),
-            RoomKind::Direct => (1, 0, r.name.to_lowercase()),
-        });
-        Ok(rooms)
+            });
+        }
+        for rooms in sidebars.values_mut() {
+            rooms.sort_by_cached_key(|r| match r.kind {
+                RoomKind::Room => (0, r.id, String::new()),
+                RoomKind::Direct => (1, 0, r.name.to_lowercase()),
+            });
+        }
+        Ok(sidebars)
     }
 
     /// Every named room, in creation order, as `user` sees it: whether they belong to it and,

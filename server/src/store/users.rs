@@ -1,9 +1,11 @@
 //! Accounts and sign-in sessions.
 
+use std::collections::HashMap;
+
 use app::names::name_key;
 use app::protocol::{LOBBY_ID, User};
 
-use super::{NameTaken, Result, Store, is_unique_violation, now_ms};
+use super::{NameTaken, Result, Store, is_unique_violation, json_array, now_ms};
 
 /// What sign-in needs to know about an account.
 pub struct Account {
@@ -103,17 +105,26 @@ impl Store {
         Ok(())
     }
 
-    /// The account behind a live session, and whether it is the administrator.
-    pub async fn session_user(&self, token_hash: &str) -> Result<Option<(User, bool)>> {
-        let row = sqlx::query_as::<_, (i64, String, bool)>(
-            "SELECT u.id, u.username, u.is_admin FROM sessions s JOIN users u ON u.id = s.user_id
-             WHERE s.token_hash = ?1 AND s.expires_at > ?2",
+    /// The accounts behind those of `token_hashes` that are live sessions, and whether each is
+    /// the administrator, by token hash.
+    pub async fn session_users(
+        &self,
+        token_hashes: &[String],
+    ) -> Result<HashMap<String, (User, bool)>> {
+        let hashes = json_array(token_hashes)?;
+        let rows = sqlx::query_as::<_, (String, i64, String, bool)>(
+            "SELECT s.token_hash, u.id, u.username, u.is_admin
+             FROM sessions s JOIN users u ON u.id = s.user_id
+             WHERE s.token_hash IN (SELECT value FROM json_each(?1)) AND s.expires_at > ?2",
         )
-        .bind(token_hash)
+        .bind(hashes)
         .bind(now_ms())
-        .fetch_optional(&self.pool)
+        .fetch_all(&self.pool)
         .await?;
-        Ok(row.map(|(id, name, is_admin)| (User { id, name }, is_admin)))
+        Ok(rows
+            .into_iter()
+            .map(|(hash, id, name, is_admin)| (hash, (User { id, name }, is_admin)))
+            .collect())
     }
 
     pub async fn delete_session(&self, token_hash: &str) -> Result<()> {

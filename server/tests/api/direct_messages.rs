@@ -169,3 +169,45 @@ async fn nobody_can_message_themselves_or_a_missing_user() {
     alice.send(&ClientFrame::OpenDirect { user: 9999 }).await;
     assert_eq!(alice.expect(error_code).await, ErrorCode::NotFound);
 }
+
+#[tokio::test]
+async fn people_connecting_at_the_same_moment_each_get_their_own_rooms_and_counts() {
+    let server = TestServer::start().await;
+    let cookies = [
+        server.register("alice").await,
+        server.register("bob").await,
+        server.register("carol").await,
+    ];
+    let mut alice = server.connect(&cookies[0]).await;
+    let mut bob = server.connect(&cookies[1]).await;
+    let carol_id = server.connect(&cookies[2]).await.me().id;
+    alice.create_room("book club").await;
+    let chess = bob.create_room("chess").await;
+    let to_carol = open_direct(&mut alice, carol_id).await;
+    alice.say(to_carol, "are you coming?").await;
+    bob.say(chess, "e4").await;
+    alice.close().await;
+    bob.close().await;
+
+    // All three at once: their sessions and sidebars are looked up together.
+    let welcomes =
+        futures::future::join_all(cookies.iter().map(|cookie| server.connect(cookie))).await;
+    let sidebars: Vec<Vec<(String, u32)>> = welcomes
+        .into_iter()
+        .map(|client| match client.welcome {
+            Some(ServerFrame::Welcome { rooms, .. }) => {
+                rooms.into_iter().map(|r| (r.name, r.unread)).collect()
+            }
+            _ => unreachable!(),
+        })
+        .collect();
+    let lobby = || ("lobby".to_owned(), 0);
+    assert_eq!(
+        sidebars,
+        vec![
+            vec![lobby(), ("book club".into(), 0), ("carol".into(), 0)],
+            vec![lobby(), ("chess".into(), 0)],
+            vec![lobby(), ("alice".into(), 1)],
+        ]
+    );
+}
