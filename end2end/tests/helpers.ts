@@ -75,7 +75,7 @@ export async function postMany(page: Page, room: number, texts: string[]) {
         ws.onopen = resolve;
         ws.onerror = reject;
       });
-      ws.send(JSON.stringify({ type: "hello", protocol: 2 }));
+      ws.send(JSON.stringify({ type: "hello", protocol: 3 }));
       let acked = 0;
       const done = new Promise<void>((resolve) => {
         ws.onmessage = (event) => {
