@@ -87,13 +87,7 @@ async fn connection(mut socket: WebSocket, state: AppState, who: SignedIn) {
     };
     let ending = serve(&mut socket, &state, &client, registration, resume_after).await;
     if let Some(rooms) = state.hub.disconnect(client.conn) {
-        state.hub.to_watchers(
-            &rooms,
-            &encode(&ServerFrame::Presence {
-                user: client.me.id,
-                online: false,
-            }),
-        );
+        announce_presence(&state, client.me.id, &rooms, false);
     }
     if let Some(frame) = ending {
         // A client that stopped reading may never take the close frame: don't wait for it.
@@ -144,32 +138,38 @@ async fn unless_kicked(
     }
 }
 
-async fn write(
+/// Writes `frames`, then flushes once: a burst costs one syscall, not one per frame.
+async fn write_all(
     socket: &mut WebSocket,
     kicked: &mut Kicked<'_, '_>,
-    frame: Frame,
+    frames: impl IntoIterator<Item = Frame>,
 ) -> Result<(), End> {
-    unless_kicked(kicked, socket.send(Message::Text(frame))).await
+    let burst = async {
+        for frame in frames {
+            socket.feed(Message::Text(frame)).await?;
+        }
+        socket.flush().await
+    };
+    unless_kicked(kicked, burst).await
 }
 
-/// Writes `first` and whatever else is already queued, then flushes once.
+/// Writes `first` and whatever else is already queued (up to [`WRITE_BATCH`] in all).
 async fn write_queued(
     socket: &mut WebSocket,
     kicked: &mut Kicked<'_, '_>,
     queue: &mut mpsc::Receiver<Frame>,
     first: Frame,
 ) -> Result<(), End> {
-    let burst = async {
-        socket.feed(Message::Text(first)).await?;
-        for _ in 1..WRITE_BATCH {
-            match queue.try_recv() {
-                Ok(frame) => socket.feed(Message::Text(frame)).await?,
-                Err(_) => break,
-            }
-        }
-        socket.flush().await
-    };
-    unless_kicked(kicked, burst).await
+    let queued = std::iter::from_fn(|| queue.try_recv().ok());
+    let frames = std::iter::once(first).chain(queued).take(WRITE_BATCH);
+    write_all(socket, kicked, frames).await
+}
+
+/// Tells the connections watching `rooms` (the user's rooms) that the user came or went.
+fn announce_presence(state: &AppState, user: i64, rooms: &[i64], online: bool) {
+    state
+        .hub
+        .to_watchers(rooms, &encode(&ServerFrame::Presence { user, online }));
 }
 
 /// Runs the connection until it ends; returns the close frame to send, if any.
@@ -202,13 +202,7 @@ async fn serve(
     // drops the duplicates by id.
     state.hub.subscribe(client.conn, &joined);
     if came_online {
-        state.hub.to_watchers(
-            &joined,
-            &encode(&ServerFrame::Presence {
-                user: client.me.id,
-                online: true,
-            }),
-        );
+        announce_presence(state, client.me.id, &joined, true);
     }
     let welcome = ServerFrame::Welcome {
         protocol: PROTOCOL_VERSION,
@@ -216,22 +210,29 @@ async fn serve(
         is_admin: client.is_admin,
         rooms,
     };
-    if let Err(end) = write(socket, kicked, encode(&welcome)).await {
+    let missed = match resume_after {
+        Some(after) => state
+            .store
+            .missed(client.me.id, after, MISSED_MAX)
+            .await
+            .unwrap_or_else(|error| {
+                tracing::error!(%error, "could not load missed messages");
+                Vec::new()
+            }),
+        None => Vec::new(),
+    };
+    // The welcome and the catch-up go out in one burst, before any live frame.
+    let catch_up = missed
+        .into_iter()
+        .map(|message| encode(&ServerFrame::Message { message }));
+    if let Err(end) = write_all(
+        socket,
+        kicked,
+        std::iter::once(encode(&welcome)).chain(catch_up),
+    )
+    .await
+    {
         return end;
-    }
-    if let Some(after) = resume_after {
-        match state.store.missed(client.me.id, after, MISSED_MAX).await {
-            Ok(missed) => {
-                for message in missed {
-                    if let Err(end) =
-                        write(socket, kicked, encode(&ServerFrame::Message { message })).await
-                    {
-                        return end;
-                    }
-                }
-            }
-            Err(error) => tracing::error!(%error, "could not load missed messages"),
-        }
     }
     loop {
         tokio::select! {
