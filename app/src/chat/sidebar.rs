@@ -24,6 +24,32 @@ fn room_link(room: RoomSummary) -> impl IntoView {
     }
 }
 
+/// A button that shows or hides a part of the sidebar; if `ask` is given, it is sent each time
+/// the part opens, to fetch what it lists.
+#[component]
+fn Toggle(
+    label: &'static str,
+    open: RwSignal<bool>,
+    #[prop(optional)] ask: Option<ClientFrame>,
+) -> impl IntoView {
+    let chat = use_chat();
+    view! {
+        <button
+            type="button"
+            aria-expanded=move || open.get().to_string()
+            on:click=move |_| {
+                let opening = !open.get_untracked();
+                if let Some(frame) = ask.clone().filter(|_| opening) {
+                    chat.send(frame);
+                }
+                open.set(opening);
+            }
+        >
+            {label}
+        </button>
+    }
+}
+
 #[component]
 pub fn Sidebar() -> impl IntoView {
     let chat = use_chat();
@@ -62,43 +88,25 @@ pub fn Sidebar() -> impl IntoView {
                 <h2>"Rooms"</h2>
                 <ul>
                     <For
-                        each=move || chat.named_rooms(true)
+                        each=move || chat.my_rooms()
                         key=|room| (room.id, room.name.clone(), room.unread)
                         children=room_link
                     />
                 </ul>
-                <button
-                    type="button"
-                    aria-expanded=move || browsing.get().to_string()
-                    on:click=move |_| {
-                        let open = !browsing.get_untracked();
-                        if open {
-                            chat.send(ClientFrame::ListRooms);
-                        }
-                        browsing.set(open);
-                    }
-                >
-                    "Browse rooms"
-                </button>
+                <Toggle label="Browse rooms" open=browsing ask=ClientFrame::ListRooms/>
                 <Show when=move || browsing.get()>
                     <ul class="directory" aria-label="Rooms to join">
                         <For
-                            each=move || chat.named_rooms(false)
+                            each=move || chat.rooms_to_join()
                             key=|room| (room.id, room.name.clone())
                             children=room_link
                         />
                     </ul>
-                    <Show when=move || chat.named_rooms(false).is_empty()>
+                    <Show when=move || chat.rooms_to_join().is_empty()>
                         <p class="hint">"You are in every room."</p>
                     </Show>
                 </Show>
-                <button
-                    type="button"
-                    aria-expanded=move || creating.get().to_string()
-                    on:click=move |_| creating.update(|open| *open = !*open)
-                >
-                    "New room"
-                </button>
+                <Toggle label="New room" open=creating/>
                 <Show when=move || creating.get()>
                     <form
                         class="new-room"
@@ -128,19 +136,7 @@ pub fn Sidebar() -> impl IntoView {
                         children=room_link
                     />
                 </ul>
-                <button
-                    type="button"
-                    aria-expanded=move || choosing.get().to_string()
-                    on:click=move |_| {
-                        let open = !choosing.get_untracked();
-                        if open {
-                            chat.send(ClientFrame::ListUsers);
-                        }
-                        choosing.set(open);
-                    }
-                >
-                    "New conversation"
-                </button>
+                <Toggle label="New conversation" open=choosing ask=ClientFrame::ListUsers/>
                 <Show when=move || choosing.get()>
                     <ul class="people" aria-label="People">
                         <For

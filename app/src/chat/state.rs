@@ -436,8 +436,17 @@ impl Chat {
         }
     }
 
-    /// Named rooms this user belongs to (`joined`) or not, in creation order.
-    pub fn named_rooms(&self, joined: bool) -> Vec<RoomSummary> {
+    /// The named rooms this user belongs to, in creation order.
+    pub fn my_rooms(&self) -> Vec<RoomSummary> {
+        self.named_rooms(true)
+    }
+
+    /// The named rooms this user knows of (listed or announced) and is not in, in creation order.
+    pub fn rooms_to_join(&self) -> Vec<RoomSummary> {
+        self.named_rooms(false)
+    }
+
+    fn named_rooms(&self, joined: bool) -> Vec<RoomSummary> {
         let mut list: Vec<RoomSummary> = self.rooms.with(|rooms| {
             rooms
                 .iter()
@@ -466,5 +475,68 @@ impl Chat {
 impl Default for Chat {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::PROTOCOL_VERSION;
+
+    fn room(id: i64, name: &str, joined: bool, unread: u32) -> RoomSummary {
+        RoomSummary {
+            id,
+            name: name.into(),
+            kind: RoomKind::Room,
+            created_by: None,
+            joined,
+            unread,
+            latest: 0,
+        }
+    }
+
+    fn names(rooms: Vec<RoomSummary>) -> Vec<(String, u32)> {
+        rooms.into_iter().map(|r| (r.name, r.unread)).collect()
+    }
+
+    #[test]
+    fn the_room_listing_fills_in_rooms_to_join_and_keeps_my_rooms_live() {
+        // Signals live in a reactive owner, as they do in the app.
+        Owner::new().with(|| {
+            let chat = Chat::new();
+            chat.apply(ServerFrame::Welcome {
+                protocol: PROTOCOL_VERSION,
+                me: User {
+                    id: 1,
+                    name: "alice".into(),
+                },
+                is_admin: false,
+                // The lobby is on screen, so it is read at once; chess has 2 unread.
+                rooms: vec![room(LOBBY_ID, "lobby", true, 0), room(3, "chess", true, 2)],
+            });
+            // The listing's count for chess is older than what the client tracks: keep ours.
+            chat.apply(ServerFrame::Rooms {
+                rooms: vec![
+                    room(LOBBY_ID, "lobby", true, 0),
+                    room(3, "chess", true, 0),
+                    room(7, "rust", false, 0),
+                    room(4, "books", false, 0),
+                ],
+            });
+            assert_eq!(
+                names(chat.my_rooms()),
+                [("lobby".to_owned(), 0), ("chess".to_owned(), 2)]
+            );
+            assert_eq!(
+                names(chat.rooms_to_join()),
+                [("books".to_owned(), 0), ("rust".to_owned(), 0)]
+            );
+
+            // A later listing without "rust" (deleted meanwhile) drops it.
+            chat.apply(ServerFrame::Rooms {
+                rooms: vec![room(LOBBY_ID, "lobby", true, 0), room(4, "books", false, 0)],
+            });
+            assert_eq!(names(chat.rooms_to_join()), [("books".to_owned(), 0)]);
+        });
     }
 }
