@@ -23,6 +23,30 @@ pub struct Accounts {
     pub cookies: Vec<String>,
 }
 
+impl Accounts {
+    /// Writes the accounts to `path`, a line each: name, tab, cookie.
+    pub fn save(&self, path: &std::path::Path) -> std::io::Result<()> {
+        let text: String = self
+            .names
+            .iter()
+            .zip(&self.cookies)
+            .map(|(name, cookie)| format!("{name}\t{cookie}\n"))
+            .collect();
+        std::fs::write(path, text)
+    }
+
+    /// The accounts saved at `path`, if there are at least `count`.
+    pub fn load(path: &std::path::Path, count: usize) -> Option<Self> {
+        let text = std::fs::read_to_string(path).ok()?;
+        let (names, cookies): (Vec<String>, Vec<String>) = text
+            .lines()
+            .filter_map(|line| line.split_once('\t'))
+            .map(|(name, cookie)| (name.to_owned(), cookie.to_owned()))
+            .unzip();
+        (names.len() >= count).then_some(Accounts { names, cookies })
+    }
+}
+
 fn http() -> Result<reqwest::Client, String> {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -260,4 +284,28 @@ pub async fn load(
         },
     )
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kept_accounts_are_reused_only_when_there_are_enough() {
+        let path = std::env::temp_dir().join(format!("hearth-accounts-{}.tsv", std::process::id()));
+        let accounts = Accounts {
+            names: vec!["benchx0".into(), "benchx1".into()],
+            cookies: vec!["hearth_session=a".into(), "hearth_session=b".into()],
+        };
+        accounts.save(&path).unwrap();
+        let loaded = Accounts::load(&path, 2).expect("two kept");
+        assert_eq!(loaded.names, accounts.names);
+        assert_eq!(loaded.cookies, accounts.cookies);
+        assert!(
+            Accounts::load(&path, 3).is_none(),
+            "too few for three clients"
+        );
+        std::fs::remove_file(&path).unwrap();
+        assert!(Accounts::load(&path, 1).is_none(), "nothing kept");
+    }
 }

@@ -241,23 +241,18 @@ async fn accounts_for(
 ) -> Result<hearth::Accounts, String> {
     let kept = dir.join("accounts.tsv");
     if template.exists()
-        && let Ok(text) = std::fs::read_to_string(&kept)
+        && let Some(accounts) = hearth::Accounts::load(&kept, count)
     {
-        let (names, cookies): (Vec<String>, Vec<String>) = text
-            .lines()
-            .filter_map(|line| line.split_once('\t'))
-            .map(|(name, cookie)| (name.to_owned(), cookie.to_owned()))
-            .unzip();
-        if names.len() >= count {
-            eprintln!(
-                "using {} kept Hearth accounts in {}",
-                names.len(),
-                dir.display()
-            );
-            return Ok(hearth::Accounts { names, cookies });
-        }
+        eprintln!(
+            "using {} kept Hearth accounts in {}",
+            accounts.names.len(),
+            dir.display()
+        );
+        return Ok(accounts);
     }
-    let _ = std::fs::remove_file(template);
+    for stale in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{stale}", template.display()));
+    }
     eprintln!("signing up {count} Hearth accounts (untimed)…");
     let started = Instant::now();
     let server = Running::start(Server::Hearth, port, Some(template), None).await?;
@@ -265,13 +260,9 @@ async fn accounts_for(
     server.stop().await;
     let accounts = accounts?;
     eprintln!("  done in {:.0} s", started.elapsed().as_secs_f64());
-    let text: String = accounts
-        .names
-        .iter()
-        .zip(&accounts.cookies)
-        .map(|(name, cookie)| format!("{name}\t{cookie}\n"))
-        .collect();
-    std::fs::write(&kept, text).map_err(|e| format!("keeping the accounts: {e}"))?;
+    accounts
+        .save(&kept)
+        .map_err(|e| format!("keeping the accounts: {e}"))?;
     Ok(accounts)
 }
 
