@@ -33,15 +33,28 @@ use lookups::Lookups;
 use message_log::MessageLog;
 use store::Store;
 
-/// Everything a request handler can reach.
+/// Everything a request handler can reach, behind one `Arc`: axum clones the state for every
+/// handler and middleware a request passes through, and one reference count is cheaper than
+/// cloning each service (the Leptos options alone are a dozen shared strings).
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Services>);
+
+impl std::ops::Deref for AppState {
+    type Target = Services;
+
+    fn deref(&self) -> &Services {
+        &self.0
+    }
+}
+
+/// The services behind [`AppState`].
+pub struct Services {
     pub store: Store,
     pub hub: Arc<Hub>,
     pub log: MessageLog,
     /// Session and sidebar reads, batched across connections.
     pub lookups: Lookups,
-    pub config: Arc<Config>,
+    pub config: Config,
     pub leptos: LeptosOptions,
     /// Flips to true when the server is stopping; open sockets close with 1001.
     pub shutdown: watch::Receiver<bool>,
@@ -108,15 +121,15 @@ pub async fn start(config: Config) -> Result<Server, Error> {
         .site_addr(addr)
         .build();
     let (stop, shutdown) = watch::channel(false);
-    let state = AppState {
+    let state = AppState(Arc::new(Services {
         store: store.clone(),
         hub,
         log,
         lookups: Lookups::start(&store),
-        config: Arc::new(config),
+        config,
         leptos,
         shutdown,
-    };
+    }));
     let mut stopping = state.shutdown.clone();
     let app = router(state);
     let task = tokio::spawn(async move {

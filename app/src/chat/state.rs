@@ -381,12 +381,15 @@ impl Chat {
         let me = self.me.get_untracked().map(|u| u.id);
         let room = message.room;
         let on_screen = self.current.get_untracked() == room;
-        let counts = message.kind == MessageKind::Text && Some(message.author.id) != me;
+        let mine = Some(message.author.id) == me;
+        let counts = message.kind == MessageKind::Text && !mine;
+        // Posting in a room marks it read up to one's own message (the server does the same).
+        let clears = message.kind == MessageKind::Text && mine;
         // Membership changes ride on the join/leave notices.
         match message.kind {
             MessageKind::Joined | MessageKind::Left => {
                 let joined = message.kind == MessageKind::Joined;
-                if Some(message.author.id) == me {
+                if mine {
                     self.rooms.update(|rooms| {
                         if let Some(r) = rooms.iter_mut().find(|r| r.id == room) {
                             r.joined = joined;
@@ -422,7 +425,9 @@ impl Chat {
                 && id > r.latest
             {
                 r.latest = id;
-                if counts && r.joined && !on_screen {
+                if clears {
+                    r.unread = 0;
+                } else if counts && r.joined && !on_screen {
                     r.unread += 1;
                 }
             }
@@ -537,6 +542,44 @@ mod tests {
                 rooms: vec![room(LOBBY_ID, "lobby", true, 0), room(4, "books", false, 0)],
             });
             assert_eq!(names(chat.rooms_to_join()), [("books".to_owned(), 0)]);
+        });
+    }
+
+    fn text(id: i64, room: i64, author: i64) -> ServerFrame {
+        ServerFrame::Message {
+            message: ChatMessage {
+                id,
+                room,
+                author: User {
+                    id: author,
+                    name: format!("user{author}"),
+                },
+                kind: MessageKind::Text,
+                text: "hi".into(),
+                sent_at: 0,
+            },
+        }
+    }
+
+    #[test]
+    fn others_messages_count_as_unread_and_my_own_post_clears_the_count() {
+        Owner::new().with(|| {
+            let chat = Chat::new();
+            chat.apply(ServerFrame::Welcome {
+                protocol: PROTOCOL_VERSION,
+                me: User {
+                    id: 1,
+                    name: "alice".into(),
+                },
+                is_admin: false,
+                rooms: vec![room(LOBBY_ID, "lobby", true, 0), room(3, "chess", true, 0)],
+            });
+            chat.apply(text(10, 3, 2));
+            chat.apply(text(11, 3, 2));
+            assert_eq!(names(chat.my_rooms())[1], ("chess".to_owned(), 2));
+            // Posted from another tab: having written there, she has read the room.
+            chat.apply(text(12, 3, 1));
+            assert_eq!(names(chat.my_rooms())[1], ("chess".to_owned(), 0));
         });
     }
 }

@@ -48,13 +48,17 @@ fn message((id, room, author_id, author_name, kind, text, sent_at): Row) -> Chat
 }
 
 impl Store {
-    /// Stores a batch in one statement and one transaction (one fsync for all) and returns
-    /// their ids in order.
+    /// Stores a batch in one transaction (one fsync for all) and returns their ids in order.
     ///
     /// The batch travels as one JSON array bound to a single prepared statement: one round trip
     /// to SQLite's thread for the whole batch instead of one per message, which is what made
-    /// the writer slow (each round trip is two thread switches).
+    /// the writer slow (each round trip is two thread switches). Two more statements bring the
+    /// running counts up to date for the whole batch: each room's text count and newest id, and
+    /// each author's read mark, since posting in a room means having read it.
     pub async fn append_messages(&self, batch: &[NewMessage], sent_at: i64) -> Result<Vec<i64>> {
+        if batch.is_empty() {
+            return Ok(Vec::new());
+        }
         let rows: Vec<(i64, i64, &str, &str)> = batch
             .iter()
             .map(|m| (m.room, m.author.id, kind_name(m.kind), m.text.as_str()))
@@ -63,22 +67,49 @@ impl Store {
         let mut tx = self.pool.begin().await?;
         // One statement inserts the rows in array order, so their ids ascend in that order
         // (nothing else writes while the transaction holds the lock); RETURNING yields them in
-        // no set order, hence the sort.
+        // no set order, hence the sort. A row whose room is gone joins nothing and is missing
+        // from the answer: the transaction is then dropped, which rolls it back.
         let mut ids = sqlx::query_scalar::<_, i64>(
-            "INSERT INTO messages (room_id, author_id, kind, body, sent_at)
-             SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, ?2
-             FROM json_each(?1) ORDER BY key
+            "INSERT INTO messages (room_id, author_id, kind, body, sent_at, text_no)
+             SELECT b.room, b.author, b.kind, b.body, ?2,
+                    r.texts + SUM(b.kind = 'text') OVER (PARTITION BY b.room ORDER BY b.key)
+             FROM (SELECT key, value ->> 0 AS room, value ->> 1 AS author,
+                          value ->> 2 AS kind, value ->> 3 AS body
+                   FROM json_each(?1)) AS b
+             JOIN rooms r ON r.id = b.room
+             ORDER BY b.key
              RETURNING id",
         )
         .bind(rows)
         .bind(sent_at)
         .fetch_all(&mut *tx)
         .await?;
-        tx.commit().await?;
-        ids.sort_unstable();
         if ids.len() != batch.len() {
             return Err(sqlx::Error::RowNotFound);
         }
+        ids.sort_unstable();
+        let first = ids[0];
+        sqlx::query(
+            "UPDATE rooms SET texts = batch.texts, latest = batch.latest
+             FROM (SELECT room_id, MAX(text_no) AS texts, MAX(id) AS latest
+                   FROM messages WHERE id >= ?1 GROUP BY room_id) AS batch
+             WHERE rooms.id = batch.room_id",
+        )
+        .bind(first)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "UPDATE memberships SET last_read = batch.id, read_texts = batch.text_no
+             FROM (SELECT room_id, author_id, MAX(id) AS id, MAX(text_no) AS text_no
+                   FROM messages WHERE id >= ?1 AND kind = 'text'
+                   GROUP BY room_id, author_id) AS batch
+             WHERE memberships.room_id = batch.room_id AND memberships.user_id = batch.author_id
+               AND memberships.last_read < batch.id",
+        )
+        .bind(first)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
         Ok(ids)
     }
 

@@ -23,14 +23,9 @@ fn kind_of(kind: &str) -> RoomKind {
     }
 }
 
-/// Unread messages by others after the member's read mark (membership `m` of room `r`);
-/// notices don't count.
-const UNREAD: &str = "(SELECT COUNT(*) FROM messages msg
-      WHERE msg.room_id = r.id AND msg.id > m.last_read AND msg.kind = 'text'
-        AND msg.author_id != m.user_id)";
-
-/// The newest message id of the room.
-const LATEST: &str = "(SELECT COALESCE(MAX(id), 0) FROM messages msg WHERE msg.room_id = r.id)";
+/// Unread messages of membership `m` in room `r`: text messages after the member's read mark
+/// (notices don't count), from the running counts kept by [`Store::append_messages`].
+const UNREAD: &str = "MAX(r.texts - m.read_texts, 0)";
 
 impl Store {
     pub async fn room(&self, id: i64) -> Result<Option<RoomRow>> {
@@ -72,7 +67,7 @@ impl Store {
                             (SELECT u.username FROM memberships o JOIN users u ON u.id = o.user_id
                               WHERE o.room_id = r.id AND o.user_id != m.user_id)
                         ELSE r.name END,
-                        r.created_by, {UNREAD}, {LATEST}
+                        r.created_by, {UNREAD}, r.latest
                  FROM memberships m JOIN rooms r ON r.id = m.room_id
                  WHERE m.user_id IN (SELECT value FROM json_each(?1))"
             ))
@@ -105,7 +100,7 @@ impl Store {
     pub async fn room_directory(&self, user: i64) -> Result<Vec<RoomSummary>> {
         let rows = sqlx::query_as::<_, (i64, String, Option<i64>, bool, i64, i64)>(&format!(
             "SELECT r.id, r.name, r.created_by, m.user_id IS NOT NULL,
-                    CASE WHEN m.user_id IS NULL THEN 0 ELSE {UNREAD} END, {LATEST}
+                    CASE WHEN m.user_id IS NULL THEN 0 ELSE {UNREAD} END, r.latest
              FROM rooms r LEFT JOIN memberships m ON m.room_id = r.id AND m.user_id = ?1
              WHERE r.kind = 'room' ORDER BY r.id"
         ))
@@ -192,8 +187,8 @@ impl Store {
     /// Adds `user` to `room`; false if already a member. New members start with everything read.
     pub async fn join(&self, room: i64, user: i64) -> Result<bool> {
         let done = sqlx::query(
-            "INSERT INTO memberships (room_id, user_id, last_read)
-             VALUES (?1, ?2, (SELECT COALESCE(MAX(id), 0) FROM messages WHERE room_id = ?1))
+            "INSERT INTO memberships (room_id, user_id, last_read, read_texts)
+             SELECT id, ?2, latest, texts FROM rooms WHERE id = ?1
              ON CONFLICT DO NOTHING",
         )
         .bind(room)
@@ -263,14 +258,19 @@ impl Store {
         Ok(result)
     }
 
-    /// Moves the read mark forward (never back).
+    /// Moves the read mark forward (never back) to the room's newest message up to `message`.
     pub async fn mark_read(&self, room: i64, user: i64, message: i64) -> Result<()> {
-        sqlx::query("UPDATE memberships SET last_read = MAX(last_read, ?3) WHERE room_id = ?1 AND user_id = ?2")
-            .bind(room)
-            .bind(user)
-            .bind(message)
-            .execute(&self.pool)
-            .await?;
+        sqlx::query(
+            "UPDATE memberships SET last_read = mark.id, read_texts = mark.text_no
+             FROM (SELECT id, text_no FROM messages WHERE room_id = ?1 AND id <= ?3
+                   ORDER BY id DESC LIMIT 1) AS mark
+             WHERE room_id = ?1 AND user_id = ?2 AND last_read < mark.id",
+        )
+        .bind(room)
+        .bind(user)
+        .bind(message)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 }

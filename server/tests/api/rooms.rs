@@ -262,3 +262,71 @@ async fn the_lobby_cannot_be_left_or_deleted() {
     let code = admin.expect(error_code).await;
     assert_eq!(code, ErrorCode::Forbidden);
 }
+
+/// The unread count of `room` in the sidebar `cookie`'s owner gets on connecting.
+async fn unread_on_return(server: &TestServer, cookie: &str, room: i64) -> u32 {
+    let client = server.connect(cookie).await;
+    let Some(ServerFrame::Welcome { rooms, .. }) = client.welcome.clone() else {
+        unreachable!()
+    };
+    client.close().await;
+    rooms
+        .iter()
+        .find(|r| r.id == room)
+        .expect("a room of mine")
+        .unread
+}
+
+#[tokio::test]
+async fn posting_in_a_room_marks_it_read_up_to_my_message() {
+    let server = TestServer::start().await;
+    let alice_cookie = server.register("alice").await;
+    let mut alice = server.connect(&alice_cookie).await;
+    let mut bob = server.connect(&server.register("bob").await).await;
+    let room = alice.create_room("book club").await;
+    bob.send(&ClientFrame::JoinRoom { room }).await;
+    bob.expect(|f| message_of(f).filter(|m| m.room == room).map(|_| ()))
+        .await;
+    alice.close().await;
+
+    bob.say(room, "chapter one?").await;
+    bob.say(room, "or two").await;
+    assert_eq!(unread_on_return(&server, &alice_cookie, room).await, 2);
+
+    // Answering without marking anything read: she has read what she answered.
+    let mut alice = server.connect(&alice_cookie).await;
+    alice.say(room, "two").await;
+    alice.close().await;
+    assert_eq!(unread_on_return(&server, &alice_cookie, room).await, 0);
+
+    bob.say(room, "see you there").await;
+    assert_eq!(unread_on_return(&server, &alice_cookie, room).await, 1);
+}
+
+#[tokio::test]
+async fn reading_up_to_a_message_leaves_the_later_ones_unread() {
+    let server = TestServer::start().await;
+    let alice_cookie = server.register("alice").await;
+    let mut bob = server.connect(&server.register("bob").await).await;
+    let room = bob.create_room("chess").await;
+    let mut alice = server.connect(&alice_cookie).await;
+    alice.send(&ClientFrame::JoinRoom { room }).await;
+    alice
+        .expect(|f| message_of(f).filter(|m| m.room == room).map(|_| ()))
+        .await;
+    let first = bob.say(room, "e4").await;
+    bob.say(room, "your move").await;
+    bob.say(room, "still there?").await;
+
+    alice
+        .send(&ClientFrame::MarkRead {
+            room,
+            message: first,
+        })
+        .await;
+    alice
+        .expect(|f| matches!(f, ServerFrame::Read { .. }).then_some(()))
+        .await;
+    alice.close().await;
+    assert_eq!(unread_on_return(&server, &alice_cookie, room).await, 2);
+}
