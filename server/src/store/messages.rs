@@ -65,11 +65,13 @@ impl Store {
             .collect();
         let rows = json_array(&rows)?;
         let mut tx = self.pool.begin().await?;
-        // One statement inserts the rows in array order, so their ids ascend in that order
-        // (nothing else writes while the transaction holds the lock); RETURNING yields them in
-        // no set order, hence the sort. A row whose room is gone joins nothing and is missing
-        // from the answer: the transaction is then dropped, which rolls it back.
-        let mut ids = sqlx::query_scalar::<_, i64>(
+        // One statement inserts the rows in array order. AUTOINCREMENT gives each row one more
+        // than the largest id ever used and nothing else writes while the transaction holds the
+        // lock, so the batch's ids are the run ending at the last one inserted: no RETURNING,
+        // whose rows would come back from SQLite's thread in channel-sized hand-offs. A row
+        // whose room is gone joins nothing and goes missing from the count: the transaction is
+        // then dropped, which rolls it back.
+        let inserted = sqlx::query(
             "INSERT INTO messages (room_id, author_id, kind, body, sent_at, text_no)
              SELECT b.room, b.author, b.kind, b.body, ?2,
                     r.texts + SUM(b.kind = 'text') OVER (PARTITION BY b.room ORDER BY b.key)
@@ -77,22 +79,24 @@ impl Store {
                           value ->> 2 AS kind, value ->> 3 AS body
                    FROM json_each(?1)) AS b
              JOIN rooms r ON r.id = b.room
-             ORDER BY b.key
-             RETURNING id",
+             ORDER BY b.key",
         )
         .bind(rows)
         .bind(sent_at)
-        .fetch_all(&mut *tx)
+        .execute(&mut *tx)
         .await?;
-        if ids.len() != batch.len() {
+        if inserted.rows_affected() != batch.len() as u64 {
             return Err(sqlx::Error::RowNotFound);
         }
-        ids.sort_unstable();
-        let first = ids[0];
+        let last = inserted.last_insert_rowid();
+        let first = last - batch.len() as i64 + 1;
+        // Both updates read the batch back by id. NOT INDEXED keeps SQLite on that id range:
+        // left to itself it groups by room by walking the whole room index, every message ever
+        // stored, once per batch.
         sqlx::query(
             "UPDATE rooms SET texts = batch.texts, latest = batch.latest
              FROM (SELECT room_id, MAX(text_no) AS texts, MAX(id) AS latest
-                   FROM messages WHERE id >= ?1 GROUP BY room_id) AS batch
+                   FROM messages NOT INDEXED WHERE id >= ?1 GROUP BY room_id) AS batch
              WHERE rooms.id = batch.room_id",
         )
         .bind(first)
@@ -101,7 +105,7 @@ impl Store {
         sqlx::query(
             "UPDATE memberships SET last_read = batch.id, read_texts = batch.text_no
              FROM (SELECT room_id, author_id, MAX(id) AS id, MAX(text_no) AS text_no
-                   FROM messages WHERE id >= ?1 AND kind = 'text'
+                   FROM messages NOT INDEXED WHERE id >= ?1 AND kind = 'text'
                    GROUP BY room_id, author_id) AS batch
              WHERE memberships.room_id = batch.room_id AND memberships.user_id = batch.author_id
                AND memberships.last_read < batch.id",
@@ -110,7 +114,7 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
-        Ok(ids)
+        Ok((first..=last).collect())
     }
 
     /// Stores one message on its own; returns its id.

@@ -38,7 +38,11 @@ impl Store {
             // A message is acknowledged only once it is on disk.
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(5));
+            .busy_timeout(Duration::from_secs(5))
+            // Rows come back from SQLite's thread through a bounded channel; at the default 50
+            // a batched lookup of thousands of rows stops and wakes that thread every 50 rows,
+            // two thread switches each time.
+            .row_buffer_size(4096);
         if let Some(dir) = options.get_filename().parent()
             && !dir.as_os_str().is_empty()
         {
