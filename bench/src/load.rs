@@ -102,6 +102,13 @@ impl Outcome {
         let (fresh, connected) = (self.fresh?, self.connected?);
         Some((connected.pss_kib as f64 - fresh.pss_kib as f64) * 1024.0 / self.clients as f64)
     }
+
+    /// The server's CPU time per connection over the connect, in microseconds: steadier than
+    /// the connect's wall time on a machine shared with others.
+    pub fn cpu_us_per_connection(&self) -> Option<f64> {
+        let (fresh, connected) = (self.fresh?, self.connected?);
+        Some((connected.cpu_seconds - fresh.cpu_seconds) * 1e6 / self.clients as f64)
+    }
 }
 
 fn now_us() -> u64 {
