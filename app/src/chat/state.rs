@@ -500,6 +500,19 @@ mod tests {
         }
     }
 
+    /// Alice (user 1) connects with `rooms` in her sidebar.
+    fn welcome_alice(rooms: Vec<RoomSummary>) -> ServerFrame {
+        ServerFrame::Welcome {
+            protocol: PROTOCOL_VERSION,
+            me: User {
+                id: 1,
+                name: "alice".into(),
+            },
+            is_admin: false,
+            rooms,
+        }
+    }
+
     fn names(rooms: Vec<RoomSummary>) -> Vec<(String, u32)> {
         rooms.into_iter().map(|r| (r.name, r.unread)).collect()
     }
@@ -509,16 +522,11 @@ mod tests {
         // Signals live in a reactive owner, as they do in the app.
         Owner::new().with(|| {
             let chat = Chat::new();
-            chat.apply(ServerFrame::Welcome {
-                protocol: PROTOCOL_VERSION,
-                me: User {
-                    id: 1,
-                    name: "alice".into(),
-                },
-                is_admin: false,
-                // The lobby is on screen, so it is read at once; chess has 2 unread.
-                rooms: vec![room(LOBBY_ID, "lobby", true, 0), room(3, "chess", true, 2)],
-            });
+            // The lobby is on screen, so it is read at once; chess has 2 unread.
+            chat.apply(welcome_alice(vec![
+                room(LOBBY_ID, "lobby", true, 0),
+                room(3, "chess", true, 2),
+            ]));
             // The listing's count for chess is older than what the client tracks: keep ours.
             chat.apply(ServerFrame::Rooms {
                 rooms: vec![
@@ -565,15 +573,10 @@ mod tests {
     fn others_messages_count_as_unread_and_my_own_post_clears_the_count() {
         Owner::new().with(|| {
             let chat = Chat::new();
-            chat.apply(ServerFrame::Welcome {
-                protocol: PROTOCOL_VERSION,
-                me: User {
-                    id: 1,
-                    name: "alice".into(),
-                },
-                is_admin: false,
-                rooms: vec![room(LOBBY_ID, "lobby", true, 0), room(3, "chess", true, 0)],
-            });
+            chat.apply(welcome_alice(vec![
+                room(LOBBY_ID, "lobby", true, 0),
+                room(3, "chess", true, 0),
+            ]));
             chat.apply(text(10, 3, 2));
             chat.apply(text(11, 3, 2));
             assert_eq!(names(chat.my_rooms())[1], ("chess".to_owned(), 2));

@@ -121,9 +121,7 @@ async fn messages_wait_for_an_offline_person_with_an_unread_count() {
     }
 
     let mut bob = server.connect(&bob_cookie).await;
-    let Some(ServerFrame::Welcome { rooms, .. }) = bob.welcome.clone() else {
-        unreachable!()
-    };
+    let rooms = bob.sidebar();
     let conversation = rooms
         .iter()
         .find(|r| r.id == room)
@@ -152,10 +150,7 @@ async fn messages_wait_for_an_offline_person_with_an_unread_count() {
     bob.expect(|f| matches!(f, ServerFrame::Read { .. }).then_some(()))
         .await;
     bob.close().await;
-    let bob = server.connect(&bob_cookie).await;
-    let Some(ServerFrame::Welcome { rooms, .. }) = bob.welcome else {
-        unreachable!()
-    };
+    let rooms = server.connect(&bob_cookie).await.sidebar();
     assert_eq!(rooms.iter().find(|r| r.id == room).unwrap().unread, 0);
 }
 
@@ -194,11 +189,12 @@ async fn people_connecting_at_the_same_moment_each_get_their_own_rooms_and_count
         futures::future::join_all(cookies.iter().map(|cookie| server.connect(cookie))).await;
     let sidebars: Vec<Vec<(String, u32)>> = welcomes
         .into_iter()
-        .map(|client| match client.welcome {
-            Some(ServerFrame::Welcome { rooms, .. }) => {
-                rooms.into_iter().map(|r| (r.name, r.unread)).collect()
-            }
-            _ => unreachable!(),
+        .map(|client| {
+            client
+                .sidebar()
+                .into_iter()
+                .map(|r| (r.name, r.unread))
+                .collect()
         })
         .collect();
     let lobby = || ("lobby".to_owned(), 0);

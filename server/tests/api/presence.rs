@@ -96,13 +96,7 @@ async fn presence_comes_only_for_the_members_of_the_watched_room() {
     bob.close().await;
     let mut carol = server.connect(&server.register("carol").await).await;
     let carol_id = carol.me().id;
-    carol.send(&ClientFrame::JoinRoom { room: corner }).await;
-    carol
-        .expect(|f| match f {
-            ServerFrame::Message { message } if message.room == corner => Some(()),
-            _ => None,
-        })
-        .await;
+    carol.join_room(corner).await;
     carol.close().await;
     // The first presence Alice hears is Carol's going offline, a member of the corner.
     let first = alice

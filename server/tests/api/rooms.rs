@@ -168,10 +168,7 @@ async fn the_welcome_lists_my_rooms_and_the_others_are_listed_on_request() {
 
     // Bob's sidebar starts with the rooms he is in: the lobby only.
     let mut bob = server.connect(&bob_account).await;
-    let Some(ServerFrame::Welcome { rooms, .. }) = bob.welcome.clone() else {
-        unreachable!()
-    };
-    let ids: Vec<(i64, bool)> = rooms.iter().map(|r| (r.id, r.joined)).collect();
+    let ids: Vec<(i64, bool)> = bob.sidebar().iter().map(|r| (r.id, r.joined)).collect();
     assert_eq!(ids, vec![(LOBBY_ID, true)]);
 
     // Browsing shows every named room and whether he is in it.
@@ -190,18 +187,10 @@ async fn the_welcome_lists_my_rooms_and_the_others_are_listed_on_request() {
     );
 
     // Once he joins, the room is in his next welcome, with what he missed counted.
-    bob.send(&ClientFrame::JoinRoom { room }).await;
-    bob.expect(|f| match f {
-        ServerFrame::Message { message } if message.room == room => Some(()),
-        _ => None,
-    })
-    .await;
+    bob.join_room(room).await;
     bob.close().await;
     alice.say(room, "chapter one tonight").await;
-    let bob = server.connect(&bob_account).await;
-    let Some(ServerFrame::Welcome { rooms, .. }) = bob.welcome else {
-        unreachable!()
-    };
+    let rooms = server.connect(&bob_account).await.sidebar();
     let book_club = rooms.iter().find(|r| r.id == room).expect("joined room");
     assert!(book_club.joined);
     assert_eq!(book_club.unread, 1);
@@ -266,9 +255,7 @@ async fn the_lobby_cannot_be_left_or_deleted() {
 /// The unread count of `room` in the sidebar `cookie`'s owner gets on connecting.
 async fn unread_on_return(server: &TestServer, cookie: &str, room: i64) -> u32 {
     let client = server.connect(cookie).await;
-    let Some(ServerFrame::Welcome { rooms, .. }) = client.welcome.clone() else {
-        unreachable!()
-    };
+    let rooms = client.sidebar();
     client.close().await;
     rooms
         .iter()
@@ -284,9 +271,7 @@ async fn posting_in_a_room_marks_it_read_up_to_my_message() {
     let mut alice = server.connect(&alice_cookie).await;
     let mut bob = server.connect(&server.register("bob").await).await;
     let room = alice.create_room("book club").await;
-    bob.send(&ClientFrame::JoinRoom { room }).await;
-    bob.expect(|f| message_of(f).filter(|m| m.room == room).map(|_| ()))
-        .await;
+    bob.join_room(room).await;
     alice.close().await;
 
     bob.say(room, "chapter one?").await;
@@ -310,10 +295,7 @@ async fn reading_up_to_a_message_leaves_the_later_ones_unread() {
     let mut bob = server.connect(&server.register("bob").await).await;
     let room = bob.create_room("chess").await;
     let mut alice = server.connect(&alice_cookie).await;
-    alice.send(&ClientFrame::JoinRoom { room }).await;
-    alice
-        .expect(|f| message_of(f).filter(|m| m.room == room).map(|_| ()))
-        .await;
+    alice.join_room(room).await;
     let first = bob.say(room, "e4").await;
     bob.say(room, "your move").await;
     bob.say(room, "still there?").await;

@@ -293,6 +293,31 @@ impl Client {
         .await
     }
 
+    /// Joins `room` and waits for the server's notice that this user joined.
+    pub async fn join_room(&mut self, room: i64) {
+        self.send(&ClientFrame::JoinRoom { room }).await;
+        let me = self.me().id;
+        self.expect(|f| match f {
+            ServerFrame::Message { message }
+                if message.room == room
+                    && message.kind == app::protocol::MessageKind::Joined
+                    && message.author.id == me =>
+            {
+                Some(())
+            }
+            _ => None,
+        })
+        .await
+    }
+
+    /// The rooms the welcome listed: this user's sidebar when it connected.
+    pub fn sidebar(&self) -> Vec<app::protocol::RoomSummary> {
+        match &self.welcome {
+            Some(ServerFrame::Welcome { rooms, .. }) => rooms.clone(),
+            _ => panic!("no welcome"),
+        }
+    }
+
     /// Every named room, as `list_rooms` returns them.
     pub async fn list_rooms(&mut self) -> Vec<app::protocol::RoomSummary> {
         self.send(&ClientFrame::ListRooms).await;
