@@ -163,3 +163,91 @@ impl Store {
         Ok(rows.into_iter().map(message).collect())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use app::protocol::LOBBY_ID;
+
+    use super::*;
+
+    async fn person(store: &Store, name: &str) -> User {
+        store.create_user(name, "x").await.unwrap().unwrap().user
+    }
+
+    fn text(room: i64, author: &User, text: &str) -> NewMessage {
+        NewMessage {
+            room,
+            author: author.clone(),
+            kind: MessageKind::Text,
+            text: text.into(),
+        }
+    }
+
+    fn texts(page: &[ChatMessage]) -> Vec<(i64, &str)> {
+        page.iter().map(|m| (m.id, m.text.as_str())).collect()
+    }
+
+    async fn unread(store: &Store, user: &User, room: i64) -> u32 {
+        let sidebars = store.rooms_of(&[user.id]).await.unwrap();
+        sidebars[&user.id]
+            .iter()
+            .find(|r| r.id == room)
+            .unwrap()
+            .unread
+    }
+
+    #[tokio::test]
+    async fn a_batch_is_stored_whole_in_its_order_or_not_at_all() {
+        let path = std::env::temp_dir().join(format!("hearth-batch-{}.db", std::process::id()));
+        let store = Store::open(&format!("sqlite://{}", path.display()))
+            .await
+            .unwrap();
+        let alice = person(&store, "alice").await;
+        let bob = person(&store, "bob").await;
+        let chess = store
+            .create_room("chess", bob.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .id;
+
+        let ids = store
+            .append_messages(
+                &[
+                    text(LOBBY_ID, &alice, "one"),
+                    text(chess, &bob, "e4"),
+                    text(LOBBY_ID, &alice, "two"),
+                ],
+                0,
+            )
+            .await
+            .unwrap();
+        // The ids are the batch's own, rising in its order, as each room's history shows.
+        assert_eq!(ids.len(), 3);
+        assert!(ids.windows(2).all(|w| w[0] < w[1]));
+        let (lobby, _) = store.history(LOBBY_ID, None, 10).await.unwrap();
+        assert_eq!(texts(&lobby), [(ids[0], "one"), (ids[2], "two")]);
+        let (board, _) = store.history(chess, None, 10).await.unwrap();
+        assert_eq!(texts(&board), [(ids[1], "e4")]);
+        // The counts moved with it: Bob has Alice's two to read, Alice wrote them.
+        assert_eq!(unread(&store, &bob, LOBBY_ID).await, 2);
+        assert_eq!(unread(&store, &alice, LOBBY_ID).await, 0);
+
+        // One message to a room that is gone sinks its batch, and nothing of it is kept.
+        let failed = store
+            .append_messages(
+                &[text(LOBBY_ID, &alice, "three"), text(9999, &bob, "lost")],
+                0,
+            )
+            .await;
+        assert!(failed.is_err());
+        let (after, _) = store.history(LOBBY_ID, None, 10).await.unwrap();
+        assert_eq!(texts(&after), texts(&lobby));
+        assert_eq!(unread(&store, &bob, LOBBY_ID).await, 2);
+
+        store.close().await;
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+        }
+    }
+}
