@@ -24,8 +24,8 @@ pub type Socket = WebSocketStream<TcpStream>;
 /// How long any single step of a handshake may take.
 const STEP_TIMEOUT: Duration = Duration::from_secs(60);
 /// Each client's read buffer. tungstenite's default (128 KiB) is allocated up front for every
-/// connection, which at 10,000 clients made the generator's own connects slower (one `mmap`
-/// each) and its memory 1.3 GB; deliveries are small frames.
+/// connection: a `mmap` per connect and 1.3 GB of address space at 10,000 clients, for
+/// deliveries that are small frames.
 const READ_BUFFER: usize = 4 * 1024;
 
 /// Which protocol a server speaks.
