@@ -64,7 +64,7 @@ impl Store {
             .map(|m| (m.room, m.author.id, kind_name(m.kind), m.text.as_str()))
             .collect();
         let rows = json_array(&rows)?;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         // One statement inserts the rows in array order. AUTOINCREMENT gives each row one more
         // than the largest id ever used and nothing else writes while the transaction holds the
         // lock, so the batch's ids are the run ending at the last one inserted: no RETURNING,
@@ -139,7 +139,7 @@ impl Store {
         .bind(room)
         .bind(before.unwrap_or(i64::MAX))
         .bind(limit as i64 + 1)
-        .fetch_all(&self.pool)
+        .fetch_all(&self.readers)
         .await?;
         let has_more = rows.len() > limit;
         let mut page: Vec<ChatMessage> = rows.into_iter().take(limit).map(message).collect();
@@ -158,7 +158,7 @@ impl Store {
         .bind(user)
         .bind(after)
         .bind(limit as i64)
-        .fetch_all(&self.pool)
+        .fetch_all(&self.readers)
         .await?;
         Ok(rows.into_iter().map(message).collect())
     }

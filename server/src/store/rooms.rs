@@ -33,7 +33,7 @@ impl Store {
             "SELECT id, kind, name, created_by FROM rooms WHERE id = ?1",
         )
         .bind(id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.readers)
         .await?;
         Ok(row.map(|(id, kind, name, created_by)| RoomRow {
             id,
@@ -49,7 +49,7 @@ impl Store {
         )
         .bind(room)
         .bind(user)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.readers)
         .await?;
         Ok(found.is_some())
     }
@@ -72,7 +72,7 @@ impl Store {
                  WHERE m.user_id IN (SELECT value FROM json_each(?1))"
             ))
             .bind(json_array(users)?)
-            .fetch_all(&self.pool)
+            .fetch_all(&self.readers)
             .await?;
         let mut sidebars: HashMap<i64, Vec<RoomSummary>> = HashMap::new();
         for (user, id, kind, name, created_by, unread, latest) in rows {
@@ -105,7 +105,7 @@ impl Store {
              WHERE r.kind = 'room' ORDER BY r.id"
         ))
         .bind(user)
-        .fetch_all(&self.pool)
+        .fetch_all(&self.readers)
         .await?;
         Ok(rows
             .into_iter()
@@ -129,7 +129,7 @@ impl Store {
         name: &str,
         creator: i64,
     ) -> Result<Result<RoomRow, NameTaken>> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         let inserted = sqlx::query_scalar::<_, i64>(
             "INSERT INTO rooms (kind, name, name_key, created_by, created_at)
              VALUES ('room', ?1, ?2, ?3, ?4) RETURNING id",
@@ -166,7 +166,7 @@ impl Store {
         .bind(id)
         .bind(name)
         .bind(name_key(name))
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await;
         match renamed {
             Ok(_) => Ok(Ok(())),
@@ -179,7 +179,7 @@ impl Store {
     pub async fn delete_room(&self, id: i64) -> Result<()> {
         sqlx::query("DELETE FROM rooms WHERE id = ?1")
             .bind(id)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(())
     }
@@ -193,7 +193,7 @@ impl Store {
         )
         .bind(room)
         .bind(user)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(done.rows_affected() == 1)
     }
@@ -203,7 +203,7 @@ impl Store {
         let done = sqlx::query("DELETE FROM memberships WHERE room_id = ?1 AND user_id = ?2")
             .bind(room)
             .bind(user)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(done.rows_affected() == 1)
     }
@@ -214,7 +214,7 @@ impl Store {
              WHERE m.room_id = ?1 ORDER BY u.username_key",
         )
         .bind(room)
-        .fetch_all(&self.pool)
+        .fetch_all(&self.readers)
         .await?;
         Ok(rows
             .into_iter()
@@ -226,7 +226,7 @@ impl Store {
     /// Returns its id and whether it was created now.
     pub async fn open_direct(&self, a: i64, b: i64) -> Result<(i64, bool)> {
         let pair = format!("{}:{}", a.min(b), a.max(b));
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         let created = sqlx::query_scalar::<_, i64>(
             "INSERT INTO rooms (kind, name, pair_key, created_at) VALUES ('direct', ?1, ?1, ?2)
              ON CONFLICT (pair_key) DO NOTHING RETURNING id",
@@ -269,7 +269,7 @@ impl Store {
         .bind(room)
         .bind(user)
         .bind(message)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(())
     }

@@ -21,7 +21,7 @@ impl Store {
         username: &str,
         password_hash: &str,
     ) -> Result<Result<Account, NameTaken>> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         let inserted = sqlx::query_as::<_, (i64, bool)>(
             "INSERT INTO users (username, username_key, password_hash, is_admin, created_at)
              VALUES (?1, ?2, ?3, NOT EXISTS (SELECT 1 FROM users), ?4)
@@ -59,7 +59,7 @@ impl Store {
             "SELECT id, username, password_hash, is_admin FROM users WHERE username_key = ?1",
         )
         .bind(name_key(username))
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.readers)
         .await?;
         Ok(row.map(|(id, name, password_hash, is_admin)| Account {
             user: User { id, name },
@@ -72,7 +72,7 @@ impl Store {
         let row =
             sqlx::query_as::<_, (i64, String)>("SELECT id, username FROM users WHERE id = ?1")
                 .bind(id)
-                .fetch_optional(&self.pool)
+                .fetch_optional(&self.readers)
                 .await?;
         Ok(row.map(|(id, name)| User { id, name }))
     }
@@ -82,7 +82,7 @@ impl Store {
         let rows = sqlx::query_as::<_, (i64, String)>(
             "SELECT id, username FROM users ORDER BY username_key",
         )
-        .fetch_all(&self.pool)
+        .fetch_all(&self.readers)
         .await?;
         Ok(rows
             .into_iter()
@@ -100,7 +100,7 @@ impl Store {
             .bind(token_hash)
             .bind(user_id)
             .bind(expires_at)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(())
     }
@@ -119,7 +119,7 @@ impl Store {
         )
         .bind(hashes)
         .bind(now_ms())
-        .fetch_all(&self.pool)
+        .fetch_all(&self.readers)
         .await?;
         Ok(rows
             .into_iter()
@@ -131,7 +131,7 @@ impl Store {
         sqlx::query("DELETE FROM sessions WHERE token_hash = ?1 OR expires_at <= ?2")
             .bind(token_hash)
             .bind(now_ms())
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(())
     }
