@@ -92,6 +92,9 @@ pub struct Outcome {
     /// The server before connecting, and once every client was in.
     pub fresh: Option<ProcStats>,
     pub connected: Option<ProcStats>,
+    /// The generator's own CPU seconds over the connect: when they approach the connect's wall
+    /// time, the generator, not the server, set the pace.
+    pub generator_connect_cpu_seconds: f64,
     pub steps: Vec<Step>,
     pub last: Option<ProcStats>,
 }
@@ -108,6 +111,11 @@ impl Outcome {
     pub fn cpu_us_per_connection(&self) -> Option<f64> {
         let (fresh, connected) = (self.fresh?, self.connected?);
         Some((connected.cpu_seconds - fresh.cpu_seconds) * 1e6 / self.clients as f64)
+    }
+
+    /// The generator's CPU time per connection over the connect, in microseconds.
+    pub fn generator_cpu_us_per_connection(&self) -> f64 {
+        self.generator_connect_cpu_seconds * 1e6 / self.clients as f64
     }
 }
 
@@ -225,6 +233,7 @@ where
     let publishers_total = (plan.rooms * plan.publishers).max(1);
 
     let fresh = server_pid.map(ProcStats::read).transpose()?;
+    let generator_before = ProcStats::read(std::process::id())?.cpu_seconds;
     let started = Instant::now();
     let mut tasks = JoinSet::new();
     let mut opened = stream::iter(0..clients)
@@ -251,6 +260,8 @@ where
     }
     drop(opened);
     let connect_seconds = started.elapsed().as_secs_f64();
+    let generator_connect_cpu_seconds =
+        ProcStats::read(std::process::id())?.cpu_seconds - generator_before;
     // Let the server settle (queues drained, buffers returned) before reading its memory.
     tokio::time::sleep(Duration::from_secs(2)).await;
     let connected = server_pid.map(ProcStats::read).transpose()?;
@@ -320,6 +331,7 @@ where
         connect_seconds,
         fresh,
         connected,
+        generator_connect_cpu_seconds,
         steps: results,
         last,
     })

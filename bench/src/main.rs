@@ -145,8 +145,10 @@ async fn run(args: RunArgs) -> Result<(), String> {
         Wire::SocketIo => wire::socketio_load(&plan, server, args.server_pid).await?,
     };
     println!(
-        "clients={} connect_and_join_s={:.3}",
-        outcome.clients, outcome.connect_seconds
+        "clients={} connect_and_join_s={:.3} generator_cpu_us_per_connection={:.0}",
+        outcome.clients,
+        outcome.connect_seconds,
+        outcome.generator_cpu_us_per_connection()
     );
     let mut faulty = false;
     for step in &outcome.steps {

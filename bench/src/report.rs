@@ -219,21 +219,22 @@ pub fn write(dir: &Path, machine: &Machine, runs: &[Run]) -> Result<PathBuf, Str
         let _ = writeln!(out, "## {}\n", scenario.title);
         let _ = writeln!(
             out,
-            "| Server | Clients | Connect + join (s) | Server CPU per connection (µs) | Memory per connection (KiB) | Peak RSS (MiB) | Pss at end (MiB) |"
+            "| Server | Clients | Connect + join (s) | Server CPU per connection (µs) | Generator CPU per connection (µs) | Memory per connection (KiB) | Peak RSS (MiB) | Pss at end (MiB) |"
         );
-        let _ = writeln!(out, "|---|---|---|---|---|---|---|");
+        let _ = writeln!(out, "|---|---|---|---|---|---|---|---|");
         for run in &these {
             match &run.outcome {
                 Ok(o) => {
                     let _ = writeln!(
                         out,
-                        "| {} | {} | {:.2} | {} | {} | {} | {} |",
+                        "| {} | {} | {:.2} | {} | {:.0} | {} | {} | {} |",
                         run.server.name(),
                         o.clients,
                         o.connect_seconds,
                         o.cpu_us_per_connection()
                             .map(|us| format!("{us:.0}"))
                             .unwrap_or_else(|| "–".into()),
+                        o.generator_cpu_us_per_connection(),
                         o.bytes_per_connection()
                             .map(|b| format!("{:.1}", b / 1024.0))
                             .unwrap_or_else(|| "–".into()),
@@ -244,7 +245,7 @@ pub fn write(dir: &Path, machine: &Machine, runs: &[Run]) -> Result<PathBuf, Str
                 Err(error) => {
                     let _ = writeln!(
                         out,
-                        "| {} | failed: {} | | | | | |",
+                        "| {} | failed: {} | | | | | | |",
                         run.server.name(),
                         error.replace('|', "/")
                     );
@@ -534,6 +535,7 @@ mod tests {
                 connect_seconds: 1.0,
                 fresh: None,
                 connected: None,
+                generator_connect_cpu_seconds: 0.5,
                 steps: vec![step],
                 last: None,
             }),
