@@ -21,7 +21,7 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::measure::ProcStats;
+use crate::measure::{MachineTicks, ProcStats};
 use crate::wire::{Incoming, Socket, Wire};
 
 /// Connections being opened at once.
@@ -65,6 +65,8 @@ pub struct Step {
     pub duplicated: u64,
     pub latency: Histogram<u64>,
     pub cpu_seconds: Option<f64>,
+    /// The machine's CPU time its hypervisor took during the step, in percent.
+    pub steal_percent: f64,
 }
 
 impl Step {
@@ -95,6 +97,8 @@ pub struct Outcome {
     /// The generator's own CPU seconds over the connect: when they approach the connect's wall
     /// time, the generator, not the server, set the pace.
     pub generator_connect_cpu_seconds: f64,
+    /// The machine's CPU time its hypervisor took during the connect, in percent.
+    pub connect_steal_percent: f64,
     pub steps: Vec<Step>,
     pub last: Option<ProcStats>,
 }
@@ -234,6 +238,7 @@ where
 
     let fresh = server_pid.map(ProcStats::read).transpose()?;
     let generator_before = ProcStats::read(std::process::id())?.cpu_seconds;
+    let machine_before = MachineTicks::read();
     let started = Instant::now();
     let mut tasks = JoinSet::new();
     let mut opened = stream::iter(0..clients)
@@ -262,6 +267,7 @@ where
     let connect_seconds = started.elapsed().as_secs_f64();
     let generator_connect_cpu_seconds =
         ProcStats::read(std::process::id())?.cpu_seconds - generator_before;
+    let connect_steal_percent = MachineTicks::read().steal_percent_since(&machine_before);
     // Let the server settle (queues drained, buffers returned) before reading its memory.
     tokio::time::sleep(Duration::from_secs(2)).await;
     let connected = server_pid.map(ProcStats::read).transpose()?;
@@ -269,6 +275,7 @@ where
     let mut results = Vec::new();
     for (step, &rate) in plan.rates.iter().enumerate() {
         let before = server_pid.map(ProcStats::read).transpose()?;
+        let machine_before = MachineTicks::read();
         let began = Instant::now();
         let pace = if plan.closed_loop {
             Pace::ClosedLoop
@@ -303,6 +310,7 @@ where
             cpu_seconds: before
                 .zip(after)
                 .map(|(b, a)| a.cpu_seconds - b.cpu_seconds),
+            steal_percent: MachineTicks::read().steal_percent_since(&machine_before),
         };
         let over = plan
             .stop_above_p99
@@ -332,6 +340,7 @@ where
         fresh,
         connected,
         generator_connect_cpu_seconds,
+        connect_steal_percent,
         steps: results,
         last,
     })
@@ -493,6 +502,7 @@ mod tests {
             duplicated: 2,
             latency: histogram(),
             cpu_seconds: None,
+            steal_percent: 0.0,
         };
         assert_eq!(step.lost(), 3);
     }

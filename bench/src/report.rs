@@ -137,7 +137,7 @@ fn step_row(out: &mut String, server: &str, step: &Step, closed_loop: bool) {
         .unwrap_or_else(|| "–".into());
     let _ = writeln!(
         out,
-        "| {server} | {rate} | {} | {:.0} | {:.2} | {:.2} | {:.2} | {} | {} | {} | {per_million} |",
+        "| {server} | {rate} | {} | {:.0} | {:.2} | {:.2} | {:.2} | {} | {} | {} | {per_million} | {:.0} |",
         step.published,
         step.deliveries_per_second(),
         step.p(0.5),
@@ -148,6 +148,7 @@ fn step_row(out: &mut String, server: &str, step: &Step, closed_loop: bool) {
         step.cpu_seconds
             .map(|c| format!("{c:.2}"))
             .unwrap_or_else(|| "–".into()),
+        step.steal_percent,
     );
 }
 
@@ -219,15 +220,15 @@ pub fn write(dir: &Path, machine: &Machine, runs: &[Run]) -> Result<PathBuf, Str
         let _ = writeln!(out, "## {}\n", scenario.title);
         let _ = writeln!(
             out,
-            "| Server | Clients | Connect + join (s) | Server CPU per connection (µs) | Generator CPU per connection (µs) | Memory per connection (KiB) | Peak RSS (MiB) | Pss at end (MiB) |"
+            "| Server | Clients | Connect + join (s) | Server CPU per connection (µs) | Generator CPU per connection (µs) | Steal (%) | Memory per connection (KiB) | Peak RSS (MiB) | Pss at end (MiB) |"
         );
-        let _ = writeln!(out, "|---|---|---|---|---|---|---|---|");
+        let _ = writeln!(out, "|---|---|---|---|---|---|---|---|---|");
         for run in &these {
             match &run.outcome {
                 Ok(o) => {
                     let _ = writeln!(
                         out,
-                        "| {} | {} | {:.2} | {} | {:.0} | {} | {} | {} |",
+                        "| {} | {} | {:.2} | {} | {:.0} | {:.0} | {} | {} | {} |",
                         run.server.name(),
                         o.clients,
                         o.connect_seconds,
@@ -235,6 +236,7 @@ pub fn write(dir: &Path, machine: &Machine, runs: &[Run]) -> Result<PathBuf, Str
                             .map(|us| format!("{us:.0}"))
                             .unwrap_or_else(|| "–".into()),
                         o.generator_cpu_us_per_connection(),
+                        o.connect_steal_percent,
                         o.bytes_per_connection()
                             .map(|b| format!("{:.1}", b / 1024.0))
                             .unwrap_or_else(|| "–".into()),
@@ -245,7 +247,7 @@ pub fn write(dir: &Path, machine: &Machine, runs: &[Run]) -> Result<PathBuf, Str
                 Err(error) => {
                     let _ = writeln!(
                         out,
-                        "| {} | failed: {} | | | | | | |",
+                        "| {} | failed: {} | | | | | | | |",
                         run.server.name(),
                         error.replace('|', "/")
                     );
@@ -258,9 +260,9 @@ pub fn write(dir: &Path, machine: &Machine, runs: &[Run]) -> Result<PathBuf, Str
         if has_steps {
             let _ = writeln!(
                 out,
-                "\n| Server | Rate (msg/s) | Published | Deliveries/s | p50 (ms) | p99 (ms) | max (ms) | Lost | Duplicated | Server CPU (s) | CPU s per million deliveries |"
+                "\n| Server | Rate (msg/s) | Published | Deliveries/s | p50 (ms) | p99 (ms) | max (ms) | Lost | Duplicated | Server CPU (s) | CPU s per million deliveries | Steal (%) |"
             );
-            let _ = writeln!(out, "|---|---|---|---|---|---|---|---|---|---|---|");
+            let _ = writeln!(out, "|---|---|---|---|---|---|---|---|---|---|---|---|");
             for run in &these {
                 if let Ok(o) = &run.outcome {
                     for step in &o.steps {
@@ -523,6 +525,7 @@ mod tests {
             duplicated: 0,
             latency,
             cpu_seconds: Some(cpu),
+            steal_percent: 3.0,
         };
         Run {
             scenario: scenarios(1.0, &[])
@@ -536,6 +539,7 @@ mod tests {
                 fresh: None,
                 connected: None,
                 generator_connect_cpu_seconds: 0.5,
+                connect_steal_percent: 2.0,
                 steps: vec![step],
                 last: None,
             }),
@@ -557,6 +561,8 @@ mod tests {
             .expect("readable");
         assert!(report.contains("| vs Node Socket.IO | 4.0× |"), "{report}");
         assert!(report.contains("| Flask-SocketIO | failed: client 9992"));
+        // Each step says how much of the machine its hypervisor took meanwhile.
+        assert!(report.contains("| 0 | 0 | 1.00 | 10.00 | 3 |"), "{report}");
         assert!(report.contains("| vs Flask-SocketIO | peer failed |"));
         assert!(dir.join("big-room.svg").exists());
         let _ = std::fs::remove_dir_all(&dir);
