@@ -196,12 +196,69 @@ mod tests {
             .unread
     }
 
-    #[tokio::test]
-    async fn a_batch_is_stored_whole_in_its_order_or_not_at_all() {
-        let path = std::env::temp_dir().join(format!("hearth-batch-{}.db", std::process::id()));
+    /// A store on a fresh database file, and the path to delete afterwards.
+    async fn fresh_store(name: &str) -> (Store, std::path::PathBuf) {
+        let path = std::env::temp_dir().join(format!("hearth-{name}-{}.db", std::process::id()));
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+        }
         let store = Store::open(&format!("sqlite://{}", path.display()))
             .await
             .unwrap();
+        (store, path)
+    }
+
+    async fn remove(store: Store, path: std::path::PathBuf) {
+        store.close().await;
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn writes_from_many_people_at_once_all_land_and_reads_see_them() {
+        let (store, path) = fresh_store("many-writers").await;
+        let mut people = Vec::new();
+        for i in 0..20 {
+            people.push(person(&store, &format!("p{i}")).await);
+        }
+        // Each person, at the same moment: creates a room, posts in the lobby, and marks it read.
+        let writes = people.iter().enumerate().map(|(i, me)| {
+            let store = store.clone();
+            let me = me.clone();
+            tokio::spawn(async move {
+                let room = store.create_room(&format!("room{i}"), me.id).await?;
+                let room = room.expect("a fresh name").id;
+                let id = store
+                    .append_message(&text(LOBBY_ID, &me, "hello"), 0)
+                    .await?;
+                store.join(room, me.id).await?;
+                store.mark_read(LOBBY_ID, me.id, id).await?;
+                Ok::<_, sqlx::Error>(room)
+            })
+        });
+        let rooms: Vec<i64> = futures::future::join_all(writes)
+            .await
+            .into_iter()
+            .map(|joined| joined.unwrap().unwrap())
+            .collect();
+        assert_eq!(rooms.len(), 20);
+        let (lobby, _) = store.history(LOBBY_ID, None, 100).await.unwrap();
+        assert_eq!(lobby.iter().filter(|m| m.text == "hello").count(), 20);
+        for (me, room) in people.iter().zip(&rooms) {
+            let sidebar = &store.rooms_of(&[me.id]).await.unwrap()[&me.id];
+            assert!(
+                sidebar.iter().any(|r| r.id == *room),
+                "{} sees their room",
+                me.name
+            );
+        }
+        remove(store, path).await;
+    }
+
+    #[tokio::test]
+    async fn a_batch_is_stored_whole_in_its_order_or_not_at_all() {
+        let (store, path) = fresh_store("batch").await;
         let alice = person(&store, "alice").await;
         let bob = person(&store, "bob").await;
         let chess = store
@@ -244,10 +301,6 @@ mod tests {
         let (after, _) = store.history(LOBBY_ID, None, 10).await.unwrap();
         assert_eq!(texts(&after), texts(&lobby));
         assert_eq!(unread(&store, &bob, LOBBY_ID).await, 2);
-
-        store.close().await;
-        for suffix in ["", "-wal", "-shm"] {
-            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
-        }
+        remove(store, path).await;
     }
 }
