@@ -56,6 +56,7 @@ impl Plan {
 }
 
 /// The figures of one publishing step.
+#[derive(Clone)]
 pub struct Step {
     pub rate: f64,
     pub seconds: f64,

@@ -108,6 +108,37 @@ fn deliveries_per_cpu_second(outcome: &Outcome) -> Option<f64> {
     (cpu > 0.0 && received > 0).then(|| received as f64 / cpu)
 }
 
+/// Hearth's deliveries per CPU-second over the peer's, step by step at the publish rates both
+/// ran: the lowest and the highest of those ratios. [`deliveries_per_cpu_second`] over each
+/// server's own steps would flatter Hearth: its later steps, at rates the peer never reached,
+/// deliver more frames per write.
+fn same_rate_ratios(hearth: &Outcome, peer: &Outcome) -> Option<(f64, f64)> {
+    let per_cpu = |s: &Step| {
+        s.cpu_seconds
+            .filter(|&cpu| cpu > 0.0 && s.received > 0)
+            .map(|cpu| s.received as f64 / cpu)
+    };
+    hearth
+        .steps
+        .iter()
+        .filter_map(|h| {
+            let p = peer.steps.iter().find(|p| p.rate == h.rate)?;
+            Some(per_cpu(h)? / per_cpu(p)?)
+        })
+        .fold(None, |range, r| match range {
+            None => Some((r, r)),
+            Some((low, high)) => Some((f64::min(low, r), f64::max(high, r))),
+        })
+}
+
+fn range_text(range: Option<(f64, f64)>) -> String {
+    match range {
+        Some((low, high)) if format!("{low:.1}") == format!("{high:.1}") => format!("{high:.1}×"),
+        Some((low, high)) => format!("{low:.1}–{high:.1}×"),
+        None => "–".into(),
+    }
+}
+
 /// The step with the most deliveries per second whose p99 stayed within `limit_ms`.
 fn best_step(outcome: &Outcome, limit_ms: f64) -> Option<&Step> {
     outcome
@@ -311,19 +342,20 @@ fn ratios(out: &mut String, runs: &[&Run]) {
     }
     let _ = writeln!(
         out,
-        "\n| Hearth / peer | Deliveries per CPU-second | Best deliveries/s with p99 ≤ 100 ms | Connect time (peer/Hearth) | Memory per connection (peer/Hearth) |"
+        "\n| Hearth / peer | Deliveries per CPU-second, same rates | Deliveries per CPU-second, each server's own steps | Best deliveries/s with p99 ≤ 100 ms | Connect time (peer/Hearth) | Memory per connection (peer/Hearth) |"
     );
-    let _ = writeln!(out, "|---|---|---|---|---|");
+    let _ = writeln!(out, "|---|---|---|---|---|---|");
     for peer in peers {
         let Ok(p) = &peer.outcome else {
-            let _ = writeln!(out, "| vs {} | peer failed | | | |", peer.server.name());
+            let _ = writeln!(out, "| vs {} | peer failed | | | | |", peer.server.name());
             continue;
         };
         let best = |o: &Outcome| best_step(o, 100.0).map(Step::deliveries_per_second);
         let _ = writeln!(
             out,
-            "| vs {} | {} | {} | {} | {} |",
+            "| vs {} | {} | {} | {} | {} | {} |",
             peer.server.name(),
+            range_text(same_rate_ratios(hearth, p)),
             ratio(
                 deliveries_per_cpu_second(hearth),
                 deliveries_per_cpu_second(p)
@@ -392,13 +424,20 @@ fn targets(out: &mut String, runs: &[Run]) {
         }),
         persist.map(|s| s.published as f64 / s.seconds >= 20_000.0),
     );
+    // Judged at the same publish rates (the best of them), not over each server's own steps.
     let per_cpu = |name: &str, server: Server, times: f64| {
-        let h = hearth(name).and_then(deliveries_per_cpu_second);
-        let p = peer(name, server).and_then(deliveries_per_cpu_second);
-        match (h, p) {
-            (Some(h), Some(p)) => (format!("{:.1}×", h / p), Some(h / p >= times)),
-            _ => ("–".into(), None),
-        }
+        let (Some(h), Some(p)) = (hearth(name), peer(name, server)) else {
+            return ("–".into(), None);
+        };
+        let same = same_rate_ratios(h, p);
+        let own = ratio(deliveries_per_cpu_second(h), deliveries_per_cpu_second(p));
+        (
+            format!(
+                "{} at the same publish rates ({own} over each server's own steps)",
+                range_text(same)
+            ),
+            same.map(|(_, high)| high >= times),
+        )
     };
     let (text, met) = per_cpu("big-room", Server::Node, 20.0);
     row(
@@ -559,13 +598,42 @@ mod tests {
         ];
         let report = std::fs::read_to_string(write(&dir, &machine, &runs).expect("written"))
             .expect("readable");
-        assert!(report.contains("| vs Node Socket.IO | 4.0× |"), "{report}");
+        assert!(
+            report.contains("| vs Node Socket.IO | 4.0× | 4.0× |"),
+            "{report}"
+        );
         assert!(report.contains("| Flask-SocketIO | failed: client 9992"));
         // Each step says how much of the machine its hypervisor took meanwhile.
         assert!(report.contains("| 0 | 0 | 1.00 | 10.00 | 3 |"), "{report}");
         assert!(report.contains("| vs Flask-SocketIO | peer failed |"));
+        assert!(report.contains(
+            "| big room: ≥ 20× Node Socket.IO's deliveries per CPU-second | 4.0× at the same publish rates (4.0× over each server's own steps) | **no** |"
+        ), "{report}");
         assert!(dir.join("big-room.svg").exists());
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_rate_only_hearth_reached_does_not_count_in_the_same_rate_ratio() {
+        let mut hearth = big_room(Server::Hearth, 100_000, 1.0, 0);
+        let node = big_room(Server::Node, 100_000, 4.0, 0);
+        if let Ok(outcome) = &mut hearth.outcome {
+            // A faster step, far cheaper per delivery, at a rate Node never ran.
+            let mut faster = outcome.steps[0].clone();
+            faster.rate = 1000.0;
+            faster.received = 1_000_000;
+            outcome.steps.push(faster);
+        }
+        let (Ok(h), Ok(n)) = (&hearth.outcome, &node.outcome) else {
+            unreachable!("both ran");
+        };
+        assert_eq!(same_rate_ratios(h, n), Some((4.0, 4.0)));
+        assert_eq!(range_text(same_rate_ratios(h, n)), "4.0×");
+        // Over each server's own steps, Hearth's extra step counts: 1.1M / 2 s against 25,000/s.
+        assert_eq!(
+            ratio(deliveries_per_cpu_second(h), deliveries_per_cpu_second(n)),
+            "22.0×"
+        );
     }
 
     #[test]
