@@ -50,11 +50,11 @@ fn message((id, room, author_id, author_name, kind, text, sent_at): Row) -> Chat
 impl Store {
     /// Stores a batch in one transaction (one fsync for all) and returns their ids in order.
     ///
-    /// The batch travels as one JSON array bound to a single prepared statement: one round trip
-    /// to SQLite's thread for the whole batch instead of one per message, which is what made
-    /// the writer slow (each round trip is two thread switches). Two more statements bring the
-    /// running counts up to date for the whole batch: each room's text count and newest id, and
-    /// each author's read mark, since posting in a room means having read it.
+    /// The batch travels as one JSON array in one statement, an insert into the view
+    /// `message_batches` (migration 0004), whose trigger stores the messages and brings the
+    /// running counts up to date: each room's text count and newest id, and each author's read
+    /// mark, since posting in a room means having read it. One statement is one round trip to
+    /// SQLite's thread (two thread switches) and, in autocommit mode, one transaction.
     pub async fn append_messages(&self, batch: &[NewMessage], sent_at: i64) -> Result<Vec<i64>> {
         if batch.is_empty() {
             return Ok(Vec::new());
@@ -64,56 +64,21 @@ impl Store {
             .map(|m| (m.room, m.author.id, kind_name(m.kind), m.text.as_str()))
             .collect();
         let rows = json_array(&rows)?;
-        let mut tx = self.writer.begin().await?;
-        // One statement inserts the rows in array order. AUTOINCREMENT gives each row one more
-        // than the largest id ever used and nothing else writes while the transaction holds the
-        // lock, so the batch's ids are the run ending at the last one inserted: no RETURNING,
-        // whose rows would come back from SQLite's thread in channel-sized hand-offs. A row
-        // whose room is gone joins nothing and goes missing from the count: the transaction is
-        // then dropped, which rolls it back.
-        let inserted = sqlx::query(
-            "INSERT INTO messages (room_id, author_id, kind, body, sent_at, text_no)
-             SELECT b.room, b.author, b.kind, b.body, ?2,
-                    r.texts + SUM(b.kind = 'text') OVER (PARTITION BY b.room ORDER BY b.key)
-             FROM (SELECT key, value ->> 0 AS room, value ->> 1 AS author,
-                          value ->> 2 AS kind, value ->> 3 AS body
-                   FROM json_each(?1)) AS b
-             JOIN rooms r ON r.id = b.room
-             ORDER BY b.key",
-        )
-        .bind(rows)
-        .bind(sent_at)
-        .execute(&mut *tx)
-        .await?;
-        if inserted.rows_affected() != batch.len() as u64 {
-            return Err(sqlx::Error::RowNotFound);
-        }
-        let last = inserted.last_insert_rowid();
+        // Held for both statements, so that no other write comes between the batch and the
+        // reading of its ids. (The pool has this one connection: every write waits for it.)
+        let mut writer = self.writer.acquire().await?;
+        sqlx::query("INSERT INTO message_batches (rows, sent_at) VALUES (?1, ?2)")
+            .bind(rows)
+            .bind(sent_at)
+            .execute(&mut *writer)
+            .await?;
+        // AUTOINCREMENT gave the batch the ids after every id ever used, in array order: the
+        // run ending at the sequence's new value.
+        let (last,): (i64,) =
+            sqlx::query_as("SELECT seq FROM sqlite_sequence WHERE name = 'messages'")
+                .fetch_one(&mut *writer)
+                .await?;
         let first = last - batch.len() as i64 + 1;
-        // Both updates read the batch back by id. NOT INDEXED keeps SQLite on that id range:
-        // left to itself it groups by room by walking the whole room index, every message ever
-        // stored, once per batch.
-        sqlx::query(
-            "UPDATE rooms SET texts = batch.texts, latest = batch.latest
-             FROM (SELECT room_id, MAX(text_no) AS texts, MAX(id) AS latest
-                   FROM messages NOT INDEXED WHERE id >= ?1 GROUP BY room_id) AS batch
-             WHERE rooms.id = batch.room_id",
-        )
-        .bind(first)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query(
-            "UPDATE memberships SET last_read = batch.id, read_texts = batch.text_no
-             FROM (SELECT room_id, author_id, MAX(id) AS id, MAX(text_no) AS text_no
-                   FROM messages NOT INDEXED WHERE id >= ?1 AND kind = 'text'
-                   GROUP BY room_id, author_id) AS batch
-             WHERE memberships.room_id = batch.room_id AND memberships.user_id = batch.author_id
-               AND memberships.last_read < batch.id",
-        )
-        .bind(first)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
         Ok((first..=last).collect())
     }
 
