@@ -109,3 +109,42 @@ fn publish(hub: &Hub, message: NewMessage, id: i64, sent_at: i64, done: Done) {
         let _ = done.send(Ok(message));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use app::protocol::LOBBY_ID;
+
+    use super::*;
+    use crate::store::test_support::{fresh_store, remove};
+
+    #[tokio::test]
+    async fn a_message_to_a_room_just_deleted_does_not_sink_the_others_in_its_batch() {
+        let (store, path) = fresh_store("log").await;
+        let alice = store.create_user("alice", "x").await.unwrap().unwrap().user;
+        let chess = store
+            .create_room("chess", alice.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .id;
+        store.delete_room(chess).await.unwrap();
+        let log = MessageLog::start(store.clone(), Arc::new(Hub::default()));
+
+        // Both are queued before the log's task runs (this runtime has one thread), so they
+        // reach the database as one batch, which the message to the deleted room fails.
+        let text = |room| log.append(room, alice.clone(), MessageKind::Text, "hi".into());
+        let (lost, kept) = tokio::join!(text(chess), text(LOBBY_ID));
+
+        assert!(lost.is_err(), "the deleted room's message is refused");
+        let kept = kept.expect("the lobby's message is stored");
+        let (lobby, _) = store.history(LOBBY_ID, None, 10).await.unwrap();
+        assert_eq!(
+            lobby
+                .iter()
+                .map(|m| (m.id, m.text.as_str()))
+                .collect::<Vec<_>>(),
+            [(kept.id, "hi")]
+        );
+        remove(store, path).await;
+    }
+}

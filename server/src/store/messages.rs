@@ -131,9 +131,10 @@ impl Store {
 
 #[cfg(test)]
 mod tests {
-    use app::protocol::LOBBY_ID;
+    use app::protocol::{LOBBY_ID, RoomSummary};
 
     use super::*;
+    use crate::store::test_support::{fresh_store, remove};
 
     async fn person(store: &Store, name: &str) -> User {
         store.create_user(name, "x").await.unwrap().unwrap().user
@@ -152,32 +153,15 @@ mod tests {
         page.iter().map(|m| (m.id, m.text.as_str())).collect()
     }
 
+    /// `room` as it appears in `user`'s sidebar.
+    async fn summary(store: &Store, user: &User, room: i64) -> RoomSummary {
+        let mut sidebars = store.rooms_of(&[user.id]).await.unwrap();
+        let sidebar = sidebars.remove(&user.id).unwrap();
+        sidebar.into_iter().find(|r| r.id == room).unwrap()
+    }
+
     async fn unread(store: &Store, user: &User, room: i64) -> u32 {
-        let sidebars = store.rooms_of(&[user.id]).await.unwrap();
-        sidebars[&user.id]
-            .iter()
-            .find(|r| r.id == room)
-            .unwrap()
-            .unread
-    }
-
-    /// A store on a fresh database file, and the path to delete afterwards.
-    async fn fresh_store(name: &str) -> (Store, std::path::PathBuf) {
-        let path = std::env::temp_dir().join(format!("hearth-{name}-{}.db", std::process::id()));
-        for suffix in ["", "-wal", "-shm"] {
-            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
-        }
-        let store = Store::open(&format!("sqlite://{}", path.display()))
-            .await
-            .unwrap();
-        (store, path)
-    }
-
-    async fn remove(store: Store, path: std::path::PathBuf) {
-        store.close().await;
-        for suffix in ["", "-wal", "-shm"] {
-            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
-        }
+        summary(store, user, room).await.unread
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -254,6 +238,9 @@ mod tests {
         // The counts moved with it: Bob has Alice's two to read, Alice wrote them.
         assert_eq!(unread(&store, &bob, LOBBY_ID).await, 2);
         assert_eq!(unread(&store, &alice, LOBBY_ID).await, 0);
+        // And each room's newest message is the batch's last one there.
+        assert_eq!(summary(&store, &bob, LOBBY_ID).await.latest, ids[2]);
+        assert_eq!(summary(&store, &bob, chess).await.latest, ids[1]);
 
         // One message to a room that is gone sinks its batch, and nothing of it is kept.
         let failed = store

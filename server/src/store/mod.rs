@@ -107,3 +107,33 @@ pub fn now_ms() -> i64 {
         .map(|d| d.as_millis() as i64)
         .unwrap_or(0)
 }
+
+/// Stores on throwaway database files, for the tests of the store and of its users.
+#[cfg(test)]
+pub(crate) mod test_support {
+    use std::path::PathBuf;
+
+    use super::Store;
+
+    /// A store on a fresh database file, and the path to delete afterwards.
+    pub async fn fresh_store(name: &str) -> (Store, PathBuf) {
+        let path = std::env::temp_dir().join(format!("hearth-{name}-{}.db", std::process::id()));
+        delete(&path);
+        let store = Store::open(&format!("sqlite://{}", path.display()))
+            .await
+            .unwrap();
+        (store, path)
+    }
+
+    /// Closes the store and deletes its files.
+    pub async fn remove(store: Store, path: PathBuf) {
+        store.close().await;
+        delete(&path);
+    }
+
+    fn delete(path: &std::path::Path) {
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+        }
+    }
+}
