@@ -1,9 +1,10 @@
 -- A commit batch of messages is one statement: an insert into the view `message_batches`, whose
 -- trigger stores the batch and brings the running counts of 0003 up to date. One statement in
 -- autocommit mode is one transaction, so the batch and its counts land together or not at all,
--- with one fsync, in one round trip to SQLite's thread. The transaction it replaced (BEGIN, the
--- insert, two updates, COMMIT) was five round trips, ten thread switches per commit: most of
--- the server's CPU when messages arrive one or two per commit (many small rooms, private pairs).
+-- with one fsync. The transaction it replaced (BEGIN, the insert, two updates, COMMIT) took five
+-- round trips to SQLite's thread, two thread switches each; with one or two messages per commit
+-- (many small rooms, private pairs) `perf` put 29% of the server's CPU in thread switches,
+-- these hand-offs among them. Measured gain: 5-9% less CPU per delivery there.
 --
 -- `rows` is a JSON array of [room, author, kind, body], in order; `sent_at` the batch's time.
 
@@ -32,9 +33,8 @@ BEGIN
     -- Both updates read the batch back by id: AUTOINCREMENT gave its rows the ids after every id
     -- ever used, so they are the last json_array_length(rows) ids now in the table. (Not read
     -- from sqlite_sequence: SQLite updates that only when the whole statement ends, after this
-    -- trigger.) NOT INDEXED keeps SQLite
-    -- on that id range: left to itself it groups by room by walking the whole room index, every
-    -- message ever stored.
+    -- trigger.) NOT INDEXED keeps SQLite on that id range: left to itself it groups by room by
+    -- walking the whole room index, every message ever stored.
     UPDATE rooms SET texts = batch.texts, latest = batch.latest
     FROM (SELECT room_id, MAX(text_no) AS texts, MAX(id) AS latest
           FROM messages NOT INDEXED

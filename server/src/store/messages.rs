@@ -53,8 +53,9 @@ impl Store {
     /// The batch travels as one JSON array in one statement, an insert into the view
     /// `message_batches` (migration 0004), whose trigger stores the messages and brings the
     /// running counts up to date: each room's text count and newest id, and each author's read
-    /// mark, since posting in a room means having read it. One statement is one round trip to
-    /// SQLite's thread (two thread switches) and, in autocommit mode, one transaction.
+    /// mark, since posting in a room means having read it. In autocommit mode that statement is
+    /// one transaction. Two round trips to SQLite's thread in all (two thread switches each):
+    /// the batch, then its last id.
     pub async fn append_messages(&self, batch: &[NewMessage], sent_at: i64) -> Result<Vec<i64>> {
         if batch.is_empty() {
             return Ok(Vec::new());
