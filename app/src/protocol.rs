@@ -7,7 +7,7 @@
 use serde::{Deserialize, Serialize};
 
 /// Bumped whenever a frame changes incompatibly.
-pub const PROTOCOL_VERSION: u32 = 3;
+pub const PROTOCOL_VERSION: u32 = 4;
 
 /// Largest frame the server reads; a bigger one closes the socket with code 1009.
 pub const MAX_FRAME_BYTES: usize = 64 * 1024;
@@ -15,8 +15,14 @@ pub const MAX_FRAME_BYTES: usize = 64 * 1024;
 /// Messages per history page.
 pub const HISTORY_PAGE: usize = 50;
 
+/// Most changed messages (edits, deletions) replayed on reconnect.
+pub const CHANGES_MAX: usize = 1000;
+
 /// The room every account belongs to; it can be renamed but never left or deleted.
 pub const LOBBY_ID: i64 = 1;
+
+/// `muted_until` of a member muted until a moderator unmutes them.
+pub const MUTED_INDEFINITELY: i64 = i64::MAX;
 
 /// WebSocket close code sent when a frame exceeds [`MAX_FRAME_BYTES`].
 pub const CLOSE_TOO_BIG: u16 = 1009;
@@ -31,13 +37,70 @@ pub struct User {
     pub name: String,
 }
 
+/// What an account may do beyond posting: the administrator runs the server (the first account),
+/// teachers moderate every room they can see, members moderate the rooms they created.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Admin,
+    Teacher,
+    #[default]
+    Member,
+}
+
+impl Role {
+    pub const ALL: [Role; 3] = [Role::Admin, Role::Teacher, Role::Member];
+
+    /// The name people read ("Administrator", "Teacher", "Member").
+    pub fn label(self) -> &'static str {
+        match self {
+            Role::Admin => "Administrator",
+            Role::Teacher => "Teacher",
+            Role::Member => "Member",
+        }
+    }
+
+    /// The name in storage and on the wire ("admin", "teacher", "member").
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Teacher => "teacher",
+            Role::Member => "member",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Role> {
+        Role::ALL.into_iter().find(|r| r.as_str() == text)
+    }
+
+    /// Teachers and the administrator moderate every room they can see.
+    pub fn is_staff(self) -> bool {
+        matches!(self, Role::Admin | Role::Teacher)
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RoomKind {
-    /// A named room anyone signed in can see and join.
+    /// A named room: public (anyone may see and join it) or private (only its members see it).
     Room,
     /// A private conversation between exactly two people.
     Direct,
+}
+
+/// Who can see a named room.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Visibility {
+    /// Listed by `list_rooms`; anyone may read and join it.
+    #[default]
+    Public,
+    /// Seen only by the people added to it; everyone else is told it does not exist.
+    Private,
+}
+
+fn is_default<T: Default + PartialEq>(value: &T) -> bool {
+    *value == T::default()
 }
 
 /// A room as one user sees it in the sidebar.
@@ -47,12 +110,25 @@ pub struct RoomSummary {
     /// The room's name, or for a direct conversation the other person's name.
     pub name: String,
     pub kind: RoomKind,
+    /// Public or private (a direct conversation is always private).
+    #[serde(default)]
+    pub visibility: Visibility,
     pub created_by: Option<i64>,
     pub joined: bool,
     /// Messages by others this user has not read yet.
     pub unread: u32,
     /// Id of the newest message in the room (0 if none), so a client counts each new one once.
     pub latest: i64,
+    /// Id of the newest message this user has read here (their read mark): a message deleted
+    /// after it was unread.
+    #[serde(default)]
+    pub last_read: i64,
+    /// Members online now.
+    #[serde(default)]
+    pub online: u32,
+    /// Until when (Unix ms) this user is muted here; [`MUTED_INDEFINITELY`] until unmuted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub muted_until: Option<i64>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -63,6 +139,22 @@ pub enum MessageKind {
     Joined,
     /// "alice left": the author left the room.
     Left,
+    /// "bob was added by alice": the author was added; `text` is who added them.
+    Added,
+    /// "bob was removed by alice": the author was removed; `text` is who removed them.
+    Removed,
+}
+
+impl MessageKind {
+    /// Whether the notice makes its author a member (true) or ends their membership (false);
+    /// `None` for text.
+    pub fn membership(self) -> Option<bool> {
+        match self {
+            MessageKind::Text => None,
+            MessageKind::Joined | MessageKind::Added => Some(true),
+            MessageKind::Left | MessageKind::Removed => Some(false),
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -72,9 +164,68 @@ pub struct ChatMessage {
     pub room: i64,
     pub author: User,
     pub kind: MessageKind,
+    /// The current text; empty once deleted (earlier versions never leave the server).
     pub text: String,
     /// Unix time in milliseconds.
     pub sent_at: i64,
+    /// When the text was last edited, if ever.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub edited_at: Option<i64>,
+    /// The message was deleted: show "Message deleted".
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub deleted: bool,
+    /// The number of the last change (edit or deletion) to this message, 0 if never changed.
+    /// Change numbers rise across the whole server: the change cursor.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub change: i64,
+}
+
+/// How long a moderator mutes someone for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MuteLength {
+    TenMinutes,
+    OneHour,
+    OneDay,
+    UntilUnmuted,
+}
+
+impl MuteLength {
+    pub const ALL: [MuteLength; 4] = [
+        MuteLength::TenMinutes,
+        MuteLength::OneHour,
+        MuteLength::OneDay,
+        MuteLength::UntilUnmuted,
+    ];
+
+    /// The choice people read ("10 minutes", …, "Until unmuted").
+    pub fn label(self) -> &'static str {
+        match self {
+            MuteLength::TenMinutes => "10 minutes",
+            MuteLength::OneHour => "1 hour",
+            MuteLength::OneDay => "1 day",
+            MuteLength::UntilUnmuted => "Until unmuted",
+        }
+    }
+
+    /// The end of a mute starting at `now` (Unix ms).
+    pub fn until(self, now: i64) -> i64 {
+        const MINUTE: i64 = 60_000;
+        match self {
+            MuteLength::TenMinutes => now + 10 * MINUTE,
+            MuteLength::OneHour => now + 60 * MINUTE,
+            MuteLength::OneDay => now + 24 * 60 * MINUTE,
+            MuteLength::UntilUnmuted => MUTED_INDEFINITELY,
+        }
+    }
+}
+
+/// A muted member, in a `members` reply.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Muted {
+    pub user: i64,
+    /// Unix ms, or [`MUTED_INDEFINITELY`].
+    pub until: i64,
 }
 
 /// Frames the client sends.
@@ -82,11 +233,16 @@ pub struct ChatMessage {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ClientFrame {
     /// First frame of every connection. `resume_after` is the newest message id the client
-    /// has; the server then sends every later message of the client's rooms.
+    /// has; the server then sends every later message of the client's rooms. `changes_after`
+    /// is the client's change cursor (the welcome's `changes`, raised by every
+    /// `message_changed` since); the server then sends the current state of every message of
+    /// the client's rooms changed since.
     Hello {
         protocol: u32,
         #[serde(default)]
         resume_after: Option<i64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        changes_after: Option<i64>,
     },
     /// Post `text` to `room`. `nonce` is echoed in the `sent` acknowledgement or the error.
     Send {
@@ -94,6 +250,15 @@ pub enum ClientFrame {
         text: String,
         #[serde(default)]
         nonce: Option<String>,
+    },
+    /// Replace the text of one's own message.
+    EditMessage {
+        message: i64,
+        text: String,
+    },
+    /// Delete one's own message, or (moderators) anyone's in a room they manage.
+    DeleteMessage {
+        message: i64,
     },
     /// A page of up to [`HISTORY_PAGE`] messages older than `before` (or the newest).
     History {
@@ -108,11 +273,14 @@ pub enum ClientFrame {
     },
     CreateRoom {
         name: String,
+        #[serde(default)]
+        visibility: Visibility,
     },
     RenameRoom {
         room: i64,
         name: String,
     },
+    /// Archives the room: it disappears for everyone, its messages are kept for review.
     DeleteRoom {
         room: i64,
     },
@@ -121,6 +289,26 @@ pub enum ClientFrame {
     },
     LeaveRoom {
         room: i64,
+    },
+    /// Adds the person named `username` to `room` (moderators).
+    AddMember {
+        room: i64,
+        username: String,
+    },
+    /// Removes `user` from the private `room` (moderators).
+    RemoveMember {
+        room: i64,
+        user: i64,
+    },
+    /// Stops `user` posting in `room` for `length` (moderators).
+    MuteMember {
+        room: i64,
+        user: i64,
+        length: MuteLength,
+    },
+    UnmuteMember {
+        room: i64,
+        user: i64,
     },
     /// Open (or create) the private conversation with `user`.
     OpenDirect {
@@ -133,7 +321,7 @@ pub enum ClientFrame {
     },
     /// Every account, for starting a conversation.
     ListUsers,
-    /// Every named room, for browsing rooms to join.
+    /// Every public room, and the private ones this user is in, for browsing rooms to join.
     ListRooms,
 }
 
@@ -144,12 +332,18 @@ pub enum ServerFrame {
     Welcome {
         protocol: u32,
         me: User,
-        is_admin: bool,
+        role: Role,
         /// The rooms and conversations this user belongs to; `list_rooms` shows the others.
         rooms: Vec<RoomSummary>,
+        /// The server's newest change number now: the client's change cursor from here on.
+        changes: i64,
     },
-    /// A new message (or join/leave notice) in a room the client belongs to.
+    /// A new message (or membership notice) in a room the client belongs to.
     Message {
+        message: ChatMessage,
+    },
+    /// A message was edited or deleted: `message` is its new state (a deleted one has no text).
+    MessageChanged {
         message: ChatMessage,
     },
     /// The client's `send` with this nonce was stored as message `id`.
@@ -168,8 +362,12 @@ pub enum ServerFrame {
         members: Vec<User>,
         /// Ids of the members online now.
         online: Vec<i64>,
+        /// The members muted now.
+        #[serde(default)]
+        muted: Vec<Muted>,
     },
-    /// A room appeared for this client: created by someone, or a conversation opened.
+    /// A room appeared for this client: created, joined elsewhere, added to, or a conversation
+    /// opened.
     RoomAdded {
         room: RoomSummary,
     },
@@ -177,7 +375,14 @@ pub enum ServerFrame {
         room: i64,
         name: String,
     },
+    /// The room was deleted (archived): it is gone for everyone.
     RoomDeleted {
+        room: i64,
+        name: String,
+    },
+    /// This user is no longer in the private `room` (removed by a moderator, or left it from
+    /// another tab): it is gone for them.
+    RoomRemoved {
         room: i64,
         name: String,
     },
@@ -187,10 +392,27 @@ pub enum ServerFrame {
         user: i64,
         online: bool,
     },
+    /// How many members of `room` are online now (coalesced: at most about one a second).
+    OnlineCount {
+        room: i64,
+        online: u32,
+    },
+    /// `user` was muted in `room` until `until` (Unix ms, or [`MUTED_INDEFINITELY`]), or
+    /// unmuted (`until` absent). Sent to the room's members.
+    MemberMuted {
+        room: i64,
+        user: i64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        until: Option<i64>,
+    },
+    /// This user's role changed (by the administrator): it applies at once.
+    RoleChanged {
+        role: Role,
+    },
     Users {
         users: Vec<User>,
     },
-    /// Reply to `list_rooms`: every named room, in creation order, as this user sees it.
+    /// Reply to `list_rooms`: every room this user may see, in creation order.
     Rooms {
         rooms: Vec<RoomSummary>,
     },
@@ -206,6 +428,9 @@ pub enum ServerFrame {
         nonce: Option<String>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         room: Option<i64>,
+        /// For `muted`: until when (Unix ms, or [`MUTED_INDEFINITELY`]).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        until: Option<i64>,
     },
 }
 
@@ -216,10 +441,12 @@ pub enum ErrorCode {
     BadFrame,
     /// A field was out of bounds (empty or too long text, bad name).
     Invalid,
-    /// No such room or user.
+    /// No such room, message or user (or one this user may not know of).
     NotFound,
     /// The room exists but this user may not do that there.
     Forbidden,
+    /// A moderator muted this user in the room; `until` says until when.
+    Muted,
     /// The name is already in use.
     Conflict,
     /// Something went wrong on the server; nothing was changed.
@@ -233,6 +460,7 @@ impl ServerFrame {
             message: message.into(),
             nonce: None,
             room: None,
+            until: None,
         }
     }
 
@@ -248,22 +476,48 @@ impl ClientFrame {
     }
 }
 
+/// "You are muted in this room until 14:05" (`clock` formats a time), or "… until a moderator
+/// unmutes you".
+pub fn muted_notice(until: i64, clock: impl Fn(i64) -> String) -> String {
+    if until == MUTED_INDEFINITELY {
+        "You are muted in this room until a moderator unmutes you".to_owned()
+    } else {
+        format!("You are muted in this room until {}", clock(until))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn round_trips<T>(frames: Vec<T>)
+    where
+        T: Serialize + for<'de> Deserialize<'de> + PartialEq + std::fmt::Debug,
+    {
+        for frame in frames {
+            let json = serde_json::to_string(&frame).unwrap();
+            assert_eq!(serde_json::from_str::<T>(&json).unwrap(), frame, "{json}");
+        }
+    }
+
     #[test]
     fn client_frames_round_trip() {
-        let frames = vec![
+        round_trips(vec![
             ClientFrame::Hello {
                 protocol: PROTOCOL_VERSION,
                 resume_after: Some(41),
+                changes_after: Some(3),
             },
             ClientFrame::Send {
                 room: 1,
                 text: "hi <b>".into(),
                 nonce: Some("n1".into()),
             },
+            ClientFrame::EditMessage {
+                message: 7,
+                text: "fixed".into(),
+            },
+            ClientFrame::DeleteMessage { message: 7 },
             ClientFrame::History {
                 room: 1,
                 before: None,
@@ -271,6 +525,7 @@ mod tests {
             ClientFrame::Members { room: 2 },
             ClientFrame::CreateRoom {
                 name: "rust".into(),
+                visibility: Visibility::Private,
             },
             ClientFrame::RenameRoom {
                 room: 2,
@@ -279,6 +534,17 @@ mod tests {
             ClientFrame::DeleteRoom { room: 2 },
             ClientFrame::JoinRoom { room: 2 },
             ClientFrame::LeaveRoom { room: 2 },
+            ClientFrame::AddMember {
+                room: 2,
+                username: "bob".into(),
+            },
+            ClientFrame::RemoveMember { room: 2, user: 3 },
+            ClientFrame::MuteMember {
+                room: 2,
+                user: 3,
+                length: MuteLength::OneHour,
+            },
+            ClientFrame::UnmuteMember { room: 2, user: 3 },
             ClientFrame::OpenDirect { user: 3 },
             ClientFrame::MarkRead {
                 room: 1,
@@ -286,15 +552,7 @@ mod tests {
             },
             ClientFrame::ListUsers,
             ClientFrame::ListRooms,
-        ];
-        for frame in frames {
-            let json = frame.to_json();
-            assert_eq!(
-                serde_json::from_str::<ClientFrame>(&json).unwrap(),
-                frame,
-                "{json}"
-            );
-        }
+        ]);
     }
 
     #[test]
@@ -310,26 +568,41 @@ mod tests {
             kind: MessageKind::Text,
             text: "hello".into(),
             sent_at: 1_700_000_000_000,
+            edited_at: None,
+            deleted: false,
+            change: 0,
+        };
+        let edited = ChatMessage {
+            text: "hello!".into(),
+            edited_at: Some(1_700_000_001_000),
+            change: 4,
+            ..message.clone()
         };
         let room = RoomSummary {
             id: 1,
             name: "lobby".into(),
             kind: RoomKind::Room,
+            visibility: Visibility::Public,
             created_by: None,
             joined: true,
             unread: 2,
             latest: 7,
+            last_read: 5,
+            online: 3,
+            muted_until: Some(MUTED_INDEFINITELY),
         };
-        let frames = vec![
+        round_trips(vec![
             ServerFrame::Welcome {
                 protocol: PROTOCOL_VERSION,
                 me: alice.clone(),
-                is_admin: true,
+                role: Role::Teacher,
                 rooms: vec![room.clone()],
+                changes: 4,
             },
             ServerFrame::Message {
                 message: message.clone(),
             },
+            ServerFrame::MessageChanged { message: edited },
             ServerFrame::Sent {
                 nonce: "n1".into(),
                 id: 7,
@@ -343,6 +616,7 @@ mod tests {
                 room: 1,
                 members: vec![alice.clone()],
                 online: vec![1],
+                muted: vec![Muted { user: 1, until: 9 }],
             },
             ServerFrame::Rooms {
                 rooms: vec![room.clone()],
@@ -356,25 +630,55 @@ mod tests {
                 room: 2,
                 name: "b".into(),
             },
+            ServerFrame::RoomRemoved {
+                room: 2,
+                name: "b".into(),
+            },
             ServerFrame::Presence {
                 user: 1,
                 online: false,
             },
+            ServerFrame::OnlineCount { room: 1, online: 4 },
+            ServerFrame::MemberMuted {
+                room: 1,
+                user: 2,
+                until: Some(5),
+            },
+            ServerFrame::MemberMuted {
+                room: 1,
+                user: 2,
+                until: None,
+            },
+            ServerFrame::RoleChanged { role: Role::Admin },
             ServerFrame::Users { users: vec![alice] },
             ServerFrame::Read {
                 room: 1,
                 message: 7,
             },
             ServerFrame::error(ErrorCode::Invalid, "too long"),
-        ];
-        for frame in frames {
-            let json = frame.to_json();
-            assert_eq!(
-                serde_json::from_str::<ServerFrame>(&json).unwrap(),
-                frame,
-                "{json}"
-            );
+        ]);
+    }
+
+    #[test]
+    fn an_unchanged_message_carries_no_change_fields() {
+        let json = ServerFrame::Message {
+            message: ChatMessage {
+                id: 1,
+                room: 1,
+                author: User {
+                    id: 1,
+                    name: "a".into(),
+                },
+                kind: MessageKind::Text,
+                text: "hi".into(),
+                sent_at: 0,
+                edited_at: None,
+                deleted: false,
+                change: 0,
+            },
         }
+        .to_json();
+        assert!(!json.contains("edited_at") && !json.contains("deleted") && !json.contains("change"));
     }
 
     #[test]
@@ -384,7 +688,21 @@ mod tests {
             frame,
             ClientFrame::Hello {
                 protocol: 1,
-                resume_after: None
+                resume_after: None,
+                changes_after: None,
+            }
+        );
+    }
+
+    #[test]
+    fn a_room_is_public_unless_asked_otherwise() {
+        let frame: ClientFrame =
+            serde_json::from_str(r#"{"type":"create_room","name":"x"}"#).unwrap();
+        assert_eq!(
+            frame,
+            ClientFrame::CreateRoom {
+                name: "x".into(),
+                visibility: Visibility::Public
             }
         );
     }
@@ -392,5 +710,13 @@ mod tests {
     #[test]
     fn unknown_kind_is_rejected() {
         assert!(serde_json::from_str::<ClientFrame>(r#"{"type":"explode"}"#).is_err());
+    }
+
+    #[test]
+    fn roles_read_back_from_their_stored_names() {
+        for role in Role::ALL {
+            assert_eq!(Role::parse(role.as_str()), Some(role));
+        }
+        assert_eq!(Role::parse("root"), None);
     }
 }

@@ -5,7 +5,7 @@
 use std::sync::LazyLock;
 
 use app::names::{check_password, parse_username};
-use app::protocol::{LOBBY_ID, MessageKind, User};
+use app::protocol::{LOBBY_ID, MessageKind, Role, User};
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use axum::Form;
@@ -27,7 +27,7 @@ const SESSION_DAYS: i64 = 30;
 #[derive(Clone, Debug)]
 pub struct SignedIn {
     pub user: User,
-    pub is_admin: bool,
+    pub role: Role,
 }
 
 fn hash_password(password: &str) -> Option<String> {
@@ -76,8 +76,8 @@ fn session_token(headers: &HeaderMap) -> Option<&str> {
 pub async fn signed_in(state: &AppState, headers: &HeaderMap) -> Option<SignedIn> {
     let token = session_token(headers)?;
     // A failed lookup was logged by the lookup task; it counts as signed out.
-    let (user, is_admin) = state.lookups.sessions.get(token_hash(token)).await.ok()??;
-    Some(SignedIn { user, is_admin })
+    let (user, role) = state.lookups.sessions.get(token_hash(token)).await.ok()??;
+    Some(SignedIn { user, role })
 }
 
 /// Whether the request's Origin is the server's own (same host as the Host header) or one of
@@ -274,7 +274,7 @@ pub async fn same_origin(State(state): State<AppState>, request: Request, next: 
 /// The sign-in page itself sends a signed-in visitor on to the chat.
 pub async fn page_guard(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let path = request.uri().path();
-    let needs_session = path == "/" || path.starts_with("/rooms/");
+    let needs_session = path == "/" || path.starts_with("/rooms/") || path.starts_with("/admin");
     if needs_session || path == "/login" {
         let who = signed_in(&state, request.headers()).await;
         if needs_session && who.is_none() {

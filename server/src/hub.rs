@@ -6,14 +6,20 @@
 //! grow server memory. The lock is a plain `RwLock`, held only for in-memory bookkeeping and
 //! never across an `.await`.
 //!
+//! The hub also knows, per room, which members are online (they have a connection subscribed to
+//! it). A change to that count marks the room; [`announce_online_counts`] sends each marked
+//! room's count once a tick, so a thousand people arriving in a room cost its members one frame
+//! each per tick, not one per arrival.
+//!
 //! A cross-node bus plugs in at the three `to_*` methods: a node publishes the frame to the bus
 //! as well, and hands frames arriving from the bus to the same methods locally.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard, Weak};
+use std::time::Duration;
 
-use app::protocol::ServerFrame;
+use app::protocol::{RoomSummary, ServerFrame};
 use axum::extract::ws::Utf8Bytes;
 use tokio::sync::{Notify, mpsc};
 
@@ -51,13 +57,25 @@ struct Conn {
     watching: Option<i64>,
 }
 
+/// The connections subscribed to one room.
+#[derive(Default)]
+struct RoomRoute {
+    conns: HashMap<ConnId, Outbox>,
+    /// The members online here, with how many of their connections are subscribed.
+    online: HashMap<i64, u32>,
+    /// The online count last announced to the room.
+    announced: usize,
+}
+
 #[derive(Default)]
 struct Routes {
     conns: HashMap<ConnId, Conn>,
-    rooms: HashMap<i64, HashMap<ConnId, Outbox>>,
+    rooms: HashMap<i64, RoomRoute>,
     users: HashMap<i64, HashSet<ConnId>>,
     /// Per room, the connections watching its members' presence.
     watchers: HashMap<i64, HashMap<ConnId, Outbox>>,
+    /// Rooms whose online count changed since the last announcement.
+    recounted: HashSet<i64>,
 }
 
 impl Routes {
@@ -75,18 +93,49 @@ impl Routes {
         if let Some(c) = self.conns.get_mut(&conn)
             && c.rooms.insert(room)
         {
-            self.rooms
-                .entry(room)
-                .or_default()
-                .insert(conn, c.outbox.clone());
+            let route = self.rooms.entry(room).or_default();
+            route.conns.insert(conn, c.outbox.clone());
+            let tabs = route.online.entry(c.user).or_default();
+            *tabs += 1;
+            if *tabs == 1 {
+                self.recounted.insert(room);
+            }
         }
     }
 
     fn unsubscribe(&mut self, conn: ConnId, room: i64) {
-        if let Some(c) = self.conns.get_mut(&conn) {
-            c.rooms.remove(&room);
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        let (user, subscribed) = (c.user, c.rooms.remove(&room));
+        let watching = c.watching == Some(room);
+        if watching {
+            c.watching = None;
+            remove_from(&mut self.watchers, room, conn);
         }
-        remove_from(&mut self.rooms, room, conn);
+        if subscribed {
+            self.leave_route(conn, user, room);
+        }
+    }
+
+    /// Takes `conn` (of `user`) out of `room`'s route, recounting the room if it was the user's
+    /// last connection there.
+    fn leave_route(&mut self, conn: ConnId, user: i64, room: i64) {
+        let Some(route) = self.rooms.get_mut(&room) else {
+            return;
+        };
+        route.conns.remove(&conn);
+        if let Some(tabs) = route.online.get_mut(&user) {
+            *tabs -= 1;
+            if *tabs == 0 {
+                route.online.remove(&user);
+                self.recounted.insert(room);
+            }
+        }
+        if route.conns.is_empty() {
+            self.rooms.remove(&room);
+            self.recounted.remove(&room);
+        }
     }
 }
 
@@ -162,7 +211,7 @@ impl Hub {
         let mut routes = self.write();
         let conn = routes.conns.remove(&id)?;
         for &room in &conn.rooms {
-            remove_from(&mut routes.rooms, room, id);
+            routes.leave_route(id, conn.user, room);
         }
         if let Some(room) = conn.watching {
             remove_from(&mut routes.watchers, room, id);
@@ -226,7 +275,8 @@ impl Hub {
         }
     }
 
-    /// Unsubscribes every connection of `user` from `room` (the user left it).
+    /// Unsubscribes every connection of `user` from `room` (the user left it or was removed);
+    /// they stop hearing its presence too.
     pub fn unsubscribe_user(&self, user: i64, room: i64) {
         let mut routes = self.write();
         for conn in routes.conns_of(user) {
@@ -237,8 +287,9 @@ impl Hub {
     /// Forgets a deleted room.
     pub fn drop_room(&self, room: i64) {
         let mut routes = self.write();
+        routes.recounted.remove(&room);
         if let Some(subscribers) = routes.rooms.remove(&room) {
-            for conn in subscribers.keys() {
+            for conn in subscribers.conns.keys() {
                 if let Some(c) = routes.conns.get_mut(conn) {
                     c.rooms.remove(&room);
                 }
@@ -273,10 +324,49 @@ impl Hub {
     /// Delivers to every connection subscribed to `room`.
     pub fn to_room(&self, room: i64, frame: &Frame) {
         if let Some(subscribers) = self.read().rooms.get(&room) {
-            for outbox in subscribers.values() {
+            for outbox in subscribers.conns.values() {
                 outbox.offer(frame);
             }
         }
+    }
+
+    /// How many members of `room` are online now.
+    pub fn online_count(&self, room: i64) -> u32 {
+        self.read()
+            .rooms
+            .get(&room)
+            .map_or(0, |route| route.online.len() as u32)
+    }
+
+    /// Fills in each room's online count.
+    pub fn count_online(&self, rooms: &mut [RoomSummary]) {
+        let routes = self.read();
+        for room in rooms {
+            room.online = routes
+                .rooms
+                .get(&room.id)
+                .map_or(0, |route| route.online.len() as u32);
+        }
+    }
+
+    /// The rooms whose online count changed since the last call, with their counts now; each
+    /// counts as announced.
+    pub fn take_online_changes(&self) -> Vec<(i64, u32)> {
+        let mut routes = self.write();
+        let Routes {
+            rooms, recounted, ..
+        } = &mut *routes;
+        recounted
+            .drain()
+            .filter_map(|room| {
+                let route = rooms.get_mut(&room)?;
+                let online = route.online.len();
+                (online != route.announced).then(|| {
+                    route.announced = online;
+                    (room, online as u32)
+                })
+            })
+            .collect()
     }
 
     /// Delivers to every connection of `user`.
@@ -293,6 +383,25 @@ impl Hub {
     pub fn to_all(&self, frame: &Frame) {
         for conn in self.read().conns.values() {
             conn.outbox.offer(frame);
+        }
+    }
+}
+
+/// How often changed online counts are announced.
+pub const ONLINE_COUNT_EVERY: Duration = Duration::from_secs(1);
+
+/// Announces changed online counts every `every` to each changed room's members, one encoded
+/// frame per room; ends when the hub is gone.
+pub async fn announce_online_counts(hub: Weak<Hub>, every: Duration) {
+    let mut ticks = tokio::time::interval(every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        let Some(hub) = hub.upgrade() else {
+            return;
+        };
+        for (room, online) in hub.take_online_changes() {
+            hub.to_room(room, &encode(&ServerFrame::OnlineCount { room, online }));
         }
     }
 }
@@ -369,6 +478,32 @@ mod tests {
             notified.as_mut().poll(&mut cx).is_ready(),
             "kicked once the queue overflowed"
         );
+    }
+
+    #[test]
+    fn online_counts_change_once_per_person_and_are_announced_once() {
+        let hub = Hub::default();
+        let a1 = hub.connect(1);
+        let a2 = hub.connect(1);
+        let b = hub.connect(2);
+        hub.subscribe(a1.id, &[10]);
+        hub.subscribe(a2.id, &[10]);
+        hub.subscribe(b.id, &[10, 11]);
+        assert_eq!(hub.online_count(10), 2, "two people, three tabs");
+        let mut changes = hub.take_online_changes();
+        changes.sort();
+        assert_eq!(changes, [(10, 2), (11, 1)]);
+        assert!(hub.take_online_changes().is_empty(), "announced once");
+
+        // One of Alice's tabs closes: she is still online. Bob comes and goes: no change.
+        hub.disconnect(a1.id);
+        let b2 = hub.connect(2);
+        hub.subscribe(b2.id, &[10]);
+        hub.disconnect(b2.id);
+        assert!(hub.take_online_changes().is_empty());
+
+        hub.disconnect(a2.id);
+        assert_eq!(hub.take_online_changes(), [(10, 1)]);
     }
 
     #[test]

@@ -1,14 +1,17 @@
-//! Hearth's server: the axum application that serves the Leptos pages, the sign-in forms and
-//! the chat WebSocket, on top of the store, the hub, the message log and the batched lookups.
+//! Hearth's server: the axum application that serves the Leptos pages, the sign-in forms, the
+//! administrator's pages and the chat WebSocket, on top of the store, the hub, the message log,
+//! the batched lookups and the rights policy.
 
 #![recursion_limit = "256"]
 
+pub mod admin;
 pub mod auth;
 pub mod commands;
 pub mod config;
 pub mod hub;
 pub mod lookups;
 pub mod message_log;
+pub mod policy;
 pub mod socket;
 pub mod store;
 
@@ -72,12 +75,16 @@ pub fn router(state: AppState) -> Router {
         .route("/auth/login", post(auth::sign_in))
         .route("/auth/register", post(auth::register))
         .route("/auth/logout", post(auth::sign_out))
+        .route("/admin/role", post(admin::change_role))
+        .route("/admin/rooms/{id}/purge", post(admin::purge))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             auth::same_origin,
         ));
     Router::new()
         .route("/ws", get(socket::upgrade))
+        .route("/admin", get(admin::accounts_page))
+        .route("/admin/rooms/{id}/purge", get(admin::confirm_purge))
         .merge(forms)
         .leptos_routes(&state, generate_route_list(App), move || {
             shell(leptos.clone())
@@ -104,7 +111,11 @@ pub type Error = Box<dyn std::error::Error + Send + Sync>;
 pub async fn start(config: Config) -> Result<Server, Error> {
     let store = Store::open(&config.database_url).await?;
     let hub = Arc::new(Hub::default());
-    let log = MessageLog::start(store.clone(), hub.clone());
+    let log = MessageLog::start(store.clone(), hub.clone()).await?;
+    tokio::spawn(hub::announce_online_counts(
+        Arc::downgrade(&hub),
+        hub::ONLINE_COUNT_EVERY,
+    ));
     let listener = tokio::net::TcpListener::bind(config.addr).await?;
     let addr = listener.local_addr()?;
     // Chat frames are small and must go out at once: no Nagle delay behind an unacked write.

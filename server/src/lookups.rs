@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 use std::hash::Hash;
 
-use app::protocol::{RoomSummary, User};
+use app::protocol::{Role, RoomSummary, User};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::store::Store;
@@ -88,8 +88,8 @@ where
 /// The lookups every connection makes when it opens.
 #[derive(Clone)]
 pub struct Lookups {
-    /// Token hash → the signed-in user and whether they are the administrator.
-    pub sessions: Lookup<String, (User, bool)>,
+    /// Token hash → the signed-in user and their role.
+    pub sessions: Lookup<String, (User, Role)>,
     /// User id → their sidebar (see [`Store::rooms_of`]).
     pub rooms: Lookup<i64, Vec<RoomSummary>>,
 }

@@ -1,41 +1,80 @@
-//! The message log: stores every message, then publishes it, in id order.
+//! The message log: stores every message, edit and deletion, then publishes it, in order.
 //!
-//! One task owns all message writes. It takes whatever appends are waiting (up to
-//! [`MAX_BATCH`]), stores them in one transaction (group commit: one fsync for the batch),
-//! publishes each through the hub, and only then acknowledges each sender. Because one task
-//! assigns ids and publishes, clients see ids in increasing order, which makes "everything after
-//! id N" a correct resume cursor.
+//! One task owns all writes of message content. It takes whatever is waiting (up to
+//! [`MAX_BATCH`]), stores runs of new messages in one transaction each (group commit: one fsync
+//! for the run), applies edits and deletions one by one in between, publishes each through the
+//! hub, and only then acknowledges each sender. Because one task assigns message ids and change
+//! numbers and publishes, clients see both in increasing order, which makes "everything after
+//! id N" and "every change after number C" correct resume cursors.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 
 use app::protocol::{ChatMessage, MessageKind, ServerFrame, User};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::hub::{Hub, encode};
-use crate::store::{NewMessage, Store, now_ms};
+use crate::store::{Change, NewMessage, Refused, Store, now_ms};
 
-/// Most appends stored in one transaction.
+/// Most writes taken at once; a run of new messages among them is one transaction.
 pub const MAX_BATCH: usize = 512;
 
-/// The message could not be stored (the room is gone, or the database failed).
-#[derive(Debug)]
-pub struct NotStored;
-
-struct Append {
-    message: NewMessage,
-    done: Done,
+/// Why a write was not stored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NotStored {
+    /// The storage refused it: no such room, not a member, or muted.
+    Refused(Refused),
+    /// The message to change does not exist or is deleted already.
+    NoMessage,
+    /// The database failed, or the server is stopping.
+    Failed,
 }
+
+enum Write {
+    Append {
+        message: NewMessage,
+        done: Done,
+    },
+    Change {
+        message: i64,
+        by: i64,
+        change: Change,
+        done: Done,
+    },
+}
+
+type Done = oneshot::Sender<Result<ChatMessage, NotStored>>;
 
 #[derive(Clone)]
 pub struct MessageLog {
-    appends: mpsc::Sender<Append>,
+    writes: mpsc::Sender<Write>,
+    /// The newest change number published so far.
+    published_change: Arc<AtomicI64>,
 }
 
 impl MessageLog {
-    pub fn start(store: Store, hub: Arc<Hub>) -> Self {
-        let (appends, rx) = mpsc::channel(4 * MAX_BATCH);
-        tokio::spawn(run(store, hub, rx));
-        MessageLog { appends }
+    /// Starts the writer task, numbering changes on from the newest stored one.
+    pub async fn start(store: Store, hub: Arc<Hub>) -> Result<Self, sqlx::Error> {
+        let latest = store.latest_change().await?;
+        let published_change = Arc::new(AtomicI64::new(latest));
+        let (writes, rx) = mpsc::channel(4 * MAX_BATCH);
+        let writer = Writer {
+            store,
+            hub,
+            next_change: latest + 1,
+            published_change: published_change.clone(),
+        };
+        tokio::spawn(writer.run(rx));
+        Ok(MessageLog {
+            writes,
+            published_change,
+        })
+    }
+
+    /// The newest change number published: a connection subscribed before reading it hears every
+    /// later change live, and finds every earlier one stored.
+    pub fn published_change(&self) -> i64 {
+        self.published_change.load(Ordering::Acquire)
     }
 
     /// Stores and publishes a message; returns it once it is durable and sent to the room.
@@ -46,51 +85,163 @@ impl MessageLog {
         kind: MessageKind,
         text: String,
     ) -> Result<ChatMessage, NotStored> {
-        let (done, result) = oneshot::channel();
         let message = NewMessage {
             room,
             author,
             kind,
             text,
         };
-        self.appends
-            .send(Append { message, done })
+        self.write(|done| Write::Append { message, done }).await
+    }
+
+    /// Edits or deletes a message (the caller has checked the rights) and publishes its new
+    /// state to the room.
+    pub async fn change(
+        &self,
+        message: i64,
+        by: i64,
+        change: Change,
+    ) -> Result<ChatMessage, NotStored> {
+        self.write(|done| Write::Change {
+            message,
+            by,
+            change,
+            done,
+        })
+        .await
+    }
+
+    async fn write(&self, write: impl FnOnce(Done) -> Write) -> Result<ChatMessage, NotStored> {
+        let (done, result) = oneshot::channel();
+        self.writes
+            .send(write(done))
             .await
-            .map_err(|_| NotStored)?;
-        result.await.map_err(|_| NotStored)?
+            .map_err(|_| NotStored::Failed)?;
+        result.await.map_err(|_| NotStored::Failed)?
     }
 }
 
-async fn run(store: Store, hub: Arc<Hub>, mut rx: mpsc::Receiver<Append>) {
-    let mut batch = Vec::with_capacity(MAX_BATCH);
-    while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        let sent_at = now_ms();
-        let (messages, dones): (Vec<NewMessage>, Vec<_>) =
-            batch.drain(..).map(|a| (a.message, a.done)).unzip();
-        match store.append_messages(&messages, sent_at).await {
-            Ok(ids) => {
-                for ((message, done), id) in messages.into_iter().zip(dones).zip(ids) {
-                    publish(&hub, message, id, sent_at, done);
+struct Writer {
+    store: Store,
+    hub: Arc<Hub>,
+    next_change: i64,
+    published_change: Arc<AtomicI64>,
+}
+
+impl Writer {
+    async fn run(mut self, mut rx: mpsc::Receiver<Write>) {
+        let mut batch = Vec::with_capacity(MAX_BATCH);
+        let mut run = Vec::with_capacity(MAX_BATCH);
+        while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
+            for write in batch.drain(..) {
+                match write {
+                    Write::Append { message, done } => run.push((message, done)),
+                    Write::Change {
+                        message,
+                        by,
+                        change,
+                        done,
+                    } => {
+                        // Messages sent before the change are stored (and published) first.
+                        self.append_run(&mut run).await;
+                        self.change(message, by, change, done).await;
+                    }
                 }
             }
-            // One bad append (say, to a room deleted a moment ago) must not sink the others:
-            // retry one by one.
-            Err(_) => {
-                for (message, done) in messages.into_iter().zip(dones) {
-                    match store.append_message(&message, sent_at).await {
-                        Ok(id) => publish(&hub, message, id, sent_at, done),
-                        Err(error) => {
-                            tracing::warn!(%error, room = message.room, "message not stored");
-                            let _ = done.send(Err(NotStored));
-                        }
+            self.append_run(&mut run).await;
+        }
+    }
+
+    /// Stores a run of new messages as one commit and publishes them.
+    async fn append_run(&mut self, run: &mut Vec<(NewMessage, Done)>) {
+        if run.is_empty() {
+            return;
+        }
+        let sent_at = now_ms();
+        let (messages, dones): (Vec<NewMessage>, Vec<Done>) = run.drain(..).unzip();
+        let failure = match self.store.append_messages(&messages, sent_at).await {
+            Ok(ids) => {
+                for ((message, done), id) in messages.into_iter().zip(dones).zip(ids) {
+                    publish(&self.hub, message, id, sent_at, done);
+                }
+                return;
+            }
+            Err(error) => error,
+        };
+        // The trigger refuses the whole batch for one message it may not store (its author
+        // left the room a moment ago, say): ask which, refuse those, and store the rest together.
+        let refused = if Refused::of(&failure).is_some() {
+            self.store
+                .refused(&messages, sent_at)
+                .await
+                .unwrap_or_default()
+        } else {
+            Vec::new()
+        };
+        let mut keep = Vec::with_capacity(messages.len());
+        for (at, (message, done)) in messages.into_iter().zip(dones).enumerate() {
+            match refused.iter().find(|(r, _)| *r == at) {
+                Some(&(_, why)) => {
+                    let _ = done.send(Err(NotStored::Refused(why)));
+                }
+                None => keep.push((message, done)),
+            }
+        }
+        if !refused.is_empty() && !keep.is_empty() {
+            let (messages, dones): (Vec<NewMessage>, Vec<Done>) = keep.into_iter().unzip();
+            match self.store.append_messages(&messages, sent_at).await {
+                Ok(ids) => {
+                    for ((message, done), id) in messages.into_iter().zip(dones).zip(ids) {
+                        publish(&self.hub, message, id, sent_at, done);
                     }
+                    return;
+                }
+                Err(_) => keep = messages.into_iter().zip(dones).collect(),
+            }
+        }
+        // Still failing (the database, or rights that changed again): one by one.
+        for (message, done) in keep {
+            match self.store.append_message(&message, sent_at).await {
+                Ok(id) => publish(&self.hub, message, id, sent_at, done),
+                Err(error) => {
+                    let why = match Refused::of(&error) {
+                        Some(why) => NotStored::Refused(why),
+                        None => {
+                            tracing::warn!(%error, room = message.room, "message not stored");
+                            NotStored::Failed
+                        }
+                    };
+                    let _ = done.send(Err(why));
                 }
             }
         }
     }
-}
 
-type Done = oneshot::Sender<Result<ChatMessage, NotStored>>;
+    async fn change(&mut self, message: i64, by: i64, change: Change, done: Done) {
+        let number = self.next_change;
+        let result = match self
+            .store
+            .change_message(message, by, &change, now_ms(), number)
+            .await
+        {
+            Ok(Some(changed)) => {
+                self.next_change += 1;
+                let frame = encode(&ServerFrame::MessageChanged {
+                    message: changed.clone(),
+                });
+                self.hub.to_room(changed.room, &frame);
+                self.published_change.store(number, Ordering::Release);
+                Ok(changed)
+            }
+            Ok(None) => Err(NotStored::NoMessage),
+            Err(error) => {
+                tracing::warn!(%error, message, "change not stored");
+                Err(NotStored::Failed)
+            }
+        };
+        let _ = done.send(result);
+    }
+}
 
 fn publish(hub: &Hub, message: NewMessage, id: i64, sent_at: i64, done: Done) {
     let room = message.room;
@@ -102,6 +253,9 @@ fn publish(hub: &Hub, message: NewMessage, id: i64, sent_at: i64, done: Done) {
             kind: message.kind,
             text: message.text,
             sent_at,
+            edited_at: None,
+            deleted: false,
+            change: 0,
         },
     };
     hub.to_room(room, &encode(&frame));
@@ -112,7 +266,7 @@ fn publish(hub: &Hub, message: NewMessage, id: i64, sent_at: i64, done: Done) {
 
 #[cfg(test)]
 mod tests {
-    use app::protocol::LOBBY_ID;
+    use app::protocol::{LOBBY_ID, Visibility};
 
     use super::*;
     use crate::store::test_support::{fresh_store, remove};
@@ -122,20 +276,26 @@ mod tests {
         let (store, path) = fresh_store("log").await;
         let alice = store.create_user("alice", "x").await.unwrap().unwrap().user;
         let chess = store
-            .create_room("chess", alice.id)
+            .create_room("chess", Visibility::Public, alice.id)
             .await
             .unwrap()
             .unwrap()
             .id;
-        store.delete_room(chess).await.unwrap();
-        let log = MessageLog::start(store.clone(), Arc::new(Hub::default()));
+        store.archive_room(chess).await.unwrap();
+        let log = MessageLog::start(store.clone(), Arc::new(Hub::default()))
+            .await
+            .unwrap();
 
         // Both are queued before the log's task runs (this runtime has one thread), so they
         // reach the database as one batch, which the message to the deleted room fails.
         let text = |room| log.append(room, alice.clone(), MessageKind::Text, "hi".into());
         let (lost, kept) = tokio::join!(text(chess), text(LOBBY_ID));
 
-        assert!(lost.is_err(), "the deleted room's message is refused");
+        assert_eq!(
+            lost.unwrap_err(),
+            NotStored::Refused(Refused::NoRoom),
+            "the deleted room's message is refused"
+        );
         let kept = kept.expect("the lobby's message is stored");
         let (lobby, _) = store.history(LOBBY_ID, None, 10).await.unwrap();
         assert_eq!(

@@ -2,8 +2,8 @@
 //! welcome and catch-up, then a loop that writes hub frames out and runs incoming commands.
 
 use app::protocol::{
-    CLOSE_PROTOCOL, CLOSE_TOO_BIG, CLOSE_TOO_SLOW, ClientFrame, ErrorCode, MAX_FRAME_BYTES,
-    PROTOCOL_VERSION, ServerFrame,
+    CHANGES_MAX, CLOSE_PROTOCOL, CLOSE_TOO_BIG, CLOSE_TOO_SLOW, ClientFrame, ErrorCode,
+    MAX_FRAME_BYTES, PROTOCOL_VERSION, Role, ServerFrame,
 };
 use axum::extract::State;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
@@ -72,8 +72,8 @@ fn too_big(error: &axum::Error) -> bool {
 }
 
 async fn connection(mut socket: WebSocket, state: AppState, who: SignedIn) {
-    let resume_after = match handshake(&mut socket).await {
-        Ok(resume_after) => resume_after,
+    let resume = match handshake(&mut socket).await {
+        Ok(resume) => resume,
         Err(frame) => {
             let _ = socket.send(Message::Close(Some(frame))).await;
             return;
@@ -82,10 +82,9 @@ async fn connection(mut socket: WebSocket, state: AppState, who: SignedIn) {
     let registration = state.hub.connect(who.user.id);
     let client = Client {
         me: who.user,
-        is_admin: who.is_admin,
         conn: registration.id,
     };
-    let ending = serve(&mut socket, &state, &client, registration, resume_after).await;
+    let ending = serve(&mut socket, &state, &client, who.role, registration, resume).await;
     if let Some(rooms) = state.hub.disconnect(client.conn) {
         announce_presence(&state, client.me.id, &rooms, false);
     }
@@ -95,7 +94,14 @@ async fn connection(mut socket: WebSocket, state: AppState, who: SignedIn) {
     }
 }
 
-async fn handshake(socket: &mut WebSocket) -> Result<Option<i64>, CloseFrame> {
+/// Where a reconnecting client resumes: after this message id, and after this change number.
+#[derive(Clone, Copy, Default)]
+struct Resume {
+    messages: Option<i64>,
+    changes: Option<i64>,
+}
+
+async fn handshake(socket: &mut WebSocket) -> Result<Resume, CloseFrame> {
     let say_hello = || close(CLOSE_PROTOCOL, "the first frame must be hello");
     let first = tokio::time::timeout(HELLO_TIMEOUT, socket.recv())
         .await
@@ -105,7 +111,11 @@ async fn handshake(socket: &mut WebSocket) -> Result<Option<i64>, CloseFrame> {
             Ok(ClientFrame::Hello {
                 protocol: PROTOCOL_VERSION,
                 resume_after,
-            }) => Ok(resume_after),
+                changes_after,
+            }) => Ok(Resume {
+                messages: resume_after,
+                changes: changes_after,
+            }),
             Ok(ClientFrame::Hello { .. }) => {
                 Err(close(CLOSE_PROTOCOL, "unsupported protocol version"))
             }
@@ -177,8 +187,9 @@ async fn serve(
     socket: &mut WebSocket,
     state: &AppState,
     client: &Client,
+    role: Role,
     registration: Registration,
-    resume_after: Option<i64>,
+    resume: Resume,
 ) -> Option<CloseFrame> {
     let Registration {
         mut queue,
@@ -192,25 +203,27 @@ async fn serve(
     let kicked = &mut kicked;
     let mut shutdown = state.shutdown.clone();
     let mut shutting_down = std::pin::pin!(shutdown.changed());
-    let rooms = match state.lookups.rooms.get(client.me.id).await {
+    let mut rooms = match state.lookups.rooms.get(client.me.id).await {
         Ok(rooms) => rooms.unwrap_or_default(),
         // The lookup task logged why.
         Err(_) => return Some(close(CLOSE_SERVER_ERROR, "server error")),
     };
     let joined: Vec<i64> = rooms.iter().map(|r| r.id).collect();
-    // Subscribe before reading what was missed, so nothing falls between the two; the client
-    // drops the duplicates by id.
+    // Subscribe before reading what was missed and the change cursor, so nothing falls between
+    // the two; the client drops the duplicates (by id, and by change number).
     state.hub.subscribe(client.conn, &joined);
     if came_online {
         announce_presence(state, client.me.id, &joined, true);
     }
+    state.hub.count_online(&mut rooms);
     let welcome = ServerFrame::Welcome {
         protocol: PROTOCOL_VERSION,
         me: client.me.clone(),
-        is_admin: client.is_admin,
+        role,
         rooms,
+        changes: state.log.published_change(),
     };
-    let missed = match resume_after {
+    let missed = match resume.messages {
         Some(after) => state
             .store
             .missed(client.me.id, after, MISSED_MAX)
@@ -221,10 +234,27 @@ async fn serve(
             }),
         None => Vec::new(),
     };
-    // The welcome and the catch-up go out in one burst, before any live frame.
+    let changed = match resume.changes {
+        Some(after) => state
+            .store
+            .changed_since(client.me.id, after, CHANGES_MAX)
+            .await
+            .unwrap_or_else(|error| {
+                tracing::error!(%error, "could not load changed messages");
+                Vec::new()
+            }),
+        None => Vec::new(),
+    };
+    // The welcome and the catch-up go out in one burst, before any live frame: new messages,
+    // then the current state of those edited or deleted meanwhile.
     let catch_up = missed
         .into_iter()
-        .map(|message| encode(&ServerFrame::Message { message }));
+        .map(|message| encode(&ServerFrame::Message { message }))
+        .chain(
+            changed
+                .into_iter()
+                .map(|message| encode(&ServerFrame::MessageChanged { message })),
+        );
     if let Err(end) = write_all(
         socket,
         kicked,

@@ -1,4 +1,5 @@
-//! Stored messages: appending in batches, history pages and catch-up after a reconnect.
+//! Stored messages: appending in batches, edits and deletions that keep every earlier version,
+//! history pages, and catch-up after a reconnect.
 
 use app::protocol::{ChatMessage, MessageKind, User};
 
@@ -12,28 +13,90 @@ pub struct NewMessage {
     pub text: String,
 }
 
-fn kind_name(kind: MessageKind) -> &'static str {
-    match kind {
-        MessageKind::Text => "text",
-        MessageKind::Joined => "joined",
-        MessageKind::Left => "left",
+/// A change to a stored message.
+#[derive(Clone, Debug)]
+pub enum Change {
+    Edit(String),
+    Delete,
+}
+
+/// Why a message of a batch cannot be stored, as the batch's trigger (migration 0005) says it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refused {
+    /// The room is gone (archived or purged) or never was.
+    NoRoom,
+    /// The author is not a member (a text; membership notices are exempt).
+    NotMember,
+    /// The author is muted there.
+    Muted,
+}
+
+impl Refused {
+    /// The refusal a failed batch statement reports, if it is one of these.
+    pub fn of(error: &sqlx::Error) -> Option<Refused> {
+        let message = error.as_database_error()?.message().to_owned();
+        match message.as_str() {
+            "room not found" => Some(Refused::NoRoom),
+            "not a member" => Some(Refused::NotMember),
+            "muted" => Some(Refused::Muted),
+            _ => None,
+        }
+    }
+
+    fn parse(reason: &str) -> Refused {
+        match reason {
+            "not a member" => Refused::NotMember,
+            "muted" => Refused::Muted,
+            _ => Refused::NoRoom,
+        }
     }
 }
 
-fn kind_of(kind: &str) -> MessageKind {
+/// Membership notices are stored as `joined`/`left`; one a moderator caused keeps the
+/// moderator's name as its body.
+fn kind_name(kind: MessageKind) -> &'static str {
     match kind {
-        "joined" => MessageKind::Joined,
-        "left" => MessageKind::Left,
+        MessageKind::Text => "text",
+        MessageKind::Joined | MessageKind::Added => "joined",
+        MessageKind::Left | MessageKind::Removed => "left",
+    }
+}
+
+pub(super) fn kind_of(kind: &str, body: &str) -> MessageKind {
+    match (kind, body.is_empty()) {
+        ("joined", true) => MessageKind::Joined,
+        ("joined", false) => MessageKind::Added,
+        ("left", true) => MessageKind::Left,
+        ("left", false) => MessageKind::Removed,
         _ => MessageKind::Text,
     }
 }
 
-type Row = (i64, i64, i64, String, String, String, i64);
+type Row = (
+    i64,
+    i64,
+    i64,
+    String,
+    String,
+    String,
+    i64,
+    Option<i64>,
+    bool,
+    i64,
+);
 
-const SELECT: &str = "SELECT m.id, m.room_id, u.id, u.username, m.kind, m.body, m.sent_at
+const SELECT: &str = "SELECT m.id, m.room_id, u.id, u.username, m.kind, m.body, m.sent_at,
+                             m.edited_at, m.deleted_at IS NOT NULL, m.changed
                       FROM messages m JOIN users u ON u.id = m.author_id";
 
-fn message((id, room, author_id, author_name, kind, text, sent_at): Row) -> ChatMessage {
+/// The rooms (not archived) that user `?1` belongs to.
+const ROOMS_OF_USER: &str =
+    "SELECT ms.room_id FROM memberships ms JOIN rooms r ON r.id = ms.room_id
+                             WHERE ms.user_id = ?1 AND r.archived_at IS NULL";
+
+fn message(
+    (id, room, author_id, author_name, kind, text, sent_at, edited_at, deleted, change): Row,
+) -> ChatMessage {
     ChatMessage {
         id,
         room,
@@ -41,9 +104,12 @@ fn message((id, room, author_id, author_name, kind, text, sent_at): Row) -> Chat
             id: author_id,
             name: author_name,
         },
-        kind: kind_of(&kind),
+        kind: kind_of(&kind, &text),
         text,
         sent_at,
+        edited_at,
+        deleted,
+        change,
     }
 }
 
@@ -83,6 +149,136 @@ impl Store {
         Ok((first..=last).collect())
     }
 
+    /// Which messages of `batch` the batch's trigger would refuse now, and why (by position):
+    /// asked after a batch failed, so that the rest can be stored together again.
+    pub async fn refused(
+        &self,
+        batch: &[NewMessage],
+        sent_at: i64,
+    ) -> Result<Vec<(usize, Refused)>> {
+        let rows: Vec<(i64, i64, &str)> = batch
+            .iter()
+            .map(|m| (m.room, m.author.id, kind_name(m.kind)))
+            .collect();
+        let found = sqlx::query_as::<_, (i64, String)>(
+            "SELECT b.key, CASE
+                 WHEN r.id IS NULL OR r.archived_at IS NOT NULL THEN 'room not found'
+                 WHEN b.kind = 'text' AND m.user_id IS NULL THEN 'not a member'
+                 ELSE 'muted' END
+             FROM (SELECT key, value ->> 0 AS room, value ->> 1 AS author, value ->> 2 AS kind
+                   FROM json_each(?1)) AS b
+             LEFT JOIN rooms r ON r.id = b.room
+             LEFT JOIN memberships m ON m.room_id = b.room AND m.user_id = b.author
+             LEFT JOIN mutes x ON x.room_id = b.room AND x.user_id = b.author
+             WHERE r.id IS NULL OR r.archived_at IS NOT NULL
+                OR (b.kind = 'text' AND (m.user_id IS NULL OR x.until > ?2))",
+        )
+        .bind(json_array(&rows)?)
+        .bind(sent_at)
+        .fetch_all(&self.writer)
+        .await?;
+        Ok(found
+            .into_iter()
+            .map(|(at, reason)| (at as usize, Refused::parse(&reason)))
+            .collect())
+    }
+
+    /// Edits or deletes message `id` as change number `change`, made by `by` at `at`: the
+    /// replaced text is kept in `message_versions`, the message keeps only its current text
+    /// (none once deleted). Returns the message's new state; `None` if it does not exist or is
+    /// deleted already.
+    pub async fn change_message(
+        &self,
+        id: i64,
+        by: i64,
+        change: &Change,
+        at: i64,
+        number: i64,
+    ) -> Result<Option<ChatMessage>> {
+        let mut tx = self.writer.begin().await?;
+        let kept = sqlx::query(
+            "INSERT INTO message_versions
+                 (message_id, body, written_at, replaced_at, replaced_by, change)
+             SELECT id, body, COALESCE(edited_at, sent_at), ?2, ?3, ?4
+             FROM messages WHERE id = ?1 AND deleted_at IS NULL",
+        )
+        .bind(id)
+        .bind(at)
+        .bind(by)
+        .bind(match change {
+            Change::Edit(_) => "edit",
+            Change::Delete => "delete",
+        })
+        .execute(&mut *tx)
+        .await?;
+        if kept.rows_affected() == 0 {
+            return Ok(None);
+        }
+        match change {
+            Change::Edit(text) => {
+                sqlx::query(
+                    "UPDATE messages SET body = ?2, edited_at = ?3, changed = ?4 WHERE id = ?1",
+                )
+                .bind(id)
+                .bind(text)
+                .bind(at)
+                .bind(number)
+                .execute(&mut *tx)
+                .await?
+            }
+            Change::Delete => {
+                sqlx::query(
+                    "UPDATE messages SET body = '', deleted_at = ?2, deleted_by = ?3, changed = ?4
+                     WHERE id = ?1",
+                )
+                .bind(id)
+                .bind(at)
+                .bind(by)
+                .bind(number)
+                .execute(&mut *tx)
+                .await?
+            }
+        };
+        let row = sqlx::query_as::<_, Row>(&format!("{SELECT} WHERE m.id = ?1"))
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(Some(message(row)))
+    }
+
+    /// The newest change number given so far (0 if no message was ever changed).
+    pub async fn latest_change(&self) -> Result<i64> {
+        let latest = sqlx::query_scalar::<_, Option<i64>>(
+            "SELECT MAX(changed) FROM messages WHERE changed > 0",
+        )
+        .fetch_one(&self.writer)
+        .await?;
+        Ok(latest.unwrap_or(0))
+    }
+
+    /// The current state of the messages changed after change `after` in the rooms `user`
+    /// belongs to, in change order: what a reconnecting client missed of edits and deletions.
+    pub async fn changed_since(
+        &self,
+        user: i64,
+        after: i64,
+        limit: usize,
+    ) -> Result<Vec<ChatMessage>> {
+        // `changed > 0` lets SQLite use the partial index of changed messages.
+        let rows = sqlx::query_as::<_, Row>(&format!(
+            "{SELECT} WHERE m.changed > 0 AND m.changed > ?2
+               AND m.room_id IN ({ROOMS_OF_USER})
+             ORDER BY m.changed LIMIT ?3"
+        ))
+        .bind(user)
+        .bind(after)
+        .bind(limit as i64)
+        .fetch_all(&self.readers)
+        .await?;
+        Ok(rows.into_iter().map(message).collect())
+    }
+
     /// Stores one message on its own; returns its id.
     pub async fn append_message(&self, message: &NewMessage, sent_at: i64) -> Result<i64> {
         let ids = self
@@ -118,7 +314,7 @@ impl Store {
     pub async fn missed(&self, user: i64, after: i64, limit: usize) -> Result<Vec<ChatMessage>> {
         let rows = sqlx::query_as::<_, Row>(&format!(
             "{SELECT} WHERE m.id > ?2
-               AND m.room_id IN (SELECT room_id FROM memberships WHERE user_id = ?1)
+               AND m.room_id IN ({ROOMS_OF_USER})
              ORDER BY m.id LIMIT ?3"
         ))
         .bind(user)
@@ -132,7 +328,7 @@ impl Store {
 
 #[cfg(test)]
 mod tests {
-    use app::protocol::{LOBBY_ID, RoomSummary};
+    use app::protocol::{LOBBY_ID, RoomSummary, Visibility};
 
     use super::*;
     use crate::store::test_support::{fresh_store, remove};
@@ -177,7 +373,9 @@ mod tests {
             let store = store.clone();
             let me = me.clone();
             tokio::spawn(async move {
-                let room = store.create_room(&format!("room{i}"), me.id).await?;
+                let room = store
+                    .create_room(&format!("room{i}"), Visibility::Public, me.id)
+                    .await?;
                 let room = room.expect("a fresh name").id;
                 let id = store
                     .append_message(&text(LOBBY_ID, &me, "hello"), 0)
@@ -212,7 +410,7 @@ mod tests {
         let alice = person(&store, "alice").await;
         let bob = person(&store, "bob").await;
         let chess = store
-            .create_room("chess", bob.id)
+            .create_room("chess", Visibility::Public, bob.id)
             .await
             .unwrap()
             .unwrap()

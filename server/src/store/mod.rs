@@ -1,9 +1,11 @@
-//! Storage: accounts, sessions, rooms, memberships and messages in SQLite (sqlx).
+//! Storage: accounts and roles, sessions, rooms, memberships and mutes, messages and their
+//! earlier versions, in SQLite (sqlx).
 //!
 //! Migrations live in `server/migrations` and run at start. Every query is here; the rest of
 //! the server speaks in chat terms and never writes SQL.
 
 mod messages;
+mod rights;
 mod rooms;
 mod users;
 
@@ -14,8 +16,9 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
-pub use messages::NewMessage;
-pub use rooms::RoomRow;
+pub use messages::{Change, NewMessage, Refused};
+pub use rights::MessageFacts;
+pub use rooms::{ArchivedRoom, RoomRow};
 pub use users::Account;
 
 pub type Result<T, E = sqlx::Error> = std::result::Result<T, E>;

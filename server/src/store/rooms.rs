@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use app::names::name_key;
-use app::protocol::{RoomKind, RoomSummary, User};
+use app::protocol::{Muted, RoomKind, RoomSummary, User, Visibility};
 
 use super::{NameTaken, Result, Store, is_unique_violation, json_array, now_ms};
 
@@ -11,11 +11,24 @@ use super::{NameTaken, Result, Store, is_unique_violation, json_array, now_ms};
 pub struct RoomRow {
     pub id: i64,
     pub kind: RoomKind,
+    pub visibility: Visibility,
     pub name: String,
     pub created_by: Option<i64>,
+    /// Deleted by a moderator: gone for its members, kept for review.
+    pub archived: bool,
 }
 
-fn kind_of(kind: &str) -> RoomKind {
+/// An archived room, as the administrator sees it before purging it.
+#[derive(Clone, Debug)]
+pub struct ArchivedRoom {
+    pub id: i64,
+    pub name: String,
+    pub visibility: Visibility,
+    pub archived_at: i64,
+    pub messages: i64,
+}
+
+pub(super) fn kind_of(kind: &str) -> RoomKind {
     if kind == "direct" {
         RoomKind::Direct
     } else {
@@ -23,67 +36,102 @@ fn kind_of(kind: &str) -> RoomKind {
     }
 }
 
-/// Unread messages of membership `m` in room `r`: text messages after the member's read mark
-/// (notices don't count), from the running counts kept by [`Store::append_messages`].
-const UNREAD: &str = "MAX(r.texts - m.read_texts, 0)";
+pub(super) fn visibility_of(visibility: &str) -> Visibility {
+    if visibility == "private" {
+        Visibility::Private
+    } else {
+        Visibility::Public
+    }
+}
+
+fn visibility_name(visibility: Visibility) -> &'static str {
+    match visibility {
+        Visibility::Public => "public",
+        Visibility::Private => "private",
+    }
+}
+
+/// Unread messages of membership `m` in room `r`: text messages by others after the member's
+/// read mark, from the running counts kept by [`Store::append_messages`], less those deleted
+/// since (few: counted through their own partial index).
+const UNREAD: &str = "MAX(r.texts - m.read_texts
+        - (SELECT COUNT(*) FROM messages d
+            WHERE d.room_id = r.id AND d.id > m.last_read AND d.author_id != m.user_id
+              AND d.deleted_at IS NOT NULL AND d.kind = 'text'), 0)";
+
+type SummaryRow = (
+    i64,
+    i64,
+    String,
+    String,
+    String,
+    Option<i64>,
+    i64,
+    i64,
+    i64,
+    Option<i64>,
+);
 
 impl Store {
+    /// A room, archived or not.
     pub async fn room(&self, id: i64) -> Result<Option<RoomRow>> {
-        let row = sqlx::query_as::<_, (i64, String, String, Option<i64>)>(
-            "SELECT id, kind, name, created_by FROM rooms WHERE id = ?1",
+        let row = sqlx::query_as::<_, (i64, String, String, String, Option<i64>, bool)>(
+            "SELECT id, kind, visibility, name, created_by, archived_at IS NOT NULL
+             FROM rooms WHERE id = ?1",
         )
         .bind(id)
         .fetch_optional(&self.readers)
         .await?;
-        Ok(row.map(|(id, kind, name, created_by)| RoomRow {
-            id,
-            kind: kind_of(&kind),
-            name,
-            created_by,
-        }))
+        Ok(row.map(
+            |(id, kind, visibility, name, created_by, archived)| RoomRow {
+                id,
+                kind: kind_of(&kind),
+                visibility: visibility_of(&visibility),
+                name,
+                created_by,
+                archived,
+            },
+        ))
     }
 
-    pub async fn is_member(&self, room: i64, user: i64) -> Result<bool> {
-        let found = sqlx::query_scalar::<_, i64>(
-            "SELECT 1 FROM memberships WHERE room_id = ?1 AND user_id = ?2",
-        )
-        .bind(room)
-        .bind(user)
-        .fetch_optional(&self.readers)
-        .await?;
-        Ok(found.is_some())
-    }
-
-    /// The sidebars of `users`, by user: the named rooms each belongs to, in creation order,
-    /// then their direct conversations named after the other person, each with its unread count.
+    /// The sidebars of `users`, by user: the rooms each belongs to (not archived), in creation
+    /// order, then their direct conversations named after the other person, each with its
+    /// unread count and the user's read mark and mute. (`online` is the hub's to fill in.)
     ///
     /// One query over the users' memberships, so a connect costs the same however many rooms
     /// the server has; the others are listed by [`Store::room_directory`] when asked for.
     pub async fn rooms_of(&self, users: &[i64]) -> Result<HashMap<i64, Vec<RoomSummary>>> {
-        let rows =
-            sqlx::query_as::<_, (i64, i64, String, String, Option<i64>, i64, i64)>(&format!(
-                "SELECT m.user_id, r.id, r.kind,
-                        CASE WHEN r.kind = 'direct' THEN
-                            (SELECT u.username FROM memberships o JOIN users u ON u.id = o.user_id
-                              WHERE o.room_id = r.id AND o.user_id != m.user_id)
-                        ELSE r.name END,
-                        r.created_by, {UNREAD}, r.latest
-                 FROM memberships m JOIN rooms r ON r.id = m.room_id
-                 WHERE m.user_id IN (SELECT value FROM json_each(?1))"
-            ))
-            .bind(json_array(users)?)
-            .fetch_all(&self.readers)
-            .await?;
+        let rows = sqlx::query_as::<_, SummaryRow>(&format!(
+            "SELECT m.user_id, r.id, r.kind, r.visibility,
+                    CASE WHEN r.kind = 'direct' THEN
+                        (SELECT u.username FROM memberships o JOIN users u ON u.id = o.user_id
+                          WHERE o.room_id = r.id AND o.user_id != m.user_id)
+                    ELSE r.name END,
+                    r.created_by, {UNREAD}, r.latest, m.last_read,
+                    (SELECT until FROM mutes x
+                      WHERE x.room_id = r.id AND x.user_id = m.user_id AND x.until > ?2)
+             FROM memberships m JOIN rooms r ON r.id = m.room_id
+             WHERE m.user_id IN (SELECT value FROM json_each(?1)) AND r.archived_at IS NULL"
+        ))
+        .bind(json_array(users)?)
+        .bind(now_ms())
+        .fetch_all(&self.readers)
+        .await?;
         let mut sidebars: HashMap<i64, Vec<RoomSummary>> = HashMap::new();
-        for (user, id, kind, name, created_by, unread, latest) in rows {
+        for (user, id, kind, visibility, name, created_by, unread, latest, last_read, muted) in rows
+        {
             sidebars.entry(user).or_default().push(RoomSummary {
                 id,
                 name,
                 kind: kind_of(&kind),
+                visibility: visibility_of(&visibility),
                 created_by,
                 joined: true,
                 unread: unread as u32,
                 latest,
+                last_read,
+                online: 0,
+                muted_until: muted,
             });
         }
         for rooms in sidebars.values_mut() {
@@ -95,29 +143,60 @@ impl Store {
         Ok(sidebars)
     }
 
-    /// Every named room, in creation order, as `user` sees it: whether they belong to it and,
-    /// if so, its unread count.
+    /// One room as `user`'s sidebar shows it (after they were added to it, say).
+    pub async fn summary(&self, room: i64, user: i64) -> Result<Option<RoomSummary>> {
+        let mut sidebars = self.rooms_of(&[user]).await?;
+        Ok(sidebars
+            .remove(&user)
+            .and_then(|rooms| rooms.into_iter().find(|r| r.id == room)))
+    }
+
+    /// The named rooms `user` may see, in creation order: every public room, and the private
+    /// ones they belong to; whether they belong to each and, if so, its unread count.
     pub async fn room_directory(&self, user: i64) -> Result<Vec<RoomSummary>> {
-        let rows = sqlx::query_as::<_, (i64, String, Option<i64>, bool, i64, i64)>(&format!(
-            "SELECT r.id, r.name, r.created_by, m.user_id IS NOT NULL,
-                    CASE WHEN m.user_id IS NULL THEN 0 ELSE {UNREAD} END, r.latest
+        let rows = sqlx::query_as::<_, SummaryRow>(&format!(
+            "SELECT m.user_id IS NOT NULL, r.id, r.kind, r.visibility, r.name, r.created_by,
+                    CASE WHEN m.user_id IS NULL THEN 0 ELSE {UNREAD} END, r.latest,
+                    COALESCE(m.last_read, 0),
+                    (SELECT until FROM mutes x
+                      WHERE x.room_id = r.id AND x.user_id = ?1 AND x.until > ?2)
              FROM rooms r LEFT JOIN memberships m ON m.room_id = r.id AND m.user_id = ?1
-             WHERE r.kind = 'room' ORDER BY r.id"
+             WHERE r.kind = 'room' AND r.archived_at IS NULL
+               AND (r.visibility = 'public' OR m.user_id IS NOT NULL)
+             ORDER BY r.id"
         ))
         .bind(user)
+        .bind(now_ms())
         .fetch_all(&self.readers)
         .await?;
         Ok(rows
             .into_iter()
             .map(
-                |(id, name, created_by, joined, unread, latest)| RoomSummary {
-                    id,
-                    name,
-                    kind: RoomKind::Room,
-                    created_by,
+                |(
                     joined,
-                    unread: unread as u32,
+                    id,
+                    _,
+                    visibility,
+                    name,
+                    created_by,
+                    unread,
                     latest,
+                    last_read,
+                    muted,
+                )| {
+                    RoomSummary {
+                        id,
+                        name,
+                        kind: RoomKind::Room,
+                        visibility: visibility_of(&visibility),
+                        created_by,
+                        joined: joined == 1,
+                        unread: unread as u32,
+                        latest,
+                        last_read,
+                        online: 0,
+                        muted_until: muted,
+                    }
                 },
             )
             .collect())
@@ -127,13 +206,15 @@ impl Store {
     pub async fn create_room(
         &self,
         name: &str,
+        visibility: Visibility,
         creator: i64,
     ) -> Result<Result<RoomRow, NameTaken>> {
         let mut tx = self.writer.begin().await?;
         let inserted = sqlx::query_scalar::<_, i64>(
-            "INSERT INTO rooms (kind, name, name_key, created_by, created_at)
-             VALUES ('room', ?1, ?2, ?3, ?4) RETURNING id",
+            "INSERT INTO rooms (kind, visibility, name, name_key, created_by, created_at)
+             VALUES ('room', ?1, ?2, ?3, ?4, ?5) RETURNING id",
         )
+        .bind(visibility_name(visibility))
         .bind(name)
         .bind(name_key(name))
         .bind(creator)
@@ -154,14 +235,17 @@ impl Store {
         Ok(Ok(RoomRow {
             id,
             kind: RoomKind::Room,
+            visibility,
             name: name.to_owned(),
             created_by: Some(creator),
+            archived: false,
         }))
     }
 
     pub async fn rename_room(&self, id: i64, name: &str) -> Result<Result<(), NameTaken>> {
         let renamed = sqlx::query(
-            "UPDATE rooms SET name = ?2, name_key = ?3 WHERE id = ?1 AND kind = 'room'",
+            "UPDATE rooms SET name = ?2, name_key = ?3
+             WHERE id = ?1 AND kind = 'room' AND archived_at IS NULL",
         )
         .bind(id)
         .bind(name)
@@ -175,13 +259,51 @@ impl Store {
         }
     }
 
-    /// Deletes a room with its memberships and messages.
-    pub async fn delete_room(&self, id: i64) -> Result<()> {
-        sqlx::query("DELETE FROM rooms WHERE id = ?1")
+    /// Archives a room: it is gone for its members, its messages and memberships stay for
+    /// review, and its name is free for a new room. False if it was archived already.
+    pub async fn archive_room(&self, id: i64) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE rooms SET archived_at = ?2, name_key = NULL
+             WHERE id = ?1 AND archived_at IS NULL",
+        )
+        .bind(id)
+        .bind(now_ms())
+        .execute(&self.writer)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Deletes an archived room for good, with its memberships, messages and their versions.
+    /// False if there is no such archived room.
+    pub async fn purge_room(&self, id: i64) -> Result<bool> {
+        let done = sqlx::query("DELETE FROM rooms WHERE id = ?1 AND archived_at IS NOT NULL")
             .bind(id)
             .execute(&self.writer)
             .await?;
-        Ok(())
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Archived rooms, newest archived first, with how many messages each keeps.
+    pub async fn archived_rooms(&self) -> Result<Vec<ArchivedRoom>> {
+        let rows = sqlx::query_as::<_, (i64, String, String, i64, i64)>(
+            "SELECT r.id, r.name, r.visibility, r.archived_at,
+                    (SELECT COUNT(*) FROM messages WHERE room_id = r.id)
+             FROM rooms r WHERE r.archived_at IS NOT NULL ORDER BY r.archived_at DESC, r.id",
+        )
+        .fetch_all(&self.readers)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(
+                |(id, name, visibility, archived_at, messages)| ArchivedRoom {
+                    id,
+                    name,
+                    visibility: visibility_of(&visibility),
+                    archived_at,
+                    messages,
+                },
+            )
+            .collect())
     }
 
     /// Adds `user` to `room`; false if already a member. New members start with everything read.
@@ -208,18 +330,53 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
-    pub async fn members(&self, room: i64) -> Result<Vec<User>> {
-        let rows = sqlx::query_as::<_, (i64, String)>(
-            "SELECT u.id, u.username FROM memberships m JOIN users u ON u.id = m.user_id
+    /// The members of `room` by name, and those of them muted now.
+    pub async fn members(&self, room: i64) -> Result<(Vec<User>, Vec<Muted>)> {
+        let rows = sqlx::query_as::<_, (i64, String, Option<i64>)>(
+            "SELECT u.id, u.username, x.until
+             FROM memberships m JOIN users u ON u.id = m.user_id
+             LEFT JOIN mutes x ON x.room_id = m.room_id AND x.user_id = m.user_id AND x.until > ?2
              WHERE m.room_id = ?1 ORDER BY u.username_key",
         )
         .bind(room)
+        .bind(now_ms())
         .fetch_all(&self.readers)
         .await?;
-        Ok(rows
+        let muted = rows
+            .iter()
+            .filter_map(|&(user, _, until)| until.map(|until| Muted { user, until }))
+            .collect();
+        let members = rows
             .into_iter()
-            .map(|(id, name)| User { id, name })
-            .collect())
+            .map(|(id, name, _)| User { id, name })
+            .collect();
+        Ok((members, muted))
+    }
+
+    /// Mutes `user` in `room` until `until` (Unix ms), by `moderator`.
+    pub async fn mute(&self, room: i64, user: i64, until: i64, moderator: i64) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO mutes (room_id, user_id, until, muted_by) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (room_id, user_id) DO UPDATE SET until = ?3, muted_by = ?4",
+        )
+        .bind(room)
+        .bind(user)
+        .bind(until)
+        .bind(moderator)
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    /// Lifts `user`'s mute in `room`; false if they were not muted (or it had ended).
+    pub async fn unmute(&self, room: i64, user: i64) -> Result<bool> {
+        let done =
+            sqlx::query("DELETE FROM mutes WHERE room_id = ?1 AND user_id = ?2 RETURNING until")
+                .bind(room)
+                .bind(user)
+                .fetch_optional(&self.writer)
+                .await?;
+        Ok(done.is_some_and(|row| sqlx::Row::get::<i64, _>(&row, 0) > now_ms()))
     }
 
     /// The conversation between `a` and `b`, created (with both as members) if new.

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use app::names::name_key;
-use app::protocol::{LOBBY_ID, User};
+use app::protocol::{LOBBY_ID, Role, User};
 
 use super::{NameTaken, Result, Store, is_unique_violation, json_array, now_ms};
 
@@ -11,7 +11,11 @@ use super::{NameTaken, Result, Store, is_unique_violation, json_array, now_ms};
 pub struct Account {
     pub user: User,
     pub password_hash: String,
-    pub is_admin: bool,
+    pub role: Role,
+}
+
+fn role_of(role: &str) -> Role {
+    Role::parse(role).unwrap_or_default()
 }
 
 impl Store {
@@ -22,10 +26,11 @@ impl Store {
         password_hash: &str,
     ) -> Result<Result<Account, NameTaken>> {
         let mut tx = self.writer.begin().await?;
-        let inserted = sqlx::query_as::<_, (i64, bool)>(
-            "INSERT INTO users (username, username_key, password_hash, is_admin, created_at)
-             VALUES (?1, ?2, ?3, NOT EXISTS (SELECT 1 FROM users), ?4)
-             RETURNING id, is_admin",
+        let inserted = sqlx::query_as::<_, (i64, String)>(
+            "INSERT INTO users (username, username_key, password_hash, role, created_at)
+             VALUES (?1, ?2, ?3,
+                     CASE WHEN EXISTS (SELECT 1 FROM users) THEN 'member' ELSE 'admin' END, ?4)
+             RETURNING id, role",
         )
         .bind(username)
         .bind(name_key(username))
@@ -33,7 +38,7 @@ impl Store {
         .bind(now_ms())
         .fetch_one(&mut *tx)
         .await;
-        let (id, is_admin) = match inserted {
+        let (id, role) = match inserted {
             Ok(row) => row,
             Err(e) if is_unique_violation(&e) => return Ok(Err(NameTaken)),
             Err(e) => return Err(e),
@@ -50,21 +55,21 @@ impl Store {
                 name: username.to_owned(),
             },
             password_hash: password_hash.to_owned(),
-            is_admin,
+            role: role_of(&role),
         }))
     }
 
     pub async fn account_by_name(&self, username: &str) -> Result<Option<Account>> {
-        let row = sqlx::query_as::<_, (i64, String, String, bool)>(
-            "SELECT id, username, password_hash, is_admin FROM users WHERE username_key = ?1",
+        let row = sqlx::query_as::<_, (i64, String, String, String)>(
+            "SELECT id, username, password_hash, role FROM users WHERE username_key = ?1",
         )
         .bind(name_key(username))
         .fetch_optional(&self.readers)
         .await?;
-        Ok(row.map(|(id, name, password_hash, is_admin)| Account {
+        Ok(row.map(|(id, name, password_hash, role)| Account {
             user: User { id, name },
             password_hash,
-            is_admin,
+            role: role_of(&role),
         }))
     }
 
@@ -90,6 +95,49 @@ impl Store {
             .collect())
     }
 
+    /// The account named `username` (ignoring case).
+    pub async fn user_by_name(&self, username: &str) -> Result<Option<User>> {
+        let row = sqlx::query_as::<_, (i64, String)>(
+            "SELECT id, username FROM users WHERE username_key = ?1",
+        )
+        .bind(name_key(username))
+        .fetch_optional(&self.readers)
+        .await?;
+        Ok(row.map(|(id, name)| User { id, name }))
+    }
+
+    /// Every account with its role, by name: the administrator's accounts page.
+    pub async fn accounts(&self) -> Result<Vec<(User, Role)>> {
+        let rows = sqlx::query_as::<_, (i64, String, String)>(
+            "SELECT id, username, role FROM users ORDER BY username_key",
+        )
+        .fetch_all(&self.readers)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, name, role)| (User { id, name }, role_of(&role)))
+            .collect())
+    }
+
+    /// Gives `user` a role; false if there is no such account.
+    pub async fn set_role(&self, user: i64, role: Role) -> Result<bool> {
+        let done = sqlx::query("UPDATE users SET role = ?2 WHERE id = ?1")
+            .bind(user)
+            .bind(role.as_str())
+            .execute(&self.writer)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// `user`'s role now; `None` if there is no such account.
+    pub async fn role(&self, user: i64) -> Result<Option<Role>> {
+        let role = sqlx::query_scalar::<_, String>("SELECT role FROM users WHERE id = ?1")
+            .bind(user)
+            .fetch_optional(&self.readers)
+            .await?;
+        Ok(role.map(|r| role_of(&r)))
+    }
+
     pub async fn create_session(
         &self,
         token_hash: &str,
@@ -105,15 +153,15 @@ impl Store {
         Ok(())
     }
 
-    /// The accounts behind those of `token_hashes` that are live sessions, and whether each is
-    /// the administrator, by token hash.
+    /// The accounts behind those of `token_hashes` that are live sessions, with their roles,
+    /// by token hash.
     pub async fn session_users(
         &self,
         token_hashes: &[String],
-    ) -> Result<HashMap<String, (User, bool)>> {
+    ) -> Result<HashMap<String, (User, Role)>> {
         let hashes = json_array(token_hashes)?;
-        let rows = sqlx::query_as::<_, (String, i64, String, bool)>(
-            "SELECT s.token_hash, u.id, u.username, u.is_admin
+        let rows = sqlx::query_as::<_, (String, i64, String, String)>(
+            "SELECT s.token_hash, u.id, u.username, u.role
              FROM sessions s JOIN users u ON u.id = s.user_id
              WHERE s.token_hash IN (SELECT value FROM json_each(?1)) AND s.expires_at > ?2",
         )
@@ -123,7 +171,7 @@ impl Store {
         .await?;
         Ok(rows
             .into_iter()
-            .map(|(hash, id, name, is_admin)| (hash, (User { id, name }, is_admin)))
+            .map(|(hash, id, name, role)| (hash, (User { id, name }, role_of(&role))))
             .collect())
     }
 

@@ -1,7 +1,7 @@
 //! Signing in: accounts, sessions, and who may open the chat socket.
 
 use crate::support::{TestServer, session_cookie};
-use app::protocol::{ClientFrame, PROTOCOL_VERSION, ServerFrame};
+use app::protocol::{ClientFrame, PROTOCOL_VERSION, Role, ServerFrame};
 use tokio_tungstenite::tungstenite::Error as WsError;
 
 /// The HTTP status of a refused WebSocket upgrade.
@@ -30,12 +30,15 @@ async fn the_first_account_is_the_administrator() {
     let second = server.connect(&server.register("second").await).await;
     assert!(matches!(
         first.welcome,
-        Some(ServerFrame::Welcome { is_admin: true, .. })
+        Some(ServerFrame::Welcome {
+            role: Role::Admin,
+            ..
+        })
     ));
     assert!(matches!(
         second.welcome,
         Some(ServerFrame::Welcome {
-            is_admin: false,
+            role: Role::Member,
             ..
         })
     ));
@@ -243,6 +246,7 @@ async fn a_configured_origin_may_connect() {
         .send(&ClientFrame::Hello {
             protocol: PROTOCOL_VERSION,
             resume_after: None,
+            changes_after: None,
         })
         .await;
     assert!(matches!(client.next().await, ServerFrame::Welcome { .. }));

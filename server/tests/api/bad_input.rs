@@ -143,6 +143,7 @@ async fn the_first_frame_must_be_hello_with_our_protocol_version() {
         .send(&ClientFrame::Hello {
             protocol: PROTOCOL_VERSION + 1,
             resume_after: None,
+            changes_after: None,
         })
         .await;
     assert_eq!(

@@ -3,7 +3,9 @@
 use std::time::Duration;
 
 use crate::support::{TestServer, error_code, message_of, text_of};
-use app::protocol::{ClientFrame, ErrorCode, LOBBY_ID, MessageKind, RoomKind, ServerFrame};
+use app::protocol::{
+    ClientFrame, ErrorCode, LOBBY_ID, MessageKind, RoomKind, ServerFrame, Visibility,
+};
 
 #[tokio::test]
 async fn a_message_reaches_everyone_in_the_room() {
@@ -232,6 +234,7 @@ async fn room_names_are_unique_ignoring_case() {
     alice
         .send(&ClientFrame::CreateRoom {
             name: "gAMES".into(),
+            visibility: Visibility::Public,
         })
         .await;
     let code = alice.expect(error_code).await;

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use app::protocol::{ClientFrame, PROTOCOL_VERSION, ServerFrame};
+use app::protocol::{ClientFrame, PROTOCOL_VERSION, Role, ServerFrame, Visibility};
 use futures::{SinkExt, StreamExt};
 use server::{Config, Server};
 use tokio::net::TcpStream;
@@ -110,12 +110,59 @@ impl TestServer {
             .unwrap_or_else(|| panic!("sign-up of {username} gave no session: {response:?}"))
     }
 
+    /// The administrator (signed in with `admin_cookie`) gives account `user` a role through
+    /// the /admin form.
+    pub async fn set_role(&self, admin_cookie: &str, user: i64, role: Role) {
+        let response = self
+            .http()
+            .post(format!("{}/admin/role", self.base))
+            .header("origin", &self.origin)
+            .header("cookie", admin_cookie)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!("user={user}&role={}", role.as_str()))
+            .send()
+            .await
+            .unwrap();
+        let location = response
+            .headers()
+            .get("location")
+            .and_then(|l| l.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        assert_eq!(
+            location,
+            format!("/admin?saved={user}"),
+            "role change refused: {response:?}"
+        );
+    }
+
+    /// A GET of `path` with the session `cookie`.
+    pub async fn get(&self, path: &str, cookie: &str) -> reqwest::Response {
+        self.http()
+            .get(format!("{}{path}", self.base))
+            .header("cookie", cookie)
+            .send()
+            .await
+            .unwrap()
+    }
+
     pub async fn connect(&self, cookie: &str) -> Client {
         self.connect_after(cookie, None).await
     }
 
     /// Connects and says hello with a resume cursor; returns the client after its welcome.
     pub async fn connect_after(&self, cookie: &str, resume_after: Option<i64>) -> Client {
+        self.connect_resuming(cookie, resume_after, None).await
+    }
+
+    /// Connects and says hello with both cursors: messages after `resume_after`, changes
+    /// after `changes_after`.
+    pub async fn connect_resuming(
+        &self,
+        cookie: &str,
+        resume_after: Option<i64>,
+        changes_after: Option<i64>,
+    ) -> Client {
         let mut client = self
             .open_socket(Some(cookie), Some(&self.origin))
             .await
@@ -124,6 +171,7 @@ impl TestServer {
             .send(&ClientFrame::Hello {
                 protocol: PROTOCOL_VERSION,
                 resume_after,
+                changes_after,
             })
             .await;
         let welcome = client.next().await;
@@ -265,10 +313,22 @@ impl Client {
         }
     }
 
-    /// Creates a named room (its creator joins it); returns its id.
+    /// Creates a public room (its creator joins it); returns its id.
     pub async fn create_room(&mut self, name: &str) -> i64 {
-        self.send(&ClientFrame::CreateRoom { name: name.into() })
-            .await;
+        self.create_room_as(name, Visibility::Public).await
+    }
+
+    /// Creates a private room (only its creator is in it); returns its id.
+    pub async fn create_private_room(&mut self, name: &str) -> i64 {
+        self.create_room_as(name, Visibility::Private).await
+    }
+
+    async fn create_room_as(&mut self, name: &str, visibility: Visibility) -> i64 {
+        self.send(&ClientFrame::CreateRoom {
+            name: name.into(),
+            visibility,
+        })
+        .await;
         let wanted = name.to_owned();
         self.expect(|f| match f {
             ServerFrame::RoomAdded { room } if room.name == wanted => Some(room.id),

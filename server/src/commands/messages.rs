@@ -1,0 +1,181 @@
+//! Posting, editing and deleting messages, history pages and read marks.
+
+use app::names::check_message;
+use app::protocol::{ErrorCode, HISTORY_PAGE, MessageKind, ServerFrame};
+
+use super::{Client, Outcome, Refusal, allowed, internal};
+use crate::AppState;
+use crate::hub::encode;
+use crate::message_log::NotStored;
+use crate::policy::Action;
+use crate::store::{Change, MessageFacts};
+
+const NONCE_MAX: usize = 64;
+
+pub async fn send(
+    state: &AppState,
+    client: &Client,
+    room: i64,
+    text: String,
+    nonce: Option<String>,
+) -> Outcome {
+    let refuse = |refusal: Refusal| Err(refusal.in_room(room));
+    if nonce.as_ref().is_some_and(|n| n.len() > NONCE_MAX) {
+        return refuse(Refusal::new(
+            ErrorCode::Invalid,
+            format!("nonce is at most {NONCE_MAX} bytes"),
+        ));
+    }
+    if let Err(why) = check_message(&text) {
+        return refuse(Refusal::new(ErrorCode::Invalid, why));
+    }
+    // The statement that stores the message checks the stored membership and mute (the
+    // message log's batch trigger), so a member's post costs no extra read. A socket that is
+    // not even subscribed to the room is asked the policy first, so that a stranger's posts are
+    // refused without a write.
+    if !state.hub.is_subscribed(client.conn, room) {
+        allowed(state, client, room, Action::Post).await?;
+    }
+    match state
+        .log
+        .append(room, client.me.clone(), MessageKind::Text, text)
+        .await
+    {
+        Ok(message) => Ok(nonce.map(|nonce| ServerFrame::Sent {
+            nonce,
+            id: message.id,
+        })),
+        Err(NotStored::Refused(_)) => {
+            // Say why, in the policy's words (not found, not a member, muted until when).
+            allowed(state, client, room, Action::Post).await?;
+            refuse(internal())
+        }
+        Err(_) => refuse(Refusal::new(
+            ErrorCode::Internal,
+            "The message was not stored; try again.",
+        )),
+    }
+}
+
+fn no_such_message() -> Refusal {
+    Refusal::new(ErrorCode::NotFound, "There is no such message.")
+}
+
+/// The message, once the policy allows `own` (one's own message) or `others` (someone
+/// else's) on it. A message in a room the client may not see does not exist for them.
+async fn changeable(
+    state: &AppState,
+    client: &Client,
+    message: i64,
+    own: Action,
+    others: Option<Action>,
+) -> Result<MessageFacts, Refusal> {
+    let facts = state
+        .store
+        .message_facts(message)
+        .await?
+        .ok_or_else(no_such_message)?;
+    let action = if facts.author == client.me.id {
+        own
+    } else {
+        match others {
+            Some(action) => action,
+            None => {
+                allowed(state, client, facts.room, Action::Read)
+                    .await
+                    .map_err(|_| no_such_message())?;
+                return Err(Refusal::new(
+                    ErrorCode::Forbidden,
+                    "You can only edit your own messages.",
+                )
+                .in_room(facts.room));
+            }
+        }
+    };
+    allowed(state, client, facts.room, action)
+        .await
+        .map_err(|refusal| match refusal.code {
+            ErrorCode::NotFound => no_such_message(),
+            _ => refusal,
+        })?;
+    if facts.kind != MessageKind::Text {
+        return Err(Refusal::new(
+            ErrorCode::Invalid,
+            "Only text messages can be edited or deleted.",
+        ));
+    }
+    Ok(facts)
+}
+
+pub async fn edit(state: &AppState, client: &Client, message: i64, text: String) -> Outcome {
+    if let Err(why) = check_message(&text) {
+        return Err(Refusal::new(ErrorCode::Invalid, why));
+    }
+    let facts = changeable(state, client, message, Action::EditOwn, None).await?;
+    if facts.deleted {
+        return Err(Refusal::new(
+            ErrorCode::NotFound,
+            "That message was deleted.",
+        ));
+    }
+    stored(
+        state
+            .log
+            .change(message, client.me.id, Change::Edit(text))
+            .await,
+    )
+}
+
+pub async fn delete(state: &AppState, client: &Client, message: i64) -> Outcome {
+    let facts = changeable(
+        state,
+        client,
+        message,
+        Action::DeleteOwn,
+        Some(Action::DeleteOthers),
+    )
+    .await?;
+    if facts.deleted {
+        return Ok(None); // deleted already (say, from another tab)
+    }
+    stored(
+        state
+            .log
+            .change(message, client.me.id, Change::Delete)
+            .await,
+    )
+}
+
+/// The change reached the room (its `message_changed` frame), or why not.
+fn stored<T>(result: Result<T, NotStored>) -> Outcome {
+    match result {
+        Ok(_) => Ok(None),
+        Err(NotStored::NoMessage) => Err(Refusal::new(
+            ErrorCode::NotFound,
+            "That message was deleted.",
+        )),
+        Err(_) => Err(internal()),
+    }
+}
+
+pub async fn history(state: &AppState, client: &Client, room: i64, before: Option<i64>) -> Outcome {
+    allowed(state, client, room, Action::Read).await?;
+    let (messages, has_more) = state.store.history(room, before, HISTORY_PAGE).await?;
+    Ok(Some(ServerFrame::History {
+        room,
+        messages,
+        has_more,
+    }))
+}
+
+pub async fn mark_read(state: &AppState, client: &Client, room: i64, message: i64) -> Outcome {
+    if !state.hub.is_subscribed(client.conn, room) {
+        return Ok(None); // nothing to mark outside one's rooms
+    }
+    // The store moves only an existing membership's mark.
+    state.store.mark_read(room, client.me.id, message).await?;
+    state
+        .hub
+        .to_user(client.me.id, &encode(&ServerFrame::Read { room, message }));
+    Ok(None)
+}
