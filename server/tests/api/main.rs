@@ -4,8 +4,12 @@
 mod auth;
 mod bad_input;
 mod direct_messages;
+mod edits;
 mod history;
+mod moderation;
+mod policy;
 mod presence;
+mod private_rooms;
 mod rooms;
 mod slow_clients;
 mod support;

@@ -107,3 +107,35 @@ async fn presence_comes_only_for_the_members_of_the_watched_room() {
         .await;
     assert_eq!(first, (carol_id, false));
 }
+
+#[tokio::test]
+async fn every_room_counts_its_members_online_and_the_count_follows_live() {
+    let server = crate::support::TestServer::start().await;
+    let mut alice = server.connect(&server.register("alice").await).await;
+    let room = alice.create_room("chess").await;
+    let lobby = alice
+        .sidebar()
+        .into_iter()
+        .find(|r| r.id == app::protocol::LOBBY_ID)
+        .unwrap();
+    assert_eq!(lobby.online, 1, "alice herself");
+
+    let bob_cookie = server.register("bob").await;
+    let mut bob = server.connect(&bob_cookie).await;
+    // Waits for `room`'s count to be announced as `online`, and returns the frames seen.
+    let count = |room: i64, online: u32| {
+        move |f: ServerFrame| match f {
+            ServerFrame::OnlineCount { room: r, online: n } if r == room && n == online => Some(()),
+            _ => None,
+        }
+    };
+    alice.expect(count(app::protocol::LOBBY_ID, 2)).await;
+    bob.join_room(room).await;
+    alice.expect(count(room, 2)).await;
+    // A second tab of bob's changes nothing; closing both does.
+    let tab2 = server.connect(&bob_cookie).await;
+    tab2.close().await;
+    bob.close().await;
+    alice.expect(count(room, 1)).await;
+    alice.expect(count(app::protocol::LOBBY_ID, 1)).await;
+}

@@ -136,6 +136,27 @@ impl TestServer {
         );
     }
 
+    /// Runs one SQL statement on the server's database directly: for states a test cannot reach
+    /// through the protocol in time (a race's outcome, a mute about to end).
+    pub async fn sql(&self, statement: &str) {
+        let url = format!("sqlite://{}", self.db.display());
+        let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+        sqlx::query(statement).execute(&pool).await.unwrap();
+        pool.close().await;
+    }
+
+    /// One number read from the server's database directly (what the protocol never shows).
+    pub async fn sql_number(&self, query: &str) -> i64 {
+        let url = format!("sqlite://{}", self.db.display());
+        let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+        let number = sqlx::query_scalar::<_, i64>(query)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        pool.close().await;
+        number
+    }
+
     /// A GET of `path` with the session `cookie`.
     pub async fn get(&self, path: &str, cookie: &str) -> reqwest::Response {
         self.http()
@@ -375,6 +396,21 @@ impl Client {
         match &self.welcome {
             Some(ServerFrame::Welcome { rooms, .. }) => rooms.clone(),
             _ => panic!("no welcome"),
+        }
+    }
+
+    /// Sends `frame`, then `list_users` as a barrier (commands are answered in order): the code
+    /// of the error `frame` got, or `None` if it was carried out.
+    pub async fn outcome(&mut self, frame: &ClientFrame) -> Option<app::protocol::ErrorCode> {
+        self.send(frame).await;
+        self.send(&ClientFrame::ListUsers).await;
+        let mut code = None;
+        loop {
+            match self.next().await {
+                ServerFrame::Error { code: got, .. } => code = Some(got),
+                ServerFrame::Users { .. } => return code,
+                _ => {}
+            }
         }
     }
 
