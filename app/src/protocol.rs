@@ -678,7 +678,9 @@ mod tests {
             },
         }
         .to_json();
-        assert!(!json.contains("edited_at") && !json.contains("deleted") && !json.contains("change"));
+        assert!(
+            !json.contains("edited_at") && !json.contains("deleted") && !json.contains("change")
+        );
     }
 
     #[test]

@@ -6,7 +6,9 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 
-use app::protocol::{ClientFrame, MessageKind, PROTOCOL_VERSION, RoomKind, ServerFrame};
+use app::protocol::{
+    ClientFrame, MessageKind, PROTOCOL_VERSION, RoomKind, ServerFrame, Visibility,
+};
 use futures::FutureExt;
 use futures::stream::{self, StreamExt, TryStreamExt};
 
@@ -133,6 +135,7 @@ async fn connect(server: &str, cookie: &str, source: IpAddr) -> Result<(Socket, 
     let hello = ClientFrame::Hello {
         protocol: PROTOCOL_VERSION,
         resume_after: None,
+        changes_after: None,
     };
     command(&mut ws, &hello).await?;
     let me = wait_for(&mut ws, |f| match f {
@@ -159,7 +162,11 @@ async fn create_rooms(
     let mut rooms = Vec::with_capacity(count);
     for r in 0..count {
         let name = format!("{label} {r}");
-        command(&mut ws, &ClientFrame::CreateRoom { name: name.clone() }).await?;
+        let create = ClientFrame::CreateRoom {
+            name: name.clone(),
+            visibility: Visibility::Public,
+        };
+        command(&mut ws, &create).await?;
         rooms.push(
             wait_for(&mut ws, |f| match f {
                 ServerFrame::RoomAdded { room } if room.name == name => Some(room.id),

@@ -2,6 +2,9 @@ import { Browser, BrowserContext, Page, expect } from "@playwright/test";
 
 export const PASSWORD = "correct horse battery";
 
+/** The administrator: the first account of the fresh database, signed up by global-setup.ts. */
+export const ADMIN = "admin";
+
 /** A unique name per run, so tests never collide in the shared database. */
 export function uniqueName(base: string): string {
   return `${base}${Date.now().toString(36).slice(-5)}${Math.floor(Math.random() * 100)}`;
@@ -60,6 +63,20 @@ export async function signIn(browser: Browser, name: string): Promise<{ context:
   return enter(browser, name, "Sign in");
 }
 
+/** Signs in as the administrator, in a fresh browser context. */
+export async function signInAdmin(browser: Browser): Promise<{ context: BrowserContext; page: Page }> {
+  return signIn(browser, ADMIN);
+}
+
+/** The administrator (on `admin`, signed in) gives `name` a role on the accounts page. */
+export async function setRole(admin: Page, name: string, role: "Teacher" | "Member") {
+  await admin.goto("/admin");
+  await expect(admin.getByRole("heading", { name: "Accounts" })).toBeVisible();
+  await admin.getByRole("combobox", { name: `Role for ${name}`, exact: true }).selectOption({ label: role });
+  await admin.getByRole("button", { name: `Save role for ${name}`, exact: true }).click();
+  await expect(admin.getByRole("status").filter({ hasText: `${name} is now a ${role}.` })).toBeVisible();
+}
+
 export async function send(page: Page, text: string) {
   await composer(page).fill(text);
   await composer(page).press("Enter");
@@ -75,7 +92,7 @@ export async function postMany(page: Page, room: number, texts: string[]) {
         ws.onopen = resolve;
         ws.onerror = reject;
       });
-      ws.send(JSON.stringify({ type: "hello", protocol: 3 }));
+      ws.send(JSON.stringify({ type: "hello", protocol: 4 }));
       let acked = 0;
       const done = new Promise<void>((resolve) => {
         ws.onmessage = (event) => {
@@ -92,10 +109,11 @@ export async function postMany(page: Page, room: number, texts: string[]) {
 }
 
 /** Creates a room through the sidebar and waits until it is open; returns its id. */
-export async function createRoom(page: Page, name: string): Promise<number> {
+export async function createRoom(page: Page, name: string, visibility: "Public" | "Private" = "Public"): Promise<number> {
   await page.getByRole("button", { name: "New room" }).click();
   await page.getByRole("textbox", { name: "Room name" }).fill(name);
-  await page.getByRole("button", { name: "Create" }).click();
+  await page.getByRole("group", { name: "Visibility" }).getByRole("radio", { name: visibility }).check();
+  await page.getByRole("button", { name: "Create", exact: true }).click();
   await expect(page.getByRole("heading", { level: 1 })).toHaveText(name);
   return Number(new URL(page.url()).pathname.split("/").pop());
 }

@@ -1,6 +1,6 @@
-//! The browser's WebSocket (gloo-net): connects, says hello with the resume cursor, feeds
-//! server frames into [`Chat`], sends queued client frames, and reconnects by itself with
-//! jittered exponential backoff when the connection drops.
+//! The browser's WebSocket (gloo-net): connects, says hello with the resume and change
+//! cursors, feeds server frames into [`Chat`], sends queued client frames, and reconnects by
+//! itself with jittered exponential backoff when the connection drops.
 //!
 //! gloo-net's socket is not `Send` and exists only in the browser: it lives inside one local
 //! task, and the rest of the app talks to it through the unbounded channel in `Chat::outbox`.
@@ -56,6 +56,7 @@ async fn run(chat: Chat, mut outgoing: mpsc::UnboundedReceiver<ClientFrame>) {
             let hello = ClientFrame::Hello {
                 protocol: PROTOCOL_VERSION,
                 resume_after: chat.resume_cursor(),
+                changes_after: chat.change_cursor(),
             };
             if write.send(Message::Text(hello.to_json())).await.is_ok() {
                 loop {

@@ -3,6 +3,7 @@
 #[cfg(feature = "hydrate")]
 mod connection;
 mod members;
+mod message;
 mod room;
 mod sidebar;
 pub mod state;
@@ -10,7 +11,7 @@ pub mod state;
 use leptos::prelude::*;
 use leptos_router::hooks::{use_navigate, use_params_map};
 
-use crate::protocol::LOBBY_ID;
+use crate::protocol::{LOBBY_ID, Role};
 use members::Members;
 use room::RoomView;
 use sidebar::Sidebar;
@@ -49,6 +50,35 @@ pub fn ChatPage() -> impl IntoView {
         }
     });
 
+    // Mutes end by themselves: move `now` past the soonest end so the composer's notice and
+    // the members' "muted" go away then. (A timer, not a tick every few seconds: nothing
+    // re-renders while no mute is about to end.)
+    #[cfg(feature = "hydrate")]
+    Effect::new(move |_| {
+        let seen = chat.now.get();
+        let ends = chat.mute_ends();
+        let now = state::now_ms();
+        // A mute the screen still shows may have ended already (the tab slept): refresh at once.
+        let delay = if ends.iter().any(|&end| end > seen && end <= now) {
+            Some(0)
+        } else {
+            ends.into_iter()
+                .filter(|&end| end > now)
+                .min()
+                .map(|end| end - now + 50)
+        };
+        if let Some(delay) = delay {
+            // setTimeout takes at most 2^31 - 1 ms (about 24 days); a longer mute waits again.
+            let delay = delay.clamp(0, i64::from(i32::MAX)) as u64;
+            if let Ok(timer) = set_timeout_with_handle(
+                move || chat.now.set(state::now_ms()),
+                std::time::Duration::from_millis(delay),
+            ) {
+                on_cleanup(move || timer.clear());
+            }
+        }
+    });
+
     let navigate = use_navigate();
     Effect::new(move |_| {
         if let Some(path) = chat.go_to.get() {
@@ -69,6 +99,12 @@ pub fn ChatPage() -> impl IntoView {
                     }}
                 </span>
                 <span class="whoami">{move || chat.me.get().map(|u| u.name)}</span>
+                // The accounts page is server-rendered: leave the app for it.
+                <Show when=move || chat.role.get() == Role::Admin>
+                    <a class="admin-link" href="/admin" rel="external">
+                        "Admin"
+                    </a>
+                </Show>
                 <form method="post" action="/auth/logout" class="signout">
                     <button type="submit">"Sign out"</button>
                 </form>

@@ -1,13 +1,14 @@
 //! The open room: its heading and actions, the message log (follows the newest message while
-//! the reader is at the bottom, loads older pages on scrolling up without jumping), and the
-//! composer.
+//! the reader is at the bottom, loads older pages on scrolling up without jumping; each message
+//! offers editing and deletion to whoever may), and the composer.
 
 use leptos::html;
 use leptos::prelude::*;
 
+use super::message::{MessageRow, clock};
 use super::use_chat;
-use crate::names::{check_message, parse_room_name};
-use crate::protocol::{ChatMessage, ClientFrame, LOBBY_ID, MessageKind, RoomKind};
+use crate::names::{MAX_USERNAME, check_message, parse_room_name, parse_username};
+use crate::protocol::{ClientFrame, LOBBY_ID, RoomKind, muted_notice};
 
 #[cfg(feature = "hydrate")]
 /// Within this many pixels of the bottom counts as "at the bottom".
@@ -48,17 +49,14 @@ pub fn RoomView(room: Memo<i64>) -> impl IntoView {
 fn RoomActions(room: Memo<i64>) -> impl IntoView {
     let chat = use_chat();
     let summary = move || chat.room(room.get());
-    let can_manage = move || {
-        summary().is_some_and(|r| {
-            r.kind == RoomKind::Room
-                && (chat.is_admin.get()
-                    || (r.created_by.is_some() && r.created_by == chat.me.get().map(|u| u.id)))
-        })
-    };
+    let can_manage = move || summary().is_some_and(|r| chat.moderates(&r));
     let renaming = RwSignal::new(false);
     let confirming = RwSignal::new(false);
+    let adding = RwSignal::new(false);
     let new_name = RwSignal::new(String::new());
     let rename_error = RwSignal::new(None::<String>);
+    let username = RwSignal::new(String::new());
+    let add_error = RwSignal::new(None::<String>);
     let rename = move || match parse_room_name(&new_name.get_untracked()) {
         Ok(name) => {
             chat.send(ClientFrame::RenameRoom {
@@ -70,6 +68,25 @@ fn RoomActions(room: Memo<i64>) -> impl IntoView {
         }
         Err(why) => rename_error.set(Some(why)),
     };
+    // The form stays open for the next name; a refusal (no such person) comes as a notice.
+    let add = move || match parse_username(&username.get_untracked()) {
+        Ok(name) => {
+            chat.send(ClientFrame::AddMember {
+                room: room.get_untracked(),
+                username: name,
+            });
+            username.set(String::new());
+            add_error.set(None);
+        }
+        Err(why) => add_error.set(Some(why)),
+    };
+    // Another room, other forms.
+    Effect::new(move |_| {
+        let _ = room.get();
+        renaming.set(false);
+        confirming.set(false);
+        adding.set(false);
+    });
     view! {
         <div class="room-actions">
             {move || {
@@ -97,6 +114,7 @@ fn RoomActions(room: Memo<i64>) -> impl IntoView {
             <Show when=can_manage>
                 <button
                     type="button"
+                    aria-expanded=move || renaming.get().to_string()
                     on:click=move |_| {
                         new_name.set(summary().map(|r| r.name).unwrap_or_default());
                         renaming.update(|open| *open = !*open);
@@ -105,6 +123,13 @@ fn RoomActions(room: Memo<i64>) -> impl IntoView {
                     "Rename room"
                 </button>
                 <Show when=move || room.get() != LOBBY_ID>
+                    <button
+                        type="button"
+                        aria-expanded=move || adding.get().to_string()
+                        on:click=move |_| adding.update(|open| *open = !*open)
+                    >
+                        "Add people"
+                    </button>
                     <button type="button" on:click=move |_| confirming.update(|open| *open = !*open)>
                         "Delete room"
                     </button>
@@ -129,9 +154,32 @@ fn RoomActions(room: Memo<i64>) -> impl IntoView {
                     {move || rename_error.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
                 </form>
             </Show>
+            <Show when=move || adding.get() && can_manage()>
+                <form
+                    class="add-people"
+                    on:submit=move |ev| {
+                        ev.prevent_default();
+                        add();
+                    }
+                >
+                    <input
+                        type="text"
+                        aria-label="Username"
+                        autocomplete="off"
+                        maxlength=MAX_USERNAME.to_string()
+                        prop:value=move || username.get()
+                        on:input=move |ev| {
+                            username.set(event_target_value(&ev));
+                            add_error.set(None);
+                        }
+                    />
+                    <button type="submit">"Add"</button>
+                    {move || add_error.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
+                </form>
+            </Show>
             <Show when=move || confirming.get() && can_manage()>
                 <span class="confirm">
-                    "Delete this room and all its messages? "
+                    "Delete this room for everyone? It disappears for all its members; its messages are kept for review. "
                     <button
                         type="button"
                         on:click=move |_| {
@@ -147,62 +195,6 @@ fn RoomActions(room: Memo<i64>) -> impl IntoView {
                 </span>
             </Show>
         </div>
-    }
-}
-
-/// "14:05" in the reader's local time.
-fn clock(ms: i64) -> String {
-    #[cfg(feature = "hydrate")]
-    {
-        let date = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(ms as f64));
-        format!("{:02}:{:02}", date.get_hours(), date.get_minutes())
-    }
-    #[cfg(not(feature = "hydrate"))]
-    {
-        let minutes = ms.div_euclid(60_000);
-        format!(
-            "{:02}:{:02}",
-            minutes.div_euclid(60).rem_euclid(24),
-            minutes.rem_euclid(60)
-        )
-    }
-}
-
-fn message_row(message: ChatMessage) -> impl IntoView {
-    let time = clock(message.sent_at);
-    let datetime = message.sent_at.to_string();
-    let ChatMessage {
-        author, kind, text, ..
-    } = message;
-    match kind {
-        MessageKind::Text => view! {
-            <li class="message">
-                <div class="meta">
-                    <span class="author">{author.name}</span>
-                    " "
-                    <time data-ms=datetime>{time}</time>
-                </div>
-                <p class="text">{text}</p>
-            </li>
-        }
-        .into_any(),
-        MessageKind::Joined | MessageKind::Left => {
-            let verb = if kind == MessageKind::Joined {
-                "joined"
-            } else {
-                "left"
-            };
-            view! {
-                <li class="notice-row">
-                    <span class="author">{author.name}</span>
-                    " "
-                    {verb}
-                    " "
-                    <time data-ms=datetime>{time}</time>
-                </li>
-            }
-            .into_any()
-        }
     }
 }
 
@@ -230,6 +222,9 @@ fn MessageLog(room: Memo<i64>) -> impl IntoView {
         chat.logs
             .with(|logs| logs.get(&room.get()).is_some_and(|log| log.has_more))
     };
+    // Shared by every row, so a sidebar update does not recompute them per message.
+    let me = Memo::new(move |_| chat.me.get().map(|u| u.id));
+    let moderator = Memo::new(move |_| chat.room(room.get()).is_some_and(|r| chat.moderates(&r)));
 
     // A new room starts at its newest message.
     Effect::new(move |_| {
@@ -301,7 +296,11 @@ fn MessageLog(room: Memo<i64>) -> impl IntoView {
                     <p class="older">"Scroll up for older messages"</p>
                 </Show>
                 <ol>
-                    <For each=messages key=|m| m.id children=message_row/>
+                    <For
+                        each=messages
+                        key=|m| (m.id, m.change)
+                        children=move |message| view! { <MessageRow message me moderator/> }
+                    />
                 </ol>
             </div>
             <Show when=move || !at_bottom.get()>
@@ -334,6 +333,11 @@ fn Composer(room: Memo<i64>) -> impl IntoView {
     });
 
     let joined = move || chat.room(room.get()).is_some_and(|r| r.joined);
+    // Posting is still sent while muted: the server decides, and its refusal says the same.
+    let muted = move || {
+        chat.muted_until(room.get())
+            .map(|until| view! { <p class="muted-notice">{muted_notice(until, clock)}</p> })
+    };
 
     let submit = move || {
         if chat.pending.get_untracked().is_some() {
@@ -363,6 +367,7 @@ fn Composer(room: Memo<i64>) -> impl IntoView {
                 submit();
             }
         >
+            {muted}
             <textarea
                 aria-label="Message"
                 rows="2"

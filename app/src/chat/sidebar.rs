@@ -6,22 +6,47 @@ use leptos_router::components::A;
 
 use super::use_chat;
 use crate::names::parse_room_name;
-use crate::protocol::{ClientFrame, RoomSummary};
+use crate::protocol::{ClientFrame, RoomKind, RoomSummary, Visibility};
 
+/// A room's link: its name, for a named room how many are online (and whether it is
+/// private), then the unread count if any.
 fn room_link(room: RoomSummary) -> impl IntoView {
     let href = format!("/rooms/{}", room.id);
     let unread = (room.unread > 0).then(|| {
         view! { <span class="unread">{room.unread}</span> }
+    });
+    let details = (room.kind == RoomKind::Room).then(|| {
+        let private = (room.visibility == Visibility::Private)
+            .then(|| view! { " " <span class="private">"private"</span> });
+        view! {
+            <span class="room-details">
+                <span class="online-count">{format!("{} online", room.online)}</span>
+                {private}
+            </span>
+            " "
+        }
     });
     view! {
         <li class:joined=room.joined>
             <A href=href>
                 <span class="room-name">{room.name}</span>
                 " "
+                {details}
                 {unread}
             </A>
         </li>
     }
+}
+
+/// What a named room's link shows: a change to any of it redraws the link.
+fn link_key(room: &RoomSummary) -> (i64, String, u32, u32, Visibility) {
+    (
+        room.id,
+        room.name.clone(),
+        room.unread,
+        room.online,
+        room.visibility,
+    )
 }
 
 /// A button that shows or hides a part of the sidebar; if `ask` is given, it is sent each time
@@ -55,6 +80,7 @@ pub fn Sidebar() -> impl IntoView {
     let chat = use_chat();
     let creating = RwSignal::new(false);
     let new_name = RwSignal::new(String::new());
+    let visibility = RwSignal::new(Visibility::Public);
     let create_error = RwSignal::new(None::<String>);
     let choosing = RwSignal::new(false);
     let browsing = RwSignal::new(false);
@@ -62,8 +88,12 @@ pub fn Sidebar() -> impl IntoView {
     let create = move || match parse_room_name(&new_name.get_untracked()) {
         Ok(name) => {
             chat.awaiting.set(Some(name.clone()));
-            chat.send(ClientFrame::CreateRoom { name });
+            chat.send(ClientFrame::CreateRoom {
+                name,
+                visibility: visibility.get_untracked(),
+            });
             new_name.set(String::new());
+            visibility.set(Visibility::Public);
             create_error.set(None);
             creating.set(false);
         }
@@ -89,7 +119,7 @@ pub fn Sidebar() -> impl IntoView {
                 <ul>
                     <For
                         each=move || chat.my_rooms()
-                        key=|room| (room.id, room.name.clone(), room.unread)
+                        key=link_key
                         children=room_link
                     />
                 </ul>
@@ -98,7 +128,7 @@ pub fn Sidebar() -> impl IntoView {
                     <ul class="directory" aria-label="Rooms to join">
                         <For
                             each=move || chat.rooms_to_join()
-                            key=|room| (room.id, room.name.clone())
+                            key=link_key
                             children=room_link
                         />
                     </ul>
@@ -122,6 +152,35 @@ pub fn Sidebar() -> impl IntoView {
                             prop:value=move || new_name.get()
                             on:input=move |ev| new_name.set(event_target_value(&ev))
                         />
+                        <fieldset class="visibility">
+                            <legend>"Visibility"</legend>
+                            <label>
+                                <input
+                                    type="radio"
+                                    name="visibility"
+                                    value="public"
+                                    prop:checked=move || visibility.get() == Visibility::Public
+                                    on:change=move |_| visibility.set(Visibility::Public)
+                                />
+                                " Public"
+                            </label>
+                            <label>
+                                <input
+                                    type="radio"
+                                    name="visibility"
+                                    value="private"
+                                    prop:checked=move || visibility.get() == Visibility::Private
+                                    on:change=move |_| visibility.set(Visibility::Private)
+                                />
+                                " Private"
+                            </label>
+                            <p class="hint">
+                                {move || match visibility.get() {
+                                    Visibility::Public => "Anyone can find and join it.",
+                                    Visibility::Private => "Only the people you add can see it.",
+                                }}
+                            </p>
+                        </fieldset>
                         <button type="submit">"Create"</button>
                         {move || create_error.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
                     </form>

@@ -1,0 +1,210 @@
+//! One row of the message log: a text (with its author, time, "(edited)" or "Message
+//! deleted", and the Edit and Delete actions for whoever may use them, shown on hover and on
+//! keyboard focus) or a membership notice.
+
+use leptos::html;
+use leptos::prelude::*;
+
+use super::use_chat;
+use crate::names::check_message;
+use crate::protocol::{ChatMessage, ClientFrame, MessageKind};
+
+/// "14:05" in the reader's local time (UTC when rendered on the server or in tests).
+pub(crate) fn clock(ms: i64) -> String {
+    #[cfg(feature = "hydrate")]
+    {
+        let date = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(ms as f64));
+        format!("{:02}:{:02}", date.get_hours(), date.get_minutes())
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        let minutes = ms.div_euclid(60_000);
+        format!(
+            "{:02}:{:02}",
+            minutes.div_euclid(60).rem_euclid(24),
+            minutes.rem_euclid(60)
+        )
+    }
+}
+
+/// One message or membership notice. A row is drawn once per state of its message (the log
+/// is keyed by id and change), so an edit or deletion redraws it.
+#[component]
+pub(super) fn MessageRow(
+    message: ChatMessage,
+    /// This user's id.
+    me: Memo<Option<i64>>,
+    /// Whether this user moderates the room (may delete anyone's message).
+    moderator: Memo<bool>,
+) -> impl IntoView {
+    let time = clock(message.sent_at);
+    let datetime = message.sent_at.to_string();
+    let ChatMessage {
+        id,
+        author,
+        kind,
+        text,
+        edited_at,
+        deleted,
+        ..
+    } = message;
+    let verb = match kind {
+        MessageKind::Text => {
+            return view! {
+                <TextRow id author text edited=edited_at.is_some() deleted time datetime me moderator/>
+            }
+            .into_any();
+        }
+        MessageKind::Joined => "joined",
+        MessageKind::Left => "left",
+        MessageKind::Added => "was added by",
+        MessageKind::Removed => "was removed by",
+    };
+    // Added and removed name the moderator who did it.
+    let by = matches!(kind, MessageKind::Added | MessageKind::Removed)
+        .then(|| view! { " " <span class="author">{text}</span> });
+    view! {
+        <li class="notice-row">
+            <span class="author">{author.name}</span>
+            " "
+            {verb}
+            {by}
+            " "
+            <time data-ms=datetime>{time}</time>
+        </li>
+    }
+    .into_any()
+}
+
+#[component]
+fn TextRow(
+    id: i64,
+    author: crate::protocol::User,
+    text: String,
+    edited: bool,
+    deleted: bool,
+    time: String,
+    datetime: String,
+    me: Memo<Option<i64>>,
+    moderator: Memo<bool>,
+) -> impl IntoView {
+    let chat = use_chat();
+    let author_id = author.id;
+    let mine = move || me.get() == Some(author_id);
+    let may_delete = move || !deleted && (mine() || moderator.get());
+    let editing = RwSignal::new(false);
+    let draft = RwSignal::new(String::new());
+    let edit_error = RwSignal::new(None::<String>);
+    let original = StoredValue::new(text.clone());
+    let editor = NodeRef::<html::Textarea>::new();
+
+    let start_editing = move |_| {
+        draft.set(original.get_value());
+        edit_error.set(None);
+        editing.set(true);
+    };
+    // The row is redrawn with the new text when the server's change arrives; until then the
+    // editor stays open, so a refusal loses nothing.
+    let save = move || {
+        let body = draft.get_untracked();
+        if let Err(why) = check_message(&body) {
+            edit_error.set(Some(why));
+            return;
+        }
+        if body == original.get_value() {
+            editing.set(false);
+            return;
+        }
+        if chat.status.get_untracked() != super::state::Status::Online {
+            edit_error.set(Some(
+                "Not connected right now; try again once reconnected.".into(),
+            ));
+            return;
+        }
+        chat.send(ClientFrame::EditMessage {
+            message: id,
+            text: body,
+        });
+    };
+    let cancel = move || {
+        editing.set(false);
+        edit_error.set(None);
+    };
+    let delete = move |_| {
+        chat.send(ClientFrame::DeleteMessage { message: id });
+    };
+
+    // Typing goes straight into the editor once it opens.
+    #[cfg(feature = "hydrate")]
+    Effect::new(move |_| {
+        if let Some(el) = editor.get() {
+            let _ = el.focus();
+        }
+    });
+
+    let body = move || {
+        if deleted {
+            view! { <p class="text deleted">"Message deleted"</p> }.into_any()
+        } else {
+            let edited = edited.then(|| view! { " " <span class="edited">"(edited)"</span> });
+            view! { <p class="text">{original.get_value()} {edited}</p> }.into_any()
+        }
+    };
+
+    view! {
+        <li class="message" class:mine=mine>
+            <div class="meta">
+                <span class="author">{author.name}</span>
+                " "
+                <time data-ms=datetime>{time}</time>
+                // Before the text, so that a row's text still ends with its message.
+                <Show when=move || may_delete() && !editing.get()>
+                    <span class="actions">
+                        <Show when=mine>
+                            <button type="button" aria-label="Edit message" on:click=start_editing>
+                                "Edit"
+                            </button>
+                        </Show>
+                        <button type="button" aria-label="Delete message" on:click=delete>
+                            "Delete"
+                        </button>
+                    </span>
+                </Show>
+            </div>
+            <Show when=move || editing.get() fallback=body>
+                <form
+                    class="edit"
+                    on:submit=move |ev| {
+                        ev.prevent_default();
+                        save();
+                    }
+                >
+                    <textarea
+                        aria-label="Edit message"
+                        rows="2"
+                        node_ref=editor
+                        prop:value=move || draft.get()
+                        on:input=move |ev| {
+                            draft.set(event_target_value(&ev));
+                            edit_error.set(None);
+                        }
+                        on:keydown=move |ev| {
+                            if ev.key() == "Enter" && !ev.shift_key() && !ev.is_composing() {
+                                ev.prevent_default();
+                                save();
+                            } else if ev.key() == "Escape" {
+                                ev.prevent_default();
+                                cancel();
+                            }
+                        }
+                    ></textarea>
+                    <button type="submit">"Save"</button>
+                    <button type="button" on:click=move |_| cancel()>
+                        "Cancel"
+                    </button>
+                    {move || edit_error.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
+                </form>
+            </Show>
+        </li>
+    }
+}

@@ -1,0 +1,558 @@
+//! How each server frame changes the browser's picture of the chat.
+use super::*;
+use crate::protocol::{Muted, PROTOCOL_VERSION, Visibility};
+
+const ALICE: i64 = 1;
+const BOB: i64 = 2;
+/// 14:05 UTC on 1 January 2100: a mute still ahead, shown in the tests' UTC clock.
+const FAR_1405: i64 = 4_102_444_800_000 + (14 * 60 + 5) * 60_000;
+
+fn room(id: i64, name: &str, joined: bool, unread: u32) -> RoomSummary {
+    RoomSummary {
+        id,
+        name: name.into(),
+        kind: RoomKind::Room,
+        visibility: Visibility::Public,
+        created_by: None,
+        joined,
+        unread,
+        latest: 0,
+        last_read: 0,
+        online: 0,
+        muted_until: None,
+    }
+}
+
+fn user(id: i64) -> User {
+    let name = match id {
+        ALICE => "alice".to_owned(),
+        BOB => "bob".to_owned(),
+        _ => format!("user{id}"),
+    };
+    User { id, name }
+}
+
+/// Alice (user 1) connects as `role` with `rooms` in her sidebar and change cursor `changes`.
+fn welcome(role: Role, rooms: Vec<RoomSummary>, changes: i64) -> ServerFrame {
+    ServerFrame::Welcome {
+        protocol: PROTOCOL_VERSION,
+        me: user(ALICE),
+        role,
+        rooms,
+        changes,
+    }
+}
+
+fn welcome_alice(rooms: Vec<RoomSummary>) -> ServerFrame {
+    welcome(Role::Member, rooms, 0)
+}
+
+fn names(rooms: Vec<RoomSummary>) -> Vec<(String, u32)> {
+    rooms.into_iter().map(|r| (r.name, r.unread)).collect()
+}
+
+fn message(id: i64, room: i64, author: i64, kind: MessageKind, text: &str) -> ChatMessage {
+    ChatMessage {
+        id,
+        room,
+        author: user(author),
+        kind,
+        text: text.into(),
+        sent_at: 0,
+        edited_at: None,
+        deleted: false,
+        change: 0,
+    }
+}
+
+fn text(id: i64, room: i64, author: i64) -> ServerFrame {
+    ServerFrame::Message {
+        message: message(id, room, author, MessageKind::Text, "hi"),
+    }
+}
+
+fn edited(id: i64, room: i64, author: i64, text: &str, change: i64) -> ServerFrame {
+    ServerFrame::MessageChanged {
+        message: ChatMessage {
+            edited_at: Some(1_000),
+            change,
+            ..message(id, room, author, MessageKind::Text, text)
+        },
+    }
+}
+
+fn deleted(id: i64, room: i64, author: i64, change: i64) -> ServerFrame {
+    ServerFrame::MessageChanged {
+        message: ChatMessage {
+            deleted: true,
+            change,
+            ..message(id, room, author, MessageKind::Text, "")
+        },
+    }
+}
+
+fn unread(chat: &Chat, room: i64) -> u32 {
+    chat.room(room).map_or(0, |r| r.unread)
+}
+
+fn logged(chat: &Chat, room: i64, id: i64) -> Option<ChatMessage> {
+    chat.logs
+        .with_untracked(|logs| logs.get(&room).and_then(|log| log.get(id)).cloned())
+}
+
+fn lobby() -> RoomSummary {
+    room(LOBBY_ID, "lobby", true, 0)
+}
+
+#[test]
+fn the_room_listing_fills_in_rooms_to_join_and_keeps_my_rooms_live() {
+    // Signals live in a reactive owner, as they do in the app.
+    Owner::new().with(|| {
+        let chat = Chat::new();
+        // The lobby is on screen, so it is read at once; chess has 2 unread.
+        chat.apply(welcome_alice(vec![lobby(), room(3, "chess", true, 2)]));
+        // The listing's count for chess is older than what the client tracks: keep ours.
+        chat.apply(ServerFrame::Rooms {
+            rooms: vec![
+                lobby(),
+                room(3, "chess", true, 0),
+                room(7, "rust", false, 0),
+                room(4, "books", false, 0),
+            ],
+        });
+        assert_eq!(
+            names(chat.my_rooms()),
+            [("lobby".to_owned(), 0), ("chess".to_owned(), 2)]
+        );
+        assert_eq!(
+            names(chat.rooms_to_join()),
+            [("books".to_owned(), 0), ("rust".to_owned(), 0)]
+        );
+
+        // A later listing without "rust" (deleted meanwhile) drops it.
+        chat.apply(ServerFrame::Rooms {
+            rooms: vec![lobby(), room(4, "books", false, 0)],
+        });
+        assert_eq!(names(chat.rooms_to_join()), [("books".to_owned(), 0)]);
+    });
+}
+
+#[test]
+fn others_messages_count_as_unread_and_my_own_post_clears_the_count() {
+    Owner::new().with(|| {
+        let chat = Chat::new();
+        chat.apply(welcome_alice(vec![lobby(), room(3, "chess", true, 0)]));
+        chat.apply(text(10, 3, BOB));
+        chat.apply(text(11, 3, BOB));
+        assert_eq!(names(chat.my_rooms())[1], ("chess".to_owned(), 2));
+        // Posted from another tab: having written there, she has read the room.
+        chat.apply(text(12, 3, ALICE));
+        assert_eq!(names(chat.my_rooms())[1], ("chess".to_owned(), 0));
+        assert_eq!(chat.room(3).unwrap().last_read, 12);
+    });
+}
+
+#[test]
+fn the_read_mark_follows_reading_and_other_tabs() {
+    Owner::new().with(|| {
+        let chat = Chat::new();
+        chat.apply(welcome_alice(vec![lobby(), room(3, "chess", true, 0)]));
+        chat.apply(text(10, 3, BOB));
+        assert_eq!(chat.room(3).unwrap().last_read, 0);
+        // Read in another tab.
+        chat.apply(ServerFrame::Read {
+            room: 3,
+            message: 10,
+        });
+        assert_eq!((unread(&chat, 3), chat.room(3).unwrap().last_read), (0, 10));
+        // Read here.
+        chat.apply(text(11, 3, BOB));
+        chat.current.set(3);
+        chat.mark_read(3);
+        assert_eq!((unread(&chat, 3), chat.room(3).unwrap().last_read), (0, 11));
+        // Arriving while on screen: read at once.
+        chat.apply(text(12, 3, BOB));
+        assert_eq!((unread(&chat, 3), chat.room(3).unwrap().last_read), (0, 12));
+    });
+}
+
+#[test]
+fn an_edit_replaces_the_text_once_and_older_changes_are_ignored() {
+    Owner::new().with(|| {
+        let chat = Chat::new();
+        chat.apply(welcome_alice(vec![lobby()]));
+        chat.apply(text(10, LOBBY_ID, BOB));
+        chat.apply(edited(10, LOBBY_ID, BOB, "hello", 3));
+        let now = logged(&chat, LOBBY_ID, 10).unwrap();
+        assert_eq!(
+            (now.text.as_str(), now.edited_at, now.change),
+            ("hello", Some(1_000), 3)
+        );
+        // The same change again (replayed after a reconnect) and an older one change nothing.
+        chat.apply(edited(10, LOBBY_ID, BOB, "hello again", 3));
+        chat.apply(edited(10, LOBBY_ID, BOB, "stale", 2));
+        assert_eq!(logged(&chat, LOBBY_ID, 10).unwrap().text, "hello");
+        // A change to a message the client never loaded does not invent it.
+        chat.apply(edited(5, LOBBY_ID, BOB, "old news", 4));
+        assert_eq!(logged(&chat, LOBBY_ID, 5), None);
+    });
+}
+
+#[test]
+fn a_page_fetched_after_an_edit_refreshes_the_message() {
+    Owner::new().with(|| {
+        let chat = Chat::new();
+        chat.apply(welcome_alice(vec![lobby()]));
+        chat.apply(text(10, LOBBY_ID, BOB));
+        chat.apply(ServerFrame::History {
+            room: LOBBY_ID,
+            messages: vec![ChatMessage {
+                change: 2,
+                edited_at: Some(1_000),
+                ..message(10, LOBBY_ID, BOB, MessageKind::Text, "fixed")
+            }],
+            has_more: false,
+        });
+        assert_eq!(logged(&chat, LOBBY_ID, 10).unwrap().text, "fixed");
+    });
+}
+
+#[test]
+fn a_deleted_unread_message_no_longer_counts() {
+    Owner::new().with(|| {
+        let chat = Chat::new();
+        chat.apply(welcome_alice(vec![lobby(), room(3, "chess", true, 0)]));
+        chat.apply(text(10, 3, BOB));
+        chat.apply(text(11, 3, BOB));
+        assert_eq!(unread(&chat, 3), 2);
+        chat.apply(deleted(11, 3, BOB, 1));
+        assert_eq!(unread(&chat, 3), 1);
+        assert!(logged(&chat, 3, 11).unwrap().deleted);
+        // Told twice (a replay), it still counts once.
+        chat.apply(deleted(11, 3, BOB, 1));
+        assert_eq!(unread(&chat, 3), 1);
+        chat.apply(deleted(10, 3, BOB, 2));
+        assert_eq!(unread(&chat, 3), 0);
+        // A later change to a message already deleted does not count it again.
+        chat.apply(text(12, 3, BOB));
+        chat.apply(deleted(12, 3, BOB, 3));
+        chat.apply(deleted(12, 3, BOB, 4));
+        assert_eq!(unread(&chat, 3), 0);
+    });
+}
+
+#[test]
+fn a_deleted_message_that_was_read_or_mine_leaves_the_count() {
+    Owner::new().with(|| {
+        let chat = Chat::new();
+        chat.apply(welcome_alice(vec![lobby(), room(3, "chess", true, 0)]));
+        chat.apply(text(10, 3, BOB));
+        chat.apply(ServerFrame::Read {
+            room: 3,
+            message: 10,
+        });
+        chat.apply(text(11, 3, ALICE));
+        chat.apply(text(12, 3, BOB));
+        assert_eq!(unread(&chat, 3), 1);
+        // Read before it was deleted, and her own message: neither was counted.
+        chat.apply(deleted(10, 3, BOB, 1));
+        chat.apply(deleted(11, 3, ALICE, 2));
+        assert_eq!(unread(&chat, 3), 1);
+    });
+}
+
+#[test]
+fn the_change_cursor_follows_live_changes_not_history() {
+    Owner::new().with(|| {
+        let chat = Chat::new();
+        // Before the first welcome there is nothing to catch up on.
+        assert_eq!(chat.change_cursor(), None);
+        chat.apply(welcome(
+            Role::Member,
+            vec![lobby(), room(3, "chess", true, 1)],
+            5,
+        ));
+        assert_eq!(chat.change_cursor(), Some(5));
+        // A page shows messages as they are now, changed or not: the cursor stays.
+        chat.apply(ServerFrame::History {
+            room: LOBBY_ID,
+            messages: vec![ChatMessage {
+                change: 9,
+                ..message(10, LOBBY_ID, BOB, MessageKind::Text, "later")
+            }],
+            has_more: false,
+        });
+        assert_eq!(chat.change_cursor(), Some(5));
+        chat.apply(edited(10, LOBBY_ID, BOB, "live", 7));
+        assert_eq!(chat.change_cursor(), Some(7));
+        // An older change (replayed after a reconnect) does not move it back, and a deletion
+        // the welcome already knew of does not change the welcome's unread count.
+        chat.apply(deleted(3, 3, BOB, 4));
+        assert_eq!(chat.change_cursor(), Some(7));
+        assert_eq!(unread(&chat, 3), 1);
+    });
+}
+
+#[test]
+fn the_welcome_drops_the_messages_of_rooms_no_longer_listed() {
+    Owner::new().with(|| {
+        let chat = Chat::new();
+        chat.apply(welcome_alice(vec![lobby(), room(3, "chess", true, 0)]));
+        chat.apply(text(10, 3, BOB));
+        chat.apply(text(11, LOBBY_ID, BOB));
+        // Removed from chess while away.
+        chat.apply(welcome_alice(vec![lobby()]));
+        assert!(logged(&chat, 3, 10).is_none());
+        assert!(logged(&chat, LOBBY_ID, 11).is_some());
+    });
+}
+
+#[test]
+fn being_removed_from_the_room_on_screen_goes_back_to_the_lobby() {
+    Owner::new().with(|| {
+        let chat = Chat::new();
+        let algebra = RoomSummary {
+            visibility: Visibility::Private,
+            ..room(4, "algebra", true, 0)
+        };
+        chat.apply(welcome_alice(vec![lobby(), algebra]));
+        chat.current.set(4);
+        chat.apply(text(10, 4, BOB));
+        chat.apply(ServerFrame::RoomRemoved {
+            room: 4,
+            name: "algebra".into(),
+        });
+        assert!(chat.room(4).is_none());
+        assert!(logged(&chat, 4, 10).is_none());
+        assert_eq!(
+            chat.notice.get_untracked().as_deref(),
+            Some("You are no longer in “algebra”; you are back in the lobby.")
+        );
+        assert_eq!(chat.go_to.get_untracked().as_deref(), Some("/rooms/1"));
+    });
+}
+
+#[test]
+fn being_removed_from_another_room_just_drops_it() {
+    Owner::new().with(|| {
+        let chat = Chat::new();
+        chat.apply(welcome_alice(vec![lobby(), room(4, "algebra", true, 0)]));
+        chat.apply(ServerFrame::RoomRemoved {
+            room: 4,
+            name: "algebra".into(),
+        });
+        assert_eq!(names(chat.my_rooms()), [("lobby".to_owned(), 0)]);
+        assert_eq!(chat.notice.get_untracked(), None);
+        assert_eq!(chat.go_to.get_untracked(), None);
+    });
+}
+
+fn not_found(room: i64, message: &str) -> ServerFrame {
+    ServerFrame::Error {
+        code: ErrorCode::NotFound,
+        message: message.into(),
+        nonce: None,
+        room: Some(room),
+        until: None,
+    }
+}
+
+#[test]
+fn a_room_that_cannot_be_found_sends_back_to_the_lobby() {
+    Owner::new().with(|| {
+        let chat = Chat::new();
+        // A link to a private room this user is not in: it is not listed, and its first
+        // page is refused.
+        chat.current.set(9);
+        chat.apply(welcome_alice(vec![lobby()]));
+        chat.apply(not_found(9, "There is no such room."));
+        assert_eq!(chat.go_to.get_untracked().as_deref(), Some("/rooms/1"));
+    });
+}
+
+#[test]
+fn a_person_not_found_in_my_room_is_only_a_notice() {
+    Owner::new().with(|| {
+        let chat = Chat::new();
+        chat.current.set(4);
+        chat.apply(welcome(
+            Role::Teacher,
+            vec![lobby(), room(4, "algebra", true, 0)],
+            0,
+        ));
+        chat.apply(not_found(4, "There is no such user."));
+        assert_eq!(chat.go_to.get_untracked(), None);
+        assert_eq!(
+            chat.notice.get_untracked().as_deref(),
+            Some("There is no such user.")
+        );
+    });
+}
+
+#[test]
+fn a_role_change_applies_at_once() {
+    Owner::new().with(|| {
+        let chat = Chat::new();
+        let chess = RoomSummary {
+            created_by: Some(BOB),
+            ..room(3, "chess", true, 0)
+        };
+        chat.apply(welcome_alice(vec![lobby(), chess.clone()]));
+        assert_eq!(chat.role.get_untracked(), Role::Member);
+        assert!(!chat.moderates(&chess));
+        chat.apply(ServerFrame::RoleChanged {
+            role: Role::Teacher,
+        });
+        assert_eq!(chat.role.get_untracked(), Role::Teacher);
+        assert!(chat.moderates(&chess));
+        assert!(chat.moderates(&lobby()));
+    });
+}
+
+#[test]
+fn moderation_is_offered_to_staff_and_room_creators_in_named_rooms_only() {
+    Owner::new().with(|| {
+        let chat = Chat::new();
+        let mine = RoomSummary {
+            created_by: Some(ALICE),
+            ..room(3, "chess", true, 0)
+        };
+        let direct = RoomSummary {
+            kind: RoomKind::Direct,
+            visibility: Visibility::Private,
+            ..room(5, "bob", true, 0)
+        };
+        chat.apply(welcome_alice(vec![lobby(), mine.clone(), direct.clone()]));
+        assert!(chat.moderates(&mine));
+        assert!(!chat.moderates(&lobby()));
+        assert!(!chat.moderates(&direct));
+        chat.apply(welcome(Role::Admin, vec![lobby(), direct.clone()], 0));
+        assert!(chat.moderates(&lobby()));
+        assert!(!chat.moderates(&direct));
+    });
+}
+
+#[test]
+fn online_counts_follow_the_server() {
+    Owner::new().with(|| {
+        let chat = Chat::new();
+        chat.apply(welcome_alice(vec![lobby(), room(3, "chess", true, 0)]));
+        chat.apply(ServerFrame::OnlineCount { room: 3, online: 4 });
+        assert_eq!(chat.room(3).unwrap().online, 4);
+    });
+}
+
+#[test]
+fn added_and_removed_people_join_and_leave_the_members_list() {
+    Owner::new().with(|| {
+        let chat = Chat::new();
+        chat.apply(welcome_alice(vec![lobby(), room(4, "algebra", true, 0)]));
+        chat.apply(ServerFrame::Members {
+            room: 4,
+            members: vec![user(ALICE)],
+            online: vec![ALICE],
+            muted: vec![],
+        });
+        let members = |chat: &Chat| {
+            chat.members
+                .with_untracked(|all| all[&4].iter().map(|u| u.name.clone()).collect::<Vec<_>>())
+        };
+        chat.apply(ServerFrame::Message {
+            message: message(10, 4, BOB, MessageKind::Added, "alice"),
+        });
+        assert_eq!(members(&chat), ["alice", "bob"]);
+        chat.apply(ServerFrame::Message {
+            message: message(11, 4, BOB, MessageKind::Removed, "alice"),
+        });
+        assert_eq!(members(&chat), ["alice"]);
+        // Notices are not unread messages.
+        assert_eq!(unread(&chat, 4), 0);
+    });
+}
+
+#[test]
+fn members_show_who_is_muted_until_unmuted_or_the_time_is_up() {
+    Owner::new().with(|| {
+        let chat = Chat::new();
+        chat.apply(welcome_alice(vec![lobby()]));
+        chat.apply(ServerFrame::Members {
+            room: LOBBY_ID,
+            members: vec![user(ALICE), user(BOB)],
+            online: vec![ALICE],
+            muted: vec![Muted {
+                user: BOB,
+                until: FAR_1405,
+            }],
+        });
+        assert!(chat.is_muted(LOBBY_ID, BOB));
+        assert!(!chat.is_muted(LOBBY_ID, ALICE));
+        chat.apply(ServerFrame::MemberMuted {
+            room: LOBBY_ID,
+            user: BOB,
+            until: None,
+        });
+        assert!(!chat.is_muted(LOBBY_ID, BOB));
+        chat.apply(ServerFrame::MemberMuted {
+            room: LOBBY_ID,
+            user: BOB,
+            until: Some(1_000),
+        });
+        chat.now.set(999);
+        assert!(chat.is_muted(LOBBY_ID, BOB));
+        chat.now.set(1_000);
+        assert!(!chat.is_muted(LOBBY_ID, BOB));
+        assert_eq!(chat.mute_ends(), [1_000]);
+    });
+}
+
+#[test]
+fn being_muted_and_unmuted_sets_my_mute_in_that_room() {
+    Owner::new().with(|| {
+        let chat = Chat::new();
+        chat.apply(welcome_alice(vec![lobby(), room(3, "chess", true, 0)]));
+        chat.apply(ServerFrame::MemberMuted {
+            room: 3,
+            user: ALICE,
+            until: Some(MUTED_INDEFINITELY),
+        });
+        assert_eq!(chat.muted_until(3), Some(MUTED_INDEFINITELY));
+        assert_eq!(chat.muted_until(LOBBY_ID), None);
+        assert!(chat.mute_ends().is_empty());
+        chat.apply(ServerFrame::MemberMuted {
+            room: 3,
+            user: ALICE,
+            until: None,
+        });
+        assert_eq!(chat.muted_until(3), None);
+    });
+}
+
+#[test]
+fn a_post_refused_for_a_mute_says_until_when_and_unmuting_withdraws_it() {
+    Owner::new().with(|| {
+        let chat = Chat::new();
+        chat.apply(welcome_alice(vec![lobby()]));
+        chat.post(LOBBY_ID, "hello?".into());
+        let nonce = chat.pending.get_untracked();
+        chat.apply(ServerFrame::Error {
+            code: ErrorCode::Muted,
+            message: "muted".into(),
+            nonce,
+            room: Some(LOBBY_ID),
+            until: Some(FAR_1405),
+        });
+        assert_eq!(chat.pending.get_untracked(), None);
+        assert_eq!(
+            chat.composer_error.get_untracked().as_deref(),
+            Some("You are muted in this room until 14:05")
+        );
+        assert_eq!(chat.muted_until(LOBBY_ID), Some(FAR_1405));
+        chat.apply(ServerFrame::MemberMuted {
+            room: LOBBY_ID,
+            user: ALICE,
+            until: None,
+        });
+        assert_eq!(chat.muted_until(LOBBY_ID), None);
+        assert_eq!(chat.composer_error.get_untracked(), None);
+    });
+}
