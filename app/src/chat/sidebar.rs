@@ -75,6 +75,27 @@ fn Toggle(
     }
 }
 
+/// One radio of the new-room form's "Visibility" group.
+#[component]
+fn VisibilityChoice(choice: Visibility, chosen: RwSignal<Visibility>) -> impl IntoView {
+    let (value, label) = match choice {
+        Visibility::Public => ("public", " Public"),
+        Visibility::Private => ("private", " Private"),
+    };
+    view! {
+        <label>
+            <input
+                type="radio"
+                name="visibility"
+                value=value
+                prop:checked=move || chosen.get() == choice
+                on:change=move |_| chosen.set(choice)
+            />
+            {label}
+        </label>
+    }
+}
+
 #[component]
 pub fn Sidebar() -> impl IntoView {
     let chat = use_chat();
@@ -154,26 +175,8 @@ pub fn Sidebar() -> impl IntoView {
                         />
                         <fieldset class="visibility">
                             <legend>"Visibility"</legend>
-                            <label>
-                                <input
-                                    type="radio"
-                                    name="visibility"
-                                    value="public"
-                                    prop:checked=move || visibility.get() == Visibility::Public
-                                    on:change=move |_| visibility.set(Visibility::Public)
-                                />
-                                " Public"
-                            </label>
-                            <label>
-                                <input
-                                    type="radio"
-                                    name="visibility"
-                                    value="private"
-                                    prop:checked=move || visibility.get() == Visibility::Private
-                                    on:change=move |_| visibility.set(Visibility::Private)
-                                />
-                                " Private"
-                            </label>
+                            <VisibilityChoice choice=Visibility::Public chosen=visibility/>
+                            <VisibilityChoice choice=Visibility::Private chosen=visibility/>
                             <p class="hint">
                                 {move || match visibility.get() {
                                     Visibility::Public => "Anyone can find and join it.",

@@ -73,27 +73,6 @@ type SummaryRow = (
 );
 
 impl Store {
-    /// A room, archived or not.
-    pub async fn room(&self, id: i64) -> Result<Option<RoomRow>> {
-        let row = sqlx::query_as::<_, (i64, String, String, String, Option<i64>, bool)>(
-            "SELECT id, kind, visibility, name, created_by, archived_at IS NOT NULL
-             FROM rooms WHERE id = ?1",
-        )
-        .bind(id)
-        .fetch_optional(&self.readers)
-        .await?;
-        Ok(row.map(
-            |(id, kind, visibility, name, created_by, archived)| RoomRow {
-                id,
-                kind: kind_of(&kind),
-                visibility: visibility_of(&visibility),
-                name,
-                created_by,
-                archived,
-            },
-        ))
-    }
-
     /// The sidebars of `users`, by user: the rooms each belongs to (not archived), in creation
     /// order, then their direct conversations named after the other person, each with its
     /// unread count and the user's read mark and mute. (`online` is the hub's to fill in.)

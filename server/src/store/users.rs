@@ -129,15 +129,6 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
-    /// `user`'s role now; `None` if there is no such account.
-    pub async fn role(&self, user: i64) -> Result<Option<Role>> {
-        let role = sqlx::query_scalar::<_, String>("SELECT role FROM users WHERE id = ?1")
-            .bind(user)
-            .fetch_optional(&self.readers)
-            .await?;
-        Ok(role.map(|r| role_of(&r)))
-    }
-
     pub async fn create_session(
         &self,
         token_hash: &str,

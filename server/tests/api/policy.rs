@@ -84,14 +84,6 @@ impl People {
     }
 }
 
-async fn add(owner: &mut Client, room: i64, name: &str) {
-    let frame = ClientFrame::AddMember {
-        room,
-        username: name.into(),
-    };
-    assert_eq!(owner.outcome(&frame).await, None, "{name} added");
-}
-
 #[tokio::test]
 async fn every_role_in_every_kind_of_room_may_do_exactly_what_the_policy_says() {
     let server = TestServer::start().await;
@@ -128,7 +120,7 @@ async fn every_role_in_every_kind_of_room_may_do_exactly_what_the_policy_says() 
                     }
                     Visibility::Private => {
                         for name in ["member", "target", "teacher"] {
-                            add(&mut people.owner, room, name).await;
+                            people.owner.add_member(room, name).await;
                         }
                     }
                 }

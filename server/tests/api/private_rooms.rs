@@ -6,14 +6,6 @@ use std::time::Duration;
 use crate::support::{Client, TestServer, error_code, message_of};
 use app::protocol::{ClientFrame, ErrorCode, MessageKind, ServerFrame, Visibility};
 
-async fn add(owner: &mut Client, room: i64, name: &str) {
-    let frame = ClientFrame::AddMember {
-        room,
-        username: name.into(),
-    };
-    assert_eq!(owner.outcome(&frame).await, None, "{name} added");
-}
-
 #[tokio::test]
 async fn a_private_room_does_not_exist_for_someone_not_in_it() {
     let server = TestServer::start().await;
@@ -121,7 +113,7 @@ async fn someone_added_sees_the_room_appear_live_with_its_history() {
     let room = teacher.create_private_room("group 1").await;
     teacher.say(room, "welcome, group 1").await;
 
-    add(&mut teacher, room, "BOB").await; // names ignore case
+    teacher.add_member(room, "BOB").await; // names ignore case
     for tab in [&mut bob, &mut bob_tab2] {
         let summary = tab
             .expect(|f| match f {
@@ -169,7 +161,7 @@ async fn someone_removed_loses_the_room_on_every_tab_and_can_no_longer_read_or_p
     let bob_cookie = server.register("bob").await;
     let mut bob = server.connect(&bob_cookie).await;
     let room = owner.create_private_room("club").await;
-    add(&mut owner, room, "bob").await;
+    owner.add_member(room, "bob").await;
     let mut bob_tab2 = server.connect(&bob_cookie).await;
     assert!(bob_tab2.sidebar().iter().any(|r| r.id == room));
     bob.drain(Duration::from_millis(100)).await;

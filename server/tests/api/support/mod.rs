@@ -414,6 +414,15 @@ impl Client {
         }
     }
 
+    /// Adds the person named `name` to `room` (as a moderator), and checks it was done.
+    pub async fn add_member(&mut self, room: i64, name: &str) {
+        let frame = ClientFrame::AddMember {
+            room,
+            username: name.into(),
+        };
+        assert_eq!(self.outcome(&frame).await, None, "{name} added");
+    }
+
     /// Every named room, as `list_rooms` returns them.
     pub async fn list_rooms(&mut self) -> Vec<app::protocol::RoomSummary> {
         self.send(&ClientFrame::ListRooms).await;
