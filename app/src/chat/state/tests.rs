@@ -1,6 +1,7 @@
 //! How each server frame changes the browser's picture of the chat.
+
 use super::*;
-use crate::protocol::{Muted, PROTOCOL_VERSION, Visibility};
+use crate::protocol::{ErrorCode, MessageKind, Muted, PROTOCOL_VERSION, ServerFrame, Visibility};
 
 const ALICE: i64 = 1;
 const BOB: i64 = 2;

@@ -1,0 +1,382 @@
+//! How each server frame changes the browser's picture of the chat.
+
+use std::collections::HashSet;
+
+use leptos::prelude::*;
+
+use super::{Chat, Status};
+use crate::chat::message::clock;
+use crate::protocol::{
+    ChatMessage, ClientFrame, ErrorCode, LOBBY_ID, MessageKind, RoomSummary, ServerFrame,
+    muted_notice,
+};
+
+impl Chat {
+    /// Applies one frame from the server.
+    pub fn apply(&self, frame: ServerFrame) {
+        match frame {
+            ServerFrame::Welcome {
+                me,
+                role,
+                rooms,
+                changes,
+                ..
+            } => {
+                self.me.set(Some(me));
+                self.role.set(role);
+                self.changes.set_value(changes);
+                let current = self.current.get_untracked();
+                let listed: HashSet<i64> = rooms.iter().map(|r| r.id).collect();
+                let current_listed = listed.contains(&current);
+                // Rooms left, removed or deleted while away take their messages with them;
+                // the room on screen stays until the server says whether it still exists.
+                let kept = |room: &i64| listed.contains(room) || *room == current;
+                self.rooms.set(rooms);
+                self.status.set(Status::Online);
+                // Pages fetched before the drop may have gaps; refetch what is on screen.
+                self.logs.update(|logs| {
+                    logs.retain(|room, _| kept(room));
+                    logs.values_mut().for_each(|log| log.loaded = false);
+                });
+                self.members.update(|all| all.retain(|room, _| kept(room)));
+                self.muted.update(|all| all.retain(|room, _| kept(room)));
+                if !current_listed {
+                    // A room this user is not in (a link, or a preview before the drop): look
+                    // it up. If it is gone, opening it fails with not_found and leads back to
+                    // the lobby.
+                    self.send(ClientFrame::ListRooms);
+                }
+                self.open_room(current);
+            }
+            ServerFrame::Message { message } => self.receive(message),
+            ServerFrame::MessageChanged { message } => self.change(message),
+            ServerFrame::Sent { nonce, .. } => {
+                if self.pending.get_untracked().as_deref() == Some(nonce.as_str()) {
+                    self.pending.set(None);
+                    self.delivered.set(Some(nonce));
+                }
+            }
+            ServerFrame::History {
+                room,
+                messages,
+                has_more,
+            } => {
+                let newest_page = self
+                    .logs
+                    .with_untracked(|logs| logs.get(&room).is_none_or(|log| !log.loading_older));
+                self.logs.update(|logs| {
+                    let log = logs.entry(room).or_default();
+                    let was_older = log.loading_older;
+                    if was_older || !log.loaded || log.messages.is_empty() {
+                        log.has_more = has_more;
+                    }
+                    log.loading_older = false;
+                    log.loaded = true;
+                    // A page is the messages' state now; it does not move the change cursor,
+                    // which counts only the changes this client was sent.
+                    for message in messages {
+                        log.insert(message);
+                    }
+                });
+                if newest_page && self.current.get_untracked() == room {
+                    self.mark_read(room);
+                }
+            }
+            ServerFrame::Members {
+                room,
+                members,
+                online,
+                muted,
+            } => {
+                let me = self.me.get_untracked().map(|u| u.id);
+                let mine = muted.iter().find(|m| Some(m.user) == me).map(|m| m.until);
+                self.members.update(|all| {
+                    all.insert(room, members);
+                });
+                self.muted.update(|all| {
+                    all.insert(room, muted.into_iter().map(|m| (m.user, m.until)).collect());
+                });
+                self.set_muted_until(room, mine);
+                // Presence follows for this room's members only: the set starts afresh.
+                self.online.set(online.into_iter().collect());
+            }
+            ServerFrame::RoomAdded { room } => {
+                let id = room.id;
+                let name = room.name.clone();
+                self.rooms.update(|rooms| {
+                    if rooms.iter().all(|r| r.id != id) {
+                        rooms.push(room);
+                    }
+                });
+                if self
+                    .awaiting
+                    .get_untracked()
+                    .is_some_and(|wanted| wanted.eq_ignore_ascii_case(&name))
+                {
+                    self.awaiting.set(None);
+                    self.go_to.set(Some(format!("/rooms/{id}")));
+                }
+            }
+            ServerFrame::RoomRenamed { room, name } => {
+                self.update_room(room, |r| r.name = name);
+            }
+            ServerFrame::RoomDeleted { room, name } => {
+                self.forget_room(room);
+                if self.current.get_untracked() == room {
+                    self.leave_vanished_room(room, Some(name));
+                }
+            }
+            ServerFrame::RoomRemoved { room, name } => {
+                self.forget_room(room);
+                if self.current.get_untracked() == room && room != LOBBY_ID {
+                    self.notice.set(Some(format!(
+                        "You are no longer in “{name}”; you are back in the lobby."
+                    )));
+                    self.go_to.set(Some(format!("/rooms/{LOBBY_ID}")));
+                }
+            }
+            ServerFrame::Presence { user, online } => {
+                self.online.update(|set| {
+                    if online {
+                        set.insert(user);
+                    } else {
+                        set.remove(&user);
+                    }
+                });
+            }
+            ServerFrame::OnlineCount { room, online } => {
+                if self.room(room).is_some_and(|r| r.online != online) {
+                    self.update_room(room, |r| r.online = online);
+                }
+            }
+            ServerFrame::MemberMuted { room, user, until } => {
+                self.muted.update(|all| {
+                    let muted = all.entry(room).or_default();
+                    match until {
+                        Some(until) => muted.insert(user, until),
+                        None => muted.remove(&user),
+                    };
+                });
+                if self.me.get_untracked().is_some_and(|me| me.id == user) {
+                    self.set_muted_until(room, until);
+                }
+            }
+            ServerFrame::RoleChanged { role } => self.role.set(role),
+            ServerFrame::Users { users } => self.users.set(users),
+            ServerFrame::Rooms { rooms: listed } => self.rooms.update(|rooms| {
+                // Rooms this client belongs to are kept live since the welcome: keep those
+                // entries. Every other named room comes from the listing, which also drops
+                // rooms deleted meanwhile.
+                rooms.retain(|r| r.joined);
+                for room in listed {
+                    if rooms.iter().all(|r| r.id != room.id) {
+                        rooms.push(room);
+                    }
+                }
+            }),
+            ServerFrame::Read { room, message } => {
+                self.update_room(room, |r| {
+                    r.last_read = r.last_read.max(message);
+                    if message >= r.latest {
+                        r.unread = 0;
+                    }
+                });
+            }
+            ServerFrame::Error {
+                code,
+                message,
+                nonce,
+                room,
+                until,
+            } => {
+                if nonce.is_some() && nonce == self.pending.get_untracked() {
+                    self.pending.set(None);
+                    match until.filter(|_| code == ErrorCode::Muted) {
+                        Some(until) => {
+                            let room = room.unwrap_or_else(|| self.current.get_untracked());
+                            self.set_muted_until(room, Some(until));
+                            self.composer_error.set(Some(muted_notice(until, clock)));
+                        }
+                        None => self.composer_error.set(Some(message)),
+                    }
+                } else if code == ErrorCode::NotFound
+                    && let Some(room) = room
+                    && self.vanished(room)
+                {
+                    self.leave_vanished_room(room, None);
+                } else {
+                    self.awaiting.set(None);
+                    self.notice.set(Some(message));
+                }
+            }
+        }
+    }
+
+    pub(super) fn update_room(&self, room: i64, change: impl FnOnce(&mut RoomSummary)) {
+        self.rooms.update(|rooms| {
+            if let Some(r) = rooms.iter_mut().find(|r| r.id == room) {
+                change(r);
+            }
+        });
+    }
+
+    /// Drops everything the client holds about a room that is gone for this user.
+    fn forget_room(&self, room: i64) {
+        self.rooms.update(|rooms| rooms.retain(|r| r.id != room));
+        self.logs.update(|logs| {
+            logs.remove(&room);
+        });
+        self.members.update(|all| {
+            all.remove(&room);
+        });
+        self.muted.update(|all| {
+            all.remove(&room);
+        });
+    }
+
+    /// Whether a not_found about `room` means the room on screen does not exist (for this
+    /// user): it is on screen, this user is not in it (rooms one is in disappear through
+    /// `room_deleted` and `room_removed`) and its first page has not come. Any other not_found
+    /// naming the room is about something in it: a person to add, a message.
+    fn vanished(&self, room: i64) -> bool {
+        room == self.current.get_untracked()
+            && !self
+                .rooms
+                .with_untracked(|rooms| rooms.iter().any(|r| r.id == room && r.joined))
+            && !self
+                .logs
+                .with_untracked(|logs| logs.get(&room).is_some_and(|log| log.loaded))
+    }
+
+    fn leave_vanished_room(&self, room: i64, name: Option<String>) {
+        if room == LOBBY_ID {
+            return;
+        }
+        // A private room this user was removed from while away answers not_found too: its
+        // messages must not stay behind.
+        self.logs.update(|logs| {
+            logs.remove(&room);
+        });
+        let what = name.map_or_else(|| "That room".to_owned(), |n| format!("The room “{n}”"));
+        self.notice.set(Some(format!(
+            "{what} no longer exists; you are back in the lobby."
+        )));
+        self.go_to.set(Some(format!("/rooms/{LOBBY_ID}")));
+    }
+
+    /// This user's own mute in `room` changed; an unmute also withdraws the composer's
+    /// "You are muted" error.
+    fn set_muted_until(&self, room: i64, until: Option<i64>) {
+        let before = self.room(room).and_then(|r| r.muted_until);
+        if before == until {
+            return;
+        }
+        self.update_room(room, |r| r.muted_until = until);
+        if until.is_none()
+            && let Some(before) = before
+            && self.composer_error.get_untracked() == Some(muted_notice(before, clock))
+        {
+            self.composer_error.set(None);
+        }
+    }
+
+    fn receive(&self, message: ChatMessage) {
+        let me = self.me.get_untracked().map(|u| u.id);
+        let room = message.room;
+        let id = message.id;
+        let on_screen = self.current.get_untracked() == room;
+        let mine = Some(message.author.id) == me;
+        let counts = message.kind == MessageKind::Text && !mine;
+        // Posting in a room marks it read up to one's own message (the server does the same).
+        let clears = message.kind == MessageKind::Text && mine;
+        // Membership changes ride on the join/leave and added/removed notices.
+        if let Some(joined) = message.kind.membership() {
+            if mine {
+                self.update_room(room, |r| {
+                    r.joined = joined;
+                    r.unread = 0;
+                    r.last_read = r.last_read.max(id);
+                });
+                // A preview got no live messages: fetch what was said since it loaded.
+                if joined && on_screen {
+                    self.send(ClientFrame::History { room, before: None });
+                }
+            }
+            if joined && message.kind == MessageKind::Joined {
+                // Joining takes a connection: whoever joined is online. (Someone added by a
+                // moderator may well be away.)
+                self.online.update(|set| {
+                    set.insert(message.author.id);
+                });
+            }
+            self.members.update(|all| {
+                if let Some(list) = all.get_mut(&room) {
+                    list.retain(|u| u.id != message.author.id);
+                    if joined {
+                        list.push(message.author.clone());
+                        list.sort_by_key(|u| u.name.to_lowercase());
+                    }
+                }
+            });
+        }
+        self.rooms.update(|rooms| {
+            if let Some(r) = rooms.iter_mut().find(|r| r.id == room)
+                && id > r.latest
+            {
+                r.latest = id;
+                if clears {
+                    r.unread = 0;
+                    r.last_read = id;
+                } else if counts && on_screen {
+                    r.last_read = id;
+                } else if counts && r.joined {
+                    r.unread += 1;
+                }
+            }
+        });
+        self.logs.update(|logs| {
+            logs.entry(room).or_default().insert(message);
+        });
+        if on_screen && counts {
+            // The reader is looking at this room: keep the server's read mark current.
+            self.send(ClientFrame::MarkRead { room, message: id });
+        }
+    }
+
+    /// A live edit or deletion (or one replayed after a reconnect): the message's new state.
+    fn change(&self, message: ChatMessage) {
+        // Numbers at or below the cursor were counted in the welcome's unread counts already.
+        let fresh = message.change > self.changes.get_value();
+        self.changes
+            .update_value(|cursor| *cursor = (*cursor).max(message.change));
+        let room = message.room;
+        let id = message.id;
+        let here = self.logs.with_untracked(|logs| {
+            logs.get(&room)
+                .and_then(|log| log.get(id))
+                .map(|m| (m.change, m.deleted))
+        });
+        let newly_deleted = message.deleted && fresh && here.is_none_or(|(_, deleted)| !deleted);
+        let counted = message.kind == MessageKind::Text
+            && self
+                .me
+                .get_untracked()
+                .is_none_or(|me| me.id != message.author.id);
+        if newly_deleted && counted {
+            // It was unread if it came after the read mark: it no longer counts.
+            let unread = self
+                .room(room)
+                .is_some_and(|r| r.joined && id > r.last_read && r.unread > 0);
+            if unread {
+                self.update_room(room, |r| r.unread = r.unread.saturating_sub(1));
+            }
+        }
+        if here.is_some_and(|(change, _)| message.change > change) {
+            self.logs.update(|logs| {
+                if let Some(log) = logs.get_mut(&room) {
+                    log.insert(message);
+                }
+            });
+        }
+    }
+}

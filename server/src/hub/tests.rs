@@ -1,0 +1,111 @@
+//! Routing, presence and online counts, on a hub without sockets.
+
+use super::*;
+
+fn frame(text: &'static str) -> Frame {
+    Frame::from_static(text)
+}
+
+#[test]
+fn room_frames_reach_only_subscribers() {
+    let hub = Hub::default();
+    let mut a = hub.connect(1);
+    let mut b = hub.connect(2);
+    hub.subscribe(a.id, &[10]);
+    hub.to_room(10, &frame("x"));
+    assert_eq!(a.queue.try_recv().unwrap().as_str(), "x");
+    assert!(b.queue.try_recv().is_err());
+}
+
+#[test]
+fn a_user_stays_online_until_the_last_connection_closes() {
+    let hub = Hub::default();
+    let first = hub.connect(7);
+    let second = hub.connect(7);
+    assert!(first.came_online);
+    assert!(!second.came_online);
+    assert_eq!(hub.disconnect(first.id), None);
+    assert_eq!(hub.online_among([7, 8]), vec![7]);
+    assert!(hub.disconnect(second.id).is_some());
+    assert!(hub.online_among([7, 8]).is_empty());
+}
+
+#[test]
+fn presence_reaches_only_the_watchers_of_the_users_rooms() {
+    let hub = Hub::default();
+    let mut watcher = hub.connect(1);
+    let mut elsewhere = hub.connect(2);
+    let mut unwatched = hub.connect(3);
+    hub.watch(watcher.id, 10);
+    hub.watch(elsewhere.id, 20);
+    hub.watch(elsewhere.id, 10);
+    hub.watch(elsewhere.id, 30);
+    hub.to_watchers(&[10, 11], &frame("presence"));
+    assert_eq!(watcher.queue.try_recv().unwrap().as_str(), "presence");
+    assert!(watcher.queue.try_recv().is_err(), "heard once");
+    assert!(elsewhere.queue.try_recv().is_err(), "moved on to room 30");
+    assert!(unwatched.queue.try_recv().is_err());
+}
+
+#[test]
+fn a_connection_that_stops_reading_is_kicked() {
+    let hub = Hub::default();
+    let reg = hub.connect(1);
+    hub.subscribe(reg.id, &[1]);
+    for _ in 0..QUEUE_FRAMES {
+        hub.to_room(1, &frame("x"));
+    }
+    let kicked = reg.kicked.clone();
+    let notified = kicked.notified();
+    tokio::pin!(notified);
+    use std::future::Future;
+    let waker = std::task::Waker::noop();
+    let mut cx = std::task::Context::from_waker(waker);
+    assert!(
+        notified.as_mut().poll(&mut cx).is_pending(),
+        "not kicked while the queue has room"
+    );
+    hub.to_room(1, &frame("one too many"));
+    assert!(
+        notified.as_mut().poll(&mut cx).is_ready(),
+        "kicked once the queue overflowed"
+    );
+}
+
+#[test]
+fn online_counts_change_once_per_person_and_are_announced_once() {
+    let hub = Hub::default();
+    let a1 = hub.connect(1);
+    let a2 = hub.connect(1);
+    let b = hub.connect(2);
+    hub.subscribe(a1.id, &[10]);
+    hub.subscribe(a2.id, &[10]);
+    hub.subscribe(b.id, &[10, 11]);
+    assert_eq!(hub.online_count(10), 2, "two people, three tabs");
+    let mut changes = hub.take_online_changes();
+    changes.sort();
+    assert_eq!(changes, [(10, 2), (11, 1)]);
+    assert!(hub.take_online_changes().is_empty(), "announced once");
+
+    // One of Alice's tabs closes: she is still online. Bob comes and goes: no change.
+    hub.disconnect(a1.id);
+    let b2 = hub.connect(2);
+    hub.subscribe(b2.id, &[10]);
+    hub.disconnect(b2.id);
+    assert!(hub.take_online_changes().is_empty());
+
+    hub.disconnect(a2.id);
+    assert_eq!(hub.take_online_changes(), [(10, 1)]);
+}
+
+#[test]
+fn leaving_a_room_stops_its_frames_for_every_tab() {
+    let hub = Hub::default();
+    let mut a = hub.connect(1);
+    let mut b = hub.connect(1);
+    hub.subscribe_user(1, 5);
+    hub.unsubscribe_user(1, 5);
+    hub.to_room(5, &frame("x"));
+    assert!(a.queue.try_recv().is_err());
+    assert!(b.queue.try_recv().is_err());
+}
