@@ -14,7 +14,7 @@
 //! - A moderator acts on people below them in that room: administrator over teacher over owner
 //!   over member.
 
-use app::protocol::{ErrorCode, LOBBY_ID, MUTED_INDEFINITELY, Role, RoomKind, Visibility};
+use app::protocol::{ErrorCode, LOBBY_ID, Role, RoomKind, Visibility};
 
 use crate::store::RoomRow;
 
@@ -25,6 +25,8 @@ pub enum Action {
     Read,
     Post,
     EditOwn,
+    /// Never allowed: a message's text is its author's alone.
+    EditOthers,
     DeleteOwn,
     DeleteOthers,
     Join,
@@ -38,10 +40,11 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [Action; 12] = [
+    pub const ALL: [Action; 13] = [
         Action::Read,
         Action::Post,
         Action::EditOwn,
+        Action::EditOthers,
         Action::DeleteOwn,
         Action::DeleteOthers,
         Action::Join,
@@ -133,19 +136,17 @@ pub fn decide(who: &Standing, room: &RoomRow, action: Action, now: i64) -> Decis
             if !who.member {
                 Err(forbidden("Join the room to post in it."))
             } else if let Some(until) = muted {
+                // The sentence is written from `until` where it is shown (`muted_notice`).
                 Err(Denial {
                     code: ErrorCode::Muted,
-                    message: if until == MUTED_INDEFINITELY {
-                        "You are muted in this room until a moderator unmutes you."
-                    } else {
-                        "You are muted in this room for now."
-                    },
+                    message: "You are muted in this room.",
                     until: Some(until),
                 })
             } else {
                 Ok(())
             }
         }
+        Action::EditOthers => Err(forbidden("You can only edit your own messages.")),
         Action::DeleteOwn => Ok(()),
         Action::DeleteOthers => {
             if moderator {

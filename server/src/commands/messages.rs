@@ -61,14 +61,14 @@ fn no_such_message() -> Refusal {
     Refusal::new(ErrorCode::NotFound, "There is no such message.")
 }
 
-/// The message, once the policy allows `own` (one's own message) or `others` (someone
-/// else's) on it. A message in a room the client may not see does not exist for them.
+/// The message, once the policy allows `own` (on one's own message) or `others` (on someone
+/// else's). A message in a room the client may not see does not exist for them.
 async fn changeable(
     state: &AppState,
     client: &Client,
     message: i64,
     own: Action,
-    others: Option<Action>,
+    others: Action,
 ) -> Result<MessageFacts, Refusal> {
     let facts = state
         .store
@@ -78,19 +78,7 @@ async fn changeable(
     let action = if facts.author == client.me.id {
         own
     } else {
-        match others {
-            Some(action) => action,
-            None => {
-                allowed(state, client, facts.room, Action::Read)
-                    .await
-                    .map_err(|_| no_such_message())?;
-                return Err(Refusal::new(
-                    ErrorCode::Forbidden,
-                    "You can only edit your own messages.",
-                )
-                .in_room(facts.room));
-            }
-        }
+        others
     };
     allowed(state, client, facts.room, action)
         .await
@@ -111,7 +99,7 @@ pub async fn edit(state: &AppState, client: &Client, message: i64, text: String)
     if let Err(why) = check_message(&text) {
         return Err(Refusal::new(ErrorCode::Invalid, why));
     }
-    let facts = changeable(state, client, message, Action::EditOwn, None).await?;
+    let facts = changeable(state, client, message, Action::EditOwn, Action::EditOthers).await?;
     if facts.deleted {
         return Err(Refusal::new(
             ErrorCode::NotFound,
@@ -132,7 +120,7 @@ pub async fn delete(state: &AppState, client: &Client, message: i64) -> Outcome 
         client,
         message,
         Action::DeleteOwn,
-        Some(Action::DeleteOthers),
+        Action::DeleteOthers,
     )
     .await?;
     if facts.deleted {

@@ -8,7 +8,7 @@ mod messages;
 mod moderation;
 mod rooms;
 
-use app::protocol::{ClientFrame, ErrorCode, MUTED_INDEFINITELY, ServerFrame, User, muted_notice};
+use app::protocol::{ClientFrame, ErrorCode, ServerFrame, User, muted_notice};
 
 use crate::AppState;
 use crate::hub::ConnId;
@@ -66,10 +66,10 @@ impl From<sqlx::Error> for Refusal {
 
 impl From<Denial> for Refusal {
     fn from(denial: Denial) -> Self {
-        let message = match denial.until {
-            // The server does not know the reader's time zone: the browser says it in local
-            // time from `until`.
-            Some(until) if until != MUTED_INDEFINITELY => muted_notice(until, utc_clock) + ".",
+        let message = match (denial.code, denial.until) {
+            // The server does not know the reader's time zone: it says UTC, and the browser
+            // writes the time again in local time from `until`.
+            (ErrorCode::Muted, Some(until)) => muted_notice(until, utc_clock) + ".",
             _ => denial.message.to_owned(),
         };
         Refusal {

@@ -1,6 +1,7 @@
 //! The policy matrix: role × room × action → allowed, or refused with which code.
 
 use super::*;
+use app::protocol::MUTED_INDEFINITELY;
 
 const NOW: i64 = 1_000_000;
 const OWNER: i64 = 10;
@@ -85,105 +86,111 @@ fn outcomes(who: &Standing, room: &RoomRow) -> String {
 
 #[test]
 fn the_matrix_of_roles_rooms_and_actions() {
-    // Read Post EditOwn DeleteOwn DeleteOthers Join Leave Rename Archive AddMember RemoveMember Mute
+    // Read Post EditOwn EditOthers DeleteOwn DeleteOthers Join Leave Rename Archive AddMember
+    // RemoveMember Mute
     let matrix: [(&str, Standing, RoomRow, &str); 18] = [
         (
             "member, not in a public room",
             member(false),
             public(),
-            "yffyfyyfffff",
+            "yfffyfyyfffff",
         ),
         (
             "member in a public room",
             member(true),
             public(),
-            "yyyyfyyfffff",
+            "yyyfyfyyfffff",
         ),
         (
             "muted member in a public room",
             muted(NOW + 1),
             public(),
-            "ymmyfyyfffff",
+            "ymmfyfyyfffff",
         ),
         (
             "member whose mute ended",
             muted(NOW),
             public(),
-            "yyyyfyyfffff",
+            "yyyfyfyyfffff",
         ),
-        ("owner of a public room", owner(), public(), "yyyyyyyyyyfy"),
+        ("owner of a public room", owner(), public(), "yyyfyyyyyyyfy"),
         (
             "teacher, not in a public room",
             teacher(false),
             public(),
-            "yffyyyyyyyfy",
+            "yfffyyyyyyyfy",
         ),
         (
             "administrator in a public room",
             admin(true),
             public(),
-            "yyyyyyyyyyfy",
+            "yyyfyyyyyyyfy",
         ),
         (
             "member of a private room",
             member(true),
             private(),
-            "yyyyfyyfffff",
+            "yyyfyfyyfffff",
         ),
         (
             "owner of a private room",
             owner(),
             private(),
-            "yyyyyyyyyyyy",
+            "yyyfyyyyyyyyy",
         ),
         (
             "teacher in a private room",
             teacher(true),
             private(),
-            "yyyyyyyyyyyy",
+            "yyyfyyyyyyyyy",
         ),
         (
             "teacher, not in a private room",
             teacher(false),
             private(),
-            "nnnnnnnnnnnn",
+            "nnnnnnnnnnnnn",
         ),
         (
             "administrator, not in a private room",
             admin(false),
             private(),
-            "nnnnnnnnnnnn",
+            "nnnnnnnnnnnnn",
         ),
-        ("member in the lobby", member(true), lobby(), "yyyyfyffffff"),
+        (
+            "member in the lobby",
+            member(true),
+            lobby(),
+            "yyyfyfyffffff",
+        ),
         (
             "teacher in the lobby",
             teacher(true),
             lobby(),
-            "yyyyyyfyfffy",
+            "yyyfyyyfyfffy",
         ),
         (
             "member in their conversation",
             member(true),
             direct(),
-            "yyyyfyffffff",
+            "yyyfyfyffffff",
         ),
         (
             "administrator in their conversation",
             admin(true),
             direct(),
-            "yyyyfyffffff",
+            "yyyfyfyffffff",
         ),
         (
             "administrator, not in a conversation",
             admin(false),
             direct(),
-            "nnnnnnnnnnnn",
+            "nnnnnnnnnnnnn",
         ),
         (
             "administrator in an archived room",
             admin(true),
             archived(),
-            "nnnnnnnnnnnn",
+            "nnnnnnnnnnnnn",
         ),
     ];
     let mut wrong = Vec::new();
