@@ -62,12 +62,16 @@ fn refused(status: StatusCode, message: &str) -> Response {
     (status, page("Not allowed", &body)).into_response()
 }
 
-/// The signed-in administrator, or the response for anyone else.
-async fn administrator(state: &AppState, headers: &HeaderMap) -> Result<SignedIn, Response> {
+/// The signed-in person, once the policy lets them do `action`; the response for anyone else.
+async fn administrator(
+    state: &AppState,
+    headers: &HeaderMap,
+    action: AdminAction,
+) -> Result<SignedIn, Response> {
     let Some(who) = auth::signed_in(state, headers).await else {
         return Err(Redirect::to("/login?next=/admin").into_response());
     };
-    match policy::decide_admin(who.role, AdminAction::ManageAccounts) {
+    match policy::decide_admin(who.role, action) {
         Ok(()) => Ok(who),
         Err(denial) => Err(refused(StatusCode::FORBIDDEN, denial.message)),
     }
@@ -107,7 +111,7 @@ pub async fn accounts_page(
     headers: HeaderMap,
     Query(notice): Query<Notice>,
 ) -> Response {
-    let who = match administrator(&state, &headers).await {
+    let who = match administrator(&state, &headers, AdminAction::ManageAccounts).await {
         Ok(who) => who,
         Err(response) => return response,
     };
@@ -240,7 +244,7 @@ pub async fn change_role(
     headers: HeaderMap,
     Form(form): Form<RoleForm>,
 ) -> Response {
-    let who = match administrator(&state, &headers).await {
+    let who = match administrator(&state, &headers, AdminAction::ManageAccounts).await {
         Ok(who) => who,
         Err(response) => return response,
     };
@@ -286,7 +290,7 @@ pub async fn confirm_purge(
     headers: HeaderMap,
     Path(id): Path<i64>,
 ) -> Response {
-    if let Err(response) = administrator(&state, &headers).await {
+    if let Err(response) = administrator(&state, &headers, AdminAction::Purge).await {
         return response;
     }
     let room = match archived_room(&state, id).await {
@@ -309,12 +313,8 @@ pub async fn purge(
     headers: HeaderMap,
     Path(id): Path<i64>,
 ) -> Response {
-    let who = match administrator(&state, &headers).await {
-        Ok(who) => who,
-        Err(response) => return response,
-    };
-    if let Err(denial) = policy::decide_admin(who.role, AdminAction::Purge) {
-        return refused(StatusCode::FORBIDDEN, denial.message);
+    if let Err(response) = administrator(&state, &headers, AdminAction::Purge).await {
+        return response;
     }
     let room = match archived_room(&state, id).await {
         Ok(room) => room,

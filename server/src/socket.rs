@@ -2,8 +2,8 @@
 //! welcome and catch-up, then a loop that writes hub frames out and runs incoming commands.
 
 use app::protocol::{
-    CHANGES_MAX, CLOSE_PROTOCOL, CLOSE_TOO_BIG, CLOSE_TOO_SLOW, ClientFrame, ErrorCode,
-    MAX_FRAME_BYTES, PROTOCOL_VERSION, Role, ServerFrame,
+    CHANGES_MAX, CLOSE_PROTOCOL, CLOSE_TOO_BIG, CLOSE_TOO_SLOW, ChatMessage, ClientFrame,
+    ErrorCode, MAX_FRAME_BYTES, PROTOCOL_VERSION, Role, ServerFrame,
 };
 use axum::extract::State;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
@@ -95,7 +95,7 @@ async fn connection(mut socket: WebSocket, state: AppState, who: SignedIn) {
 }
 
 /// Where a reconnecting client resumes: after this message id, and after this change number.
-#[derive(Clone, Copy, Default)]
+#[derive(Clone, Copy)]
 struct Resume {
     messages: Option<i64>,
     changes: Option<i64>,
@@ -223,26 +223,28 @@ async fn serve(
         rooms,
         changes: state.log.published_change(),
     };
+    // A catch-up that cannot be read is logged and skipped: the client still has history.
+    let or_nothing = |what: &str, read: Result<Vec<ChatMessage>, sqlx::Error>| {
+        read.unwrap_or_else(|error| {
+            tracing::error!(%error, "could not load {what}");
+            Vec::new()
+        })
+    };
     let missed = match resume.messages {
-        Some(after) => state
-            .store
-            .missed(client.me.id, after, MISSED_MAX)
-            .await
-            .unwrap_or_else(|error| {
-                tracing::error!(%error, "could not load missed messages");
-                Vec::new()
-            }),
+        Some(after) => or_nothing(
+            "missed messages",
+            state.store.missed(client.me.id, after, MISSED_MAX).await,
+        ),
         None => Vec::new(),
     };
     let changed = match resume.changes {
-        Some(after) => state
-            .store
-            .changed_since(client.me.id, after, CHANGES_MAX)
-            .await
-            .unwrap_or_else(|error| {
-                tracing::error!(%error, "could not load changed messages");
-                Vec::new()
-            }),
+        Some(after) => or_nothing(
+            "changed messages",
+            state
+                .store
+                .changed_since(client.me.id, after, CHANGES_MAX)
+                .await,
+        ),
         None => Vec::new(),
     };
     // The welcome and the catch-up go out in one burst, before any live frame: new messages,

@@ -34,20 +34,16 @@ pub enum Refused {
 impl Refused {
     /// The refusal a failed batch statement reports, if it is one of these.
     pub fn of(error: &sqlx::Error) -> Option<Refused> {
-        let message = error.as_database_error()?.message().to_owned();
-        match message.as_str() {
+        Refused::parse(error.as_database_error()?.message())
+    }
+
+    /// The trigger's words for each refusal (also those of [`Store::refused`]).
+    fn parse(reason: &str) -> Option<Refused> {
+        match reason {
             "room not found" => Some(Refused::NoRoom),
             "not a member" => Some(Refused::NotMember),
             "muted" => Some(Refused::Muted),
             _ => None,
-        }
-    }
-
-    fn parse(reason: &str) -> Refused {
-        match reason {
-            "not a member" => Refused::NotMember,
-            "muted" => Refused::Muted,
-            _ => Refused::NoRoom,
         }
     }
 }
@@ -179,7 +175,7 @@ impl Store {
         .await?;
         Ok(found
             .into_iter()
-            .map(|(at, reason)| (at as usize, Refused::parse(&reason)))
+            .filter_map(|(at, reason)| Some((at as usize, Refused::parse(&reason)?)))
             .collect())
     }
 

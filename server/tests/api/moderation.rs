@@ -140,7 +140,8 @@ async fn a_moderator_unmutes_and_a_mute_until_unmuted_lasts() {
 async fn deleting_a_room_archives_it_and_the_administrator_can_purge_it() {
     let server = TestServer::start().await;
     let admin_cookie = server.register("admin").await;
-    let mut owner = server.connect(&server.register("owner").await).await;
+    let owner_cookie = server.register("owner").await;
+    let mut owner = server.connect(&owner_cookie).await;
     let mut bob = server.connect(&server.register("bob").await).await;
     let room = owner.create_room("old club").await;
     bob.join_room(room).await;
@@ -170,6 +171,17 @@ async fn deleting_a_room_archives_it_and_the_administrator_can_purge_it() {
         .await;
     assert!(kept >= 2, "notices and the text kept: {kept}");
 
+    // Its owner cannot purge it: only the administrator can.
+    let purge = format!("{}/admin/rooms/{room}/purge", server.base);
+    let not_theirs = server
+        .http()
+        .post(&purge)
+        .header("origin", &server.origin)
+        .header("cookie", &owner_cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(not_theirs.status(), 403);
     // The administrator sees it on /admin and purges it after a confirmation page.
     let page = server
         .get("/admin", &admin_cookie)

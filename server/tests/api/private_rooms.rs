@@ -243,3 +243,42 @@ async fn a_post_is_checked_against_the_stored_membership_not_the_socket() {
     let (_, texts) = history(&mut alice, room).await;
     assert_eq!(texts.len(), 1, "only the post made as a member was stored");
 }
+
+#[tokio::test]
+async fn rooms_added_and_removed_while_away_are_right_on_reconnect() {
+    let server = TestServer::start().await;
+    let mut owner = server.connect(&server.register("owner").await).await;
+    let bob_cookie = server.register("bob").await;
+    let old = owner.create_private_room("old group").await;
+    owner.add_member(old, "bob").await;
+    let bob = server.connect(&bob_cookie).await;
+    let newest = bob.sidebar().iter().map(|r| r.latest).max().unwrap();
+    bob.close().await;
+
+    // While bob is away: removed from one room, added to another.
+    let bob_id = server
+        .sql_number("SELECT id FROM users WHERE username = 'bob'")
+        .await;
+    owner
+        .send(&ClientFrame::RemoveMember {
+            room: old,
+            user: bob_id,
+        })
+        .await;
+    let new = owner.create_private_room("new group").await;
+    owner.add_member(new, "bob").await;
+    owner.say(new, "welcome back").await;
+
+    let mut bob = server
+        .connect_resuming(&bob_cookie, Some(newest), None)
+        .await;
+    let rooms: Vec<i64> = bob.sidebar().iter().map(|r| r.id).collect();
+    assert!(
+        !rooms.contains(&old),
+        "the room he was removed from is gone"
+    );
+    assert!(rooms.contains(&new), "the room he was added to is there");
+    // And what was said in it meanwhile comes with the catch-up.
+    bob.expect(|f| message_of(f).filter(|m| m.text == "welcome back"))
+        .await;
+}
