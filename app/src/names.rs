@@ -51,6 +51,44 @@ pub fn parse_room_name(raw: &str) -> Result<String, String> {
 }
 
 /// Message text: 1–4000 characters, not only whitespace. Kept exactly as typed.
+/// Longest feedback on a message, in characters.
+pub const MAX_FEEDBACK: usize = 2000;
+/// Longest grade ("A-", "8/10", "pass"), in characters.
+pub const MAX_GRADE: usize = 32;
+/// Longest comment on a grade, in characters.
+pub const MAX_GRADE_COMMENT: usize = 1000;
+
+/// Feedback: some text, at most [`MAX_FEEDBACK`] characters.
+pub fn check_feedback(text: &str) -> Result<(), String> {
+    if text.trim().is_empty() {
+        return Err("Write some feedback first.".into());
+    }
+    let len = text.chars().count();
+    if len > MAX_FEEDBACK {
+        return Err(format!(
+            "Feedback is at most {MAX_FEEDBACK} characters; this has {len}."
+        ));
+    }
+    Ok(())
+}
+
+/// A grade and its comment: the grade at most [`MAX_GRADE`] characters on one line, the
+/// comment at most [`MAX_GRADE_COMMENT`]. An empty grade and comment clear the grade.
+pub fn check_grade(grade: &str, comment: &str) -> Result<(), String> {
+    if grade.chars().count() > MAX_GRADE {
+        return Err(format!("A grade is at most {MAX_GRADE} characters."));
+    }
+    if grade.chars().any(char::is_control) {
+        return Err("A grade is one line.".into());
+    }
+    if comment.chars().count() > MAX_GRADE_COMMENT {
+        return Err(format!(
+            "A comment is at most {MAX_GRADE_COMMENT} characters."
+        ));
+    }
+    Ok(())
+}
+
 pub fn check_message(text: &str) -> Result<(), String> {
     if text.trim().is_empty() {
         return Err("Type a message first.".into());

@@ -7,7 +7,7 @@
 use serde::{Deserialize, Serialize};
 
 /// Bumped whenever a frame changes incompatibly.
-pub const PROTOCOL_VERSION: u32 = 4;
+pub const PROTOCOL_VERSION: u32 = 5;
 
 /// Largest frame the server reads; a bigger one closes the socket with code 1009.
 pub const MAX_FRAME_BYTES: usize = 64 * 1024;
@@ -178,6 +178,10 @@ pub struct ChatMessage {
     /// Change numbers rise across the whole server: the change cursor.
     #[serde(default, skip_serializing_if = "is_default")]
     pub change: i64,
+    /// A teacher gave feedback on this message. Set only in what the message's author and
+    /// teachers receive (history pages, catch-up); never in a room-wide broadcast.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub feedback: bool,
 }
 
 /// How long a moderator mutes someone for.
@@ -323,6 +327,12 @@ pub enum ClientFrame {
     ListUsers,
     /// Every public room, and the private ones this user is in, for browsing rooms to join.
     ListRooms,
+    /// Private feedback on a message, from a teacher (or the administrator) who may review its
+    /// room: only the author and teachers ever see it.
+    GiveFeedback {
+        message: i64,
+        text: String,
+    },
 }
 
 /// Frames the server sends.
@@ -337,6 +347,13 @@ pub enum ServerFrame {
         rooms: Vec<RoomSummary>,
         /// The server's newest change number now: the client's change cursor from here on.
         changes: i64,
+        /// Feedback on this user's messages they have not read yet (on /feedback).
+        #[serde(default, skip_serializing_if = "is_default")]
+        feedback_unread: u32,
+        /// The server runs with `--review-direct-messages`: teachers can review direct
+        /// conversations, and both people are told so in each.
+        #[serde(default, skip_serializing_if = "is_default")]
+        direct_reviewable: bool,
     },
     /// A new message (or membership notice) in a room the client belongs to.
     Message {
@@ -408,6 +425,17 @@ pub enum ServerFrame {
     /// This user's role changed (by the administrator): it applies at once.
     RoleChanged {
         role: Role,
+    },
+    /// A teacher gave feedback on `message` in `room`. Sent to the message's author and to the
+    /// teacher who gave it (their other tabs too): the message gets its marker.
+    FeedbackGiven {
+        room: i64,
+        message: i64,
+    },
+    /// How much feedback this user has not read yet: after new feedback, and after they read
+    /// it on /feedback (in any tab).
+    FeedbackUnread {
+        count: u32,
     },
     Users {
         users: Vec<User>,

@@ -256,6 +256,7 @@ fn publish(hub: &Hub, message: NewMessage, id: i64, sent_at: i64, done: Done) {
             edited_at: None,
             deleted: false,
             change: 0,
+            feedback: false,
         },
     };
     hub.to_room(room, &encode(&frame));

@@ -64,6 +64,10 @@ fn client_frames_round_trip() {
         },
         ClientFrame::ListUsers,
         ClientFrame::ListRooms,
+        ClientFrame::GiveFeedback {
+            message: 7,
+            text: "Good point; cite a source next time.".into(),
+        },
     ]);
 }
 
@@ -83,6 +87,7 @@ fn server_frames_round_trip() {
         edited_at: None,
         deleted: false,
         change: 0,
+        feedback: false,
     };
     let edited = ChatMessage {
         text: "hello!".into(),
@@ -110,11 +115,18 @@ fn server_frames_round_trip() {
             role: Role::Teacher,
             rooms: vec![room.clone()],
             changes: 4,
+            feedback_unread: 2,
+            direct_reviewable: true,
         },
         ServerFrame::Message {
             message: message.clone(),
         },
         ServerFrame::MessageChanged { message: edited },
+        ServerFrame::FeedbackGiven {
+            room: 1,
+            message: 7,
+        },
+        ServerFrame::FeedbackUnread { count: 3 },
         ServerFrame::Sent {
             nonce: "n1".into(),
             id: 7,
@@ -187,6 +199,7 @@ fn an_unchanged_message_carries_no_change_fields() {
             edited_at: None,
             deleted: false,
             change: 0,
+            feedback: false,
         },
     }
     .to_json();

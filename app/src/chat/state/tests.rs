@@ -41,6 +41,8 @@ fn welcome(role: Role, rooms: Vec<RoomSummary>, changes: i64) -> ServerFrame {
         role,
         rooms,
         changes,
+        feedback_unread: 0,
+        direct_reviewable: false,
     }
 }
 
@@ -63,6 +65,7 @@ fn message(id: i64, room: i64, author: i64, kind: MessageKind, text: &str) -> Ch
         edited_at: None,
         deleted: false,
         change: 0,
+        feedback: false,
     }
 }
 
