@@ -1,66 +1,21 @@
 //! The administrator's pages, server-rendered and usable without JavaScript: `/admin` lists
 //! every account with its role (a form per account changes it, and the person's open tabs
-//! hear of it at once) and the archived rooms, each of which can be purged for good after a
-//! confirmation page.
+//! hear of it at once), the archived rooms, each of which can be purged for good after a
+//! confirmation page, and the review log.
 
 use app::protocol::{Role, ServerFrame, Visibility};
 use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
 use crate::AppState;
 use crate::auth::{self, SignedIn};
 use crate::hub::encode;
+use crate::pages::{escape, page, query_value, refused, utc_time};
 use crate::policy::{self, AdminAction};
-use crate::store::ArchivedRoom;
-
-/// Text made safe to put in HTML, in an element or a quoted attribute.
-fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-fn page(title: &str, body: &str) -> Html<String> {
-    Html(format!(
-        r#"<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<link rel="icon" href="/favicon.svg" type="image/svg+xml">
-<link rel="stylesheet" href="/pkg/hearth.css">
-<title>{title} · Hearth</title>
-</head>
-<body>
-<main class="admin">
-<nav class="admin-nav"><a href="/rooms/1">Back to the chat</a></nav>
-{body}
-</main>
-</body>
-</html>"#,
-        title = escape(title),
-    ))
-}
-
-fn refused(status: StatusCode, message: &str) -> Response {
-    let body = format!(
-        r#"<h1>Not allowed</h1><p class="error" role="alert">{}</p>"#,
-        escape(message)
-    );
-    (status, page("Not allowed", &body)).into_response()
-}
+use crate::store::{ArchivedRoom, ReviewEntry};
 
 /// The signed-in person, once the policy lets them do `action`; the response for anyone else.
 async fn administrator(
@@ -75,27 +30,6 @@ async fn administrator(
         Ok(()) => Ok(who),
         Err(denial) => Err(refused(StatusCode::FORBIDDEN, denial.message)),
     }
-}
-
-/// "2026-12-01 14:05 UTC".
-fn utc_time(ms: i64) -> String {
-    let minutes = ms.div_euclid(60_000);
-    let days = minutes.div_euclid(24 * 60);
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02} UTC",
-        minutes.div_euclid(60).rem_euclid(24),
-        minutes.rem_euclid(60)
-    )
 }
 
 #[derive(Deserialize, Default)]
@@ -115,12 +49,13 @@ pub async fn accounts_page(
         Ok(who) => who,
         Err(response) => return response,
     };
-    let (accounts, archived) = match (
+    let (accounts, archived, reviews) = match (
         state.store.accounts().await,
         state.store.archived_rooms().await,
+        state.store.review_log(REVIEW_LOG_SHOWN).await,
     ) {
-        (Ok(accounts), Ok(archived)) => (accounts, archived),
-        (Err(error), _) | (_, Err(error)) => {
+        (Ok(accounts), Ok(archived), Ok(reviews)) => (accounts, archived, reviews),
+        (Err(error), ..) | (_, Err(error), _) | (.., Err(error)) => {
             tracing::error!(%error, "could not read the accounts");
             return refused(
                 StatusCode::INTERNAL_SERVER_ERROR,
@@ -184,7 +119,43 @@ pub async fn accounts_page(
     }
     body.push_str("</tbody></table>\n");
     body.push_str(&archived_rooms(&archived));
+    body.push_str(&review_log(&reviews));
     page("Accounts", &body).into_response()
+}
+
+/// Entries of the review log shown on /admin, newest first.
+const REVIEW_LOG_SHOWN: usize = 200;
+
+fn review_log(entries: &[ReviewEntry]) -> String {
+    let mut html = String::from("<h2>Review log</h2>\n");
+    if entries.is_empty() {
+        html.push_str(
+            r#"<p class="hint">Nobody has reviewed a private room or a conversation yet.</p>"#,
+        );
+        return html;
+    }
+    html.push_str(&format!(
+        r#"<p class="hint">Every review of a private room or a direct conversation: who read, exported or printed which room, and when (the newest {REVIEW_LOG_SHOWN}).</p>
+<table class="review-log" aria-label="Review log"><thead><tr><th scope="col">When</th><th scope="col">Who</th><th scope="col">Room</th><th scope="col">What</th></tr></thead><tbody>"#
+    ));
+    for entry in entries {
+        let what = match entry.what.as_str() {
+            "read" => "read",
+            "csv" => "downloaded CSV",
+            "json" => "downloaded JSON",
+            "print" => "printed",
+            "grades" => "graded",
+            other => other,
+        };
+        html.push_str(&format!(
+            r#"<tr><td>{}</td><td>{}</td><td>{}</td><td>{what}</td></tr>"#,
+            utc_time(entry.at),
+            escape(entry.reviewer.as_deref().unwrap_or("a deleted account")),
+            escape(&entry.room_name),
+        ));
+    }
+    html.push_str("</tbody></table>\n");
+    html
 }
 
 fn archived_rooms(archived: &[ArchivedRoom]) -> String {
@@ -219,19 +190,6 @@ fn archived_rooms(archived: &[ArchivedRoom]) -> String {
 pub struct RoleForm {
     user: i64,
     role: String,
-}
-
-/// `text` as a query-string value.
-fn query_value(text: &str) -> String {
-    text.bytes()
-        .map(|byte| {
-            if byte.is_ascii_alphanumeric() {
-                (byte as char).to_string()
-            } else {
-                format!("%{byte:02X}")
-            }
-        })
-        .collect()
 }
 
 fn back_with_error(message: &str) -> Response {
@@ -328,24 +286,5 @@ pub async fn purge(
             tracing::error!(%error, "could not purge a room");
             back_with_error("The server could not purge the room; try again.")
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn markup_in_names_is_escaped() {
-        assert_eq!(
-            escape(r#"<b onclick="x">'&'</b>"#),
-            "&lt;b onclick=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/b&gt;"
-        );
-    }
-
-    #[test]
-    fn times_read_as_utc_dates() {
-        assert_eq!(utc_time(0), "1970-01-01 00:00 UTC");
-        assert_eq!(utc_time(1_796_085_900_000), "2026-12-01 00:45 UTC");
     }
 }

@@ -274,7 +274,11 @@ pub async fn same_origin(State(state): State<AppState>, request: Request, next: 
 /// The sign-in page itself sends a signed-in visitor on to the chat.
 pub async fn page_guard(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let path = request.uri().path();
-    let needs_session = path == "/" || path.starts_with("/rooms/") || path.starts_with("/admin");
+    let needs_session = path == "/"
+        || path.starts_with("/rooms/")
+        || path.starts_with("/admin")
+        || path.starts_with("/review")
+        || path == "/feedback";
     if needs_session || path == "/login" {
         let who = signed_in(&state, request.headers()).await;
         if needs_session && who.is_none() {

@@ -28,6 +28,11 @@ pub struct Config {
     #[arg(long, env = "HEARTH_SECURE_COOKIES")]
     pub secure_cookies: bool,
 
+    /// Let teachers and the administrator review direct conversations too (each review is
+    /// logged, and both people in every conversation are told that teachers can review it).
+    #[arg(long, env = "HEARTH_REVIEW_DIRECT_MESSAGES")]
+    pub review_direct_messages: bool,
+
     /// Folder holding the built site (the wasm bundle, CSS and public files).
     #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]
     pub site_root: String,

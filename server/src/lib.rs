@@ -1,6 +1,6 @@
 //! Hearth's server: the axum application that serves the Leptos pages, the sign-in forms, the
-//! administrator's pages and the chat WebSocket, on top of the store, the hub, the message log,
-//! the batched lookups and the rights policy.
+//! administrator's pages, the teachers' review pages and the chat WebSocket, on top of the
+//! store, the hub, the message log, the batched lookups and the rights policy.
 
 #![recursion_limit = "256"]
 
@@ -11,7 +11,9 @@ pub mod config;
 pub mod hub;
 pub mod lookups;
 pub mod message_log;
+pub mod pages;
 pub mod policy;
+pub mod review;
 pub mod socket;
 pub mod store;
 
@@ -77,6 +79,8 @@ pub fn router(state: AppState) -> Router {
         .route("/auth/logout", post(auth::sign_out))
         .route("/admin/role", post(admin::change_role))
         .route("/admin/rooms/{id}/purge", post(admin::purge))
+        .route("/review/feedback", post(review::give_feedback))
+        .route("/review/grade", post(review::save_grade))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             auth::same_origin,
@@ -85,6 +89,12 @@ pub fn router(state: AppState) -> Router {
         .route("/ws", get(socket::upgrade))
         .route("/admin", get(admin::accounts_page))
         .route("/admin/rooms/{id}/purge", get(admin::confirm_purge))
+        .route("/review", get(review::page))
+        .route("/review/export.csv", get(review::export::csv))
+        .route("/review/export.json", get(review::export::json))
+        .route("/review/print", get(review::export::print))
+        .route("/review/grades.csv", get(review::export::grades))
+        .route("/feedback", get(review::feedback::page))
         .merge(forms)
         .leptos_routes(&state, generate_route_list(App), move || {
             shell(leptos.clone())

@@ -92,6 +92,8 @@ pub struct Lookups {
     pub sessions: Lookup<String, (User, Role)>,
     /// User id → their sidebar (see [`Store::rooms_of`]).
     pub rooms: Lookup<i64, Vec<RoomSummary>>,
+    /// User id → how much feedback they have not read (absent: none).
+    pub unread_feedback: Lookup<i64, u32>,
 }
 
 impl Lookups {
@@ -110,7 +112,18 @@ impl Lookups {
                 async move { store.rooms_of(&users).await }
             })
         };
-        Lookups { sessions, rooms }
+        let unread_feedback = {
+            let store = store.clone();
+            Lookup::start("unread feedback", move |users: Vec<i64>| {
+                let store = store.clone();
+                async move { store.unread_feedback(&users).await }
+            })
+        };
+        Lookups {
+            sessions,
+            rooms,
+            unread_feedback,
+        }
     }
 }
 

@@ -13,6 +13,9 @@
 //! - Posting and editing need a stored membership and no running mute.
 //! - A moderator acts on people below them in that room: administrator over teacher over owner
 //!   over member.
+//! - Teachers and the administrator review rooms (every version, deleted text, exports,
+//!   feedback and grades): named rooms of any visibility, archived ones included; direct
+//!   conversations only when the server runs with `--review-direct-messages`.
 
 use app::protocol::{ErrorCode, LOBBY_ID, Role, RoomKind, Visibility};
 
@@ -203,6 +206,33 @@ pub fn decide_over(who: &Standing, target: &Standing, room: &RoomRow) -> Decisio
         ));
     }
     Ok(())
+}
+
+/// May someone with `role` use the review pages at all?
+pub fn decide_reviewer(role: Role) -> Decision {
+    if role.is_staff() {
+        Ok(())
+    } else {
+        Err(forbidden(
+            "Only teachers and the administrator can review rooms.",
+        ))
+    }
+}
+
+/// May someone with `role` review `room` (read every version and deleted text, export it, give
+/// feedback on its messages, grade its members)? Membership does not matter: a teacher reviews
+/// rooms they never joined. `direct_reviewable`: the server's `--review-direct-messages`.
+pub fn decide_review(role: Role, room: &RoomRow, direct_reviewable: bool) -> Decision {
+    decide_reviewer(role)?;
+    if room.kind == RoomKind::Direct && !direct_reviewable {
+        return Err(not_found());
+    }
+    Ok(())
+}
+
+/// Whether reviewing `room` goes in the review log: private rooms and direct conversations.
+pub fn review_is_logged(room: &RoomRow) -> bool {
+    room.kind == RoomKind::Direct || room.visibility == Visibility::Private
 }
 
 /// Things only the administrator does, outside any room.

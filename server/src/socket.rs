@@ -17,6 +17,7 @@ use crate::AppState;
 use crate::auth::{self, SignedIn};
 use crate::commands::{self, Client};
 use crate::hub::{Frame, Registration, encode};
+use crate::store::only_for;
 
 /// A client must say hello within this time.
 const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
@@ -203,10 +204,15 @@ async fn serve(
     let kicked = &mut kicked;
     let mut shutdown = state.shutdown.clone();
     let mut shutting_down = std::pin::pin!(shutdown.changed());
-    let mut rooms = match state.lookups.rooms.get(client.me.id).await {
-        Ok(rooms) => rooms.unwrap_or_default(),
+    // Both batched lookups at once: the sidebar, and the count of unread feedback.
+    let (rooms, unread_feedback) = tokio::join!(
+        state.lookups.rooms.get(client.me.id),
+        state.lookups.unread_feedback.get(client.me.id)
+    );
+    let (mut rooms, feedback_unread) = match (rooms, unread_feedback) {
+        (Ok(rooms), Ok(unread)) => (rooms.unwrap_or_default(), unread.unwrap_or(0)),
         // The lookup task logged why.
-        Err(_) => return Some(close(CLOSE_SERVER_ERROR, "server error")),
+        _ => return Some(close(CLOSE_SERVER_ERROR, "server error")),
     };
     let joined: Vec<i64> = rooms.iter().map(|r| r.id).collect();
     // Subscribe before reading what was missed and the change cursor, so nothing falls between
@@ -222,6 +228,8 @@ async fn serve(
         role,
         rooms,
         changes: state.log.published_change(),
+        feedback_unread,
+        direct_reviewable: state.config.review_direct_messages,
     };
     // A catch-up that cannot be read is logged and skipped: the client still has history.
     let or_nothing = |what: &str, read: Result<Vec<ChatMessage>, sqlx::Error>| {
@@ -237,6 +245,7 @@ async fn serve(
         ),
         None => Vec::new(),
     };
+    let missed = only_for(missed, client.me.id, role.is_staff());
     let changed = match resume.changes {
         Some(after) => or_nothing(
             "changed messages",
@@ -247,6 +256,7 @@ async fn serve(
         ),
         None => Vec::new(),
     };
+    let changed = only_for(changed, client.me.id, role.is_staff());
     // The welcome and the catch-up go out in one burst, before any live frame: new messages,
     // then the current state of those edited or deleted meanwhile.
     let catch_up = missed

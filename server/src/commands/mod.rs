@@ -145,6 +145,9 @@ pub async fn run(state: &AppState, client: &Client, frame: ClientFrame) -> Outco
         ClientFrame::UnmuteMember { room, user } => {
             moderation::mute(state, client, room, user, None).await
         }
+        ClientFrame::GiveFeedback { message, text } => {
+            messages::give_feedback(state, client, message, text).await
+        }
     }
 }
 

@@ -246,3 +246,40 @@ fn only_the_administrator_changes_roles_and_not_their_own() {
     assert!(decide_admin(Role::Admin, AdminAction::Purge).is_ok());
     assert!(decide_admin(Role::Teacher, AdminAction::Purge).is_err());
 }
+
+#[test]
+fn teachers_and_the_administrator_review_every_named_room_and_members_none() {
+    for room in [lobby(), public(), private(), archived()] {
+        for role in [Role::Teacher, Role::Admin] {
+            assert_eq!(
+                decide_review(role, &room, false),
+                Ok(()),
+                "{role:?} {room:?}"
+            );
+        }
+        let refused = decide_review(Role::Member, &room, true).unwrap_err();
+        assert_eq!(refused.code, ErrorCode::Forbidden, "{room:?}");
+    }
+    assert!(decide_reviewer(Role::Member).is_err());
+}
+
+#[test]
+fn direct_conversations_are_reviewable_only_when_the_server_allows_it() {
+    let refused = decide_review(Role::Teacher, &direct(), false).unwrap_err();
+    assert_eq!(refused.code, ErrorCode::NotFound);
+    assert_eq!(decide_review(Role::Teacher, &direct(), true), Ok(()));
+    assert_eq!(
+        decide_review(Role::Member, &direct(), true)
+            .unwrap_err()
+            .code,
+        ErrorCode::Forbidden
+    );
+}
+
+#[test]
+fn reviews_of_private_rooms_and_conversations_are_logged_and_public_ones_not() {
+    assert!(review_is_logged(&private()));
+    assert!(review_is_logged(&direct()));
+    assert!(!review_is_logged(&public()));
+    assert!(!review_is_logged(&archived()));
+}

@@ -79,11 +79,26 @@ type Row = (
     Option<i64>,
     bool,
     i64,
+    bool,
 );
 
+/// `feedback`: whether a teacher gave feedback on the message; callers pass it on only to
+/// those who may know ([`only_for`]).
 const SELECT: &str = "SELECT m.id, m.room_id, u.id, u.username, m.kind, m.body, m.sent_at,
-                             m.edited_at, m.deleted_at IS NOT NULL, m.changed
+                             m.edited_at, m.deleted_at IS NOT NULL, m.changed,
+                             EXISTS (SELECT 1 FROM feedback f WHERE f.message_id = m.id)
                       FROM messages m JOIN users u ON u.id = m.author_id";
+
+/// `messages` as `reader` may see them: the feedback marker stays on their own messages only
+/// (teachers, `staff`, see it on every message).
+pub fn only_for(mut messages: Vec<ChatMessage>, reader: i64, staff: bool) -> Vec<ChatMessage> {
+    if !staff {
+        for message in &mut messages {
+            message.feedback &= message.author.id == reader;
+        }
+    }
+    messages
+}
 
 /// The rooms (not archived) that user `?1` belongs to.
 const ROOMS_OF_USER: &str =
@@ -91,7 +106,7 @@ const ROOMS_OF_USER: &str =
                              WHERE ms.user_id = ?1 AND r.archived_at IS NULL";
 
 fn message(
-    (id, room, author_id, author_name, kind, text, sent_at, edited_at, deleted, change): Row,
+    (id, room, author_id, author_name, kind, text, sent_at, edited_at, deleted, change, feedback): Row,
 ) -> ChatMessage {
     ChatMessage {
         id,
@@ -106,6 +121,7 @@ fn message(
         edited_at,
         deleted,
         change,
+        feedback,
     }
 }
 
@@ -240,7 +256,11 @@ impl Store {
             .fetch_one(&mut *tx)
             .await?;
         tx.commit().await?;
-        Ok(Some(message(row)))
+        // Broadcast to the whole room: the marker is not everyone's to see.
+        Ok(Some(ChatMessage {
+            feedback: false,
+            ..message(row)
+        }))
     }
 
     /// The newest change number given so far (0 if no message was ever changed).

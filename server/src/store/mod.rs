@@ -1,10 +1,12 @@
 //! Storage: accounts and roles, sessions, rooms, memberships and mutes, messages and their
-//! earlier versions, in SQLite (sqlx).
+//! earlier versions, the search index, feedback, grades and the review log, in SQLite (sqlx).
 //!
 //! Migrations live in `server/migrations` and run at start. Every query is here; the rest of
 //! the server speaks in chat terms and never writes SQL.
 
+mod feedback;
 mod messages;
+mod review;
 mod rights;
 mod rooms;
 mod users;
@@ -16,7 +18,9 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
-pub use messages::{Change, NewMessage, Refused};
+pub use feedback::{Feedback, FeedbackItem, FeedbackTarget, Grade, ReviewEntry};
+pub use messages::{Change, NewMessage, Refused, only_for};
+pub use review::{ReviewRoom, ReviewedMessage, Selection, StudentFigures, Version, count_words};
 pub use rights::MessageFacts;
 pub use rooms::{ArchivedRoom, RoomRow};
 pub use users::Account;

@@ -76,6 +76,27 @@ impl Store {
         Ok((Some(standing), room))
     }
 
+    /// Room `id`, archived or not.
+    pub async fn room(&self, id: i64) -> Result<Option<RoomRow>> {
+        let row = sqlx::query_as::<_, (i64, String, String, String, Option<i64>, bool)>(
+            "SELECT id, kind, visibility, name, created_by, archived_at IS NOT NULL
+             FROM rooms WHERE id = ?1",
+        )
+        .bind(id)
+        .fetch_optional(&self.readers)
+        .await?;
+        Ok(row.map(
+            |(id, kind, visibility, name, created_by, archived)| RoomRow {
+                id,
+                kind: kind_of(&kind),
+                visibility: visibility_of(&visibility),
+                name,
+                created_by,
+                archived,
+            },
+        ))
+    }
+
     /// Where a message is and who wrote it.
     pub async fn message_facts(&self, id: i64) -> Result<Option<MessageFacts>> {
         let row = sqlx::query_as::<_, (i64, i64, i64, String, String, bool)>(

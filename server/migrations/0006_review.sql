@@ -1,0 +1,86 @@
+-- Review and feedback: a full-text index of every text ever written, teachers' feedback on
+-- messages, grades per student per room, and the log of reviews of private rooms.
+
+-- The search index: the current text of every text message, kept in step by triggers (a new
+-- message, an edit, a deletion), and every earlier version and deleted text (versions never
+-- change once written). The trigram tokenizer indexes every run of three characters, so a search
+-- finds any part of a word in any script: Chinese, which has no spaces between words, included.
+-- Both tables are external-content: they hold only the index, the text stays in its own table.
+CREATE VIRTUAL TABLE message_search USING fts5(
+    body, content = 'messages', content_rowid = 'id', tokenize = 'trigram'
+);
+CREATE VIRTUAL TABLE version_search USING fts5(
+    body, content = 'message_versions', content_rowid = 'id', tokenize = 'trigram'
+);
+
+CREATE TRIGGER message_search_insert AFTER INSERT ON messages WHEN new.kind = 'text'
+BEGIN
+    INSERT INTO message_search (rowid, body) VALUES (new.id, new.body);
+END;
+
+-- An edit or a deletion replaces the indexed text (a deleted message's body is empty).
+CREATE TRIGGER message_search_update AFTER UPDATE OF body ON messages WHEN new.kind = 'text'
+BEGIN
+    INSERT INTO message_search (message_search, rowid, body) VALUES ('delete', old.id, old.body);
+    INSERT INTO message_search (rowid, body) VALUES (new.id, new.body);
+END;
+
+CREATE TRIGGER message_search_delete AFTER DELETE ON messages WHEN old.kind = 'text'
+BEGIN
+    INSERT INTO message_search (message_search, rowid, body) VALUES ('delete', old.id, old.body);
+END;
+
+CREATE TRIGGER version_search_insert AFTER INSERT ON message_versions
+BEGIN
+    INSERT INTO version_search (rowid, body) VALUES (new.id, new.body);
+END;
+
+CREATE TRIGGER version_search_delete AFTER DELETE ON message_versions
+BEGIN
+    INSERT INTO version_search (version_search, rowid, body) VALUES ('delete', old.id, old.body);
+END;
+
+INSERT INTO message_search (rowid, body) SELECT id, body FROM messages WHERE kind = 'text';
+INSERT INTO version_search (rowid, body) SELECT id, body FROM message_versions;
+
+-- The review page's author filter and per-student summary read a room's texts by author.
+CREATE INDEX messages_by_room_author ON messages(room_id, author_id, id) WHERE kind = 'text';
+
+-- Feedback from a teacher on one message. Only the message's author and teachers see it.
+-- `author_id` is the message's author (whose feedback it is); `read_at` is when they first read
+-- it on /feedback.
+CREATE TABLE feedback (
+    id         INTEGER PRIMARY KEY,
+    message_id INTEGER NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
+    author_id  INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    teacher_id INTEGER REFERENCES users(id) ON DELETE SET NULL,
+    body       TEXT    NOT NULL,
+    given_at   INTEGER NOT NULL,
+    read_at    INTEGER
+);
+CREATE INDEX feedback_by_message ON feedback(message_id);
+CREATE INDEX feedback_by_author ON feedback(author_id, id);
+-- The unread count every connect reads: only unread feedback is in this index.
+CREATE INDEX feedback_unread ON feedback(author_id) WHERE read_at IS NULL;
+
+-- A student's grade in a room: free text ("A-", "8/10") and a comment.
+CREATE TABLE grades (
+    room_id    INTEGER NOT NULL REFERENCES rooms(id) ON DELETE CASCADE,
+    user_id    INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    grade      TEXT    NOT NULL,
+    comment    TEXT    NOT NULL,
+    graded_by  INTEGER REFERENCES users(id) ON DELETE SET NULL,
+    graded_at  INTEGER NOT NULL,
+    PRIMARY KEY (room_id, user_id)
+);
+
+-- Every review of a private room or a direct conversation: who read, exported or printed
+-- which room, and when. The administrator reads it on /admin. Kept when the room is purged.
+CREATE TABLE review_log (
+    id          INTEGER PRIMARY KEY,
+    reviewer_id INTEGER REFERENCES users(id) ON DELETE SET NULL,
+    room_id     INTEGER,
+    room_name   TEXT    NOT NULL,
+    what        TEXT    NOT NULL CHECK (what IN ('read', 'csv', 'json', 'print', 'grades')),
+    at          INTEGER NOT NULL
+);

@@ -1,0 +1,636 @@
+//! Review: the teachers' pages over what their classes wrote. Server-rendered and usable
+//! without JavaScript; every filter is in the address, so a page can be bookmarked.
+//!
+//! - `GET /review`: choose a room, filter by author, dates and words; the transcript shows every
+//!   earlier version and deleted text, the feedback given, and a form to give more; the
+//!   per-student summary ("Students") takes grades.
+//! - `export`: the same selection as CSV, JSON or a printable transcript, streamed.
+//! - `feedback`: giving feedback, and the author's `/feedback` page.
+//!
+//! Every rights question goes to the policy (`decide_reviewer`, `decide_review`); each review
+//! of a private room or direct conversation is written to the review log.
+
+pub mod export;
+pub mod feedback;
+
+use app::names::check_grade;
+use app::protocol::{RoomKind, User, Visibility};
+use axum::Form;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+
+use crate::AppState;
+use crate::auth::{self, SignedIn};
+use crate::pages::{escape, iso_time, page_in, parse_day, query_value, refused, utc_time};
+use crate::policy;
+use crate::store::{
+    Feedback, Grade, ReviewRoom, ReviewedMessage, RoomRow, Selection, StudentFigures,
+};
+
+/// Messages per review page.
+pub const PAGE: usize = 100;
+/// Most words a search takes, and longest query.
+const MAX_WORDS: usize = 10;
+const MAX_QUERY: usize = 200;
+
+/// The review page's address: its filters, each optional; `after` pages on.
+#[derive(Deserialize, Default, Clone, Debug)]
+pub struct ReviewQuery {
+    #[serde(default)]
+    room: String,
+    #[serde(default)]
+    author: String,
+    #[serde(default)]
+    q: String,
+    #[serde(default)]
+    from: String,
+    #[serde(default)]
+    to: String,
+    #[serde(default)]
+    after: String,
+    /// After a form: what was saved ("feedback", or the name graded).
+    #[serde(default)]
+    saved: String,
+    #[serde(default)]
+    error: String,
+}
+
+impl ReviewQuery {
+    /// The room chosen, if any (a number that is not one is an error).
+    fn room(&self) -> Result<Option<i64>, String> {
+        optional_id(&self.room, "There is no such room.")
+    }
+
+    /// The filters as a selection of `room`'s messages.
+    fn selection(&self, room: i64) -> Result<Selection, String> {
+        let author = optional_id(&self.author, "There is no such author.")?;
+        let day = |text: &str, label: &str| -> Result<Option<i64>, String> {
+            if text.trim().is_empty() {
+                return Ok(None);
+            }
+            parse_day(text)
+                .map(Some)
+                .ok_or_else(|| format!("{label} is not a date (YYYY-MM-DD)."))
+        };
+        let from = day(&self.from, "From")?;
+        // "To" is the last day shown, whole.
+        let to = day(&self.to, "To")?.map(|start| start + 86_400_000);
+        if self.q.chars().count() > MAX_QUERY {
+            return Err(format!("Search for at most {MAX_QUERY} characters."));
+        }
+        let words: Vec<String> = self.q.split_whitespace().map(str::to_owned).collect();
+        if words.len() > MAX_WORDS {
+            return Err(format!("Search for at most {MAX_WORDS} words."));
+        }
+        Ok(Selection {
+            room,
+            author,
+            from,
+            to,
+            words,
+        })
+    }
+
+    /// The filters (not the page, nor notices) as a query string, for links.
+    fn filters(&self) -> String {
+        let mut query = String::new();
+        for (name, value) in [
+            ("room", &self.room),
+            ("author", &self.author),
+            ("q", &self.q),
+            ("from", &self.from),
+            ("to", &self.to),
+        ] {
+            if !value.trim().is_empty() {
+                if !query.is_empty() {
+                    query.push('&');
+                }
+                query.push_str(name);
+                query.push('=');
+                query.push_str(&query_value(value.trim()));
+            }
+        }
+        query
+    }
+}
+
+fn optional_id(text: &str, error: &str) -> Result<Option<i64>, String> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    text.parse().map(Some).map_err(|_| error.to_owned())
+}
+
+/// The signed-in person, once the policy lets them review; the response for anyone else.
+async fn reviewer(state: &AppState, headers: &HeaderMap, path: &str) -> Result<SignedIn, Response> {
+    let Some(who) = auth::signed_in(state, headers).await else {
+        return Err(Redirect::to(&format!("/login?next={}", query_value(path))).into_response());
+    };
+    policy::decide_reviewer(who.role)
+        .map_err(|denial| refused(StatusCode::FORBIDDEN, denial.message))?;
+    Ok(who)
+}
+
+/// Room `id`, once the policy lets `who` review it; logs the review (`what`) if the room is
+/// private. A room they may not review is answered as if it did not exist.
+async fn reviewed_room(
+    state: &AppState,
+    who: &SignedIn,
+    id: i64,
+    what: &str,
+) -> Result<RoomRow, Response> {
+    let room = match state.store.room(id).await {
+        Ok(Some(room)) => room,
+        Ok(None) => return Err(refused(StatusCode::NOT_FOUND, policy::NO_SUCH_ROOM)),
+        Err(error) => return Err(storage_failed(error)),
+    };
+    if let Err(denial) = policy::decide_review(who.role, &room, state.config.review_direct_messages)
+    {
+        let status = match denial.code {
+            app::protocol::ErrorCode::NotFound => StatusCode::NOT_FOUND,
+            _ => StatusCode::FORBIDDEN,
+        };
+        return Err(refused(status, denial.message));
+    }
+    if policy::review_is_logged(&room)
+        && let Err(error) = state
+            .store
+            .log_review(
+                who.user.id,
+                room.id,
+                &display_name(state, &room).await,
+                what,
+            )
+            .await
+    {
+        // A review that cannot be logged does not happen.
+        return Err(storage_failed(error));
+    }
+    Ok(room)
+}
+
+/// A room's name as reviews show it: a direct conversation is named after its two people.
+async fn display_name(state: &AppState, room: &RoomRow) -> String {
+    if room.kind != RoomKind::Direct {
+        return room.name.clone();
+    }
+    match state.store.members(room.id).await {
+        Ok((people, _)) => people
+            .iter()
+            .map(|p| p.name.as_str())
+            .collect::<Vec<_>>()
+            .join(" & "),
+        Err(_) => room.name.clone(),
+    }
+}
+
+fn storage_failed(error: sqlx::Error) -> Response {
+    tracing::error!(%error, "review storage failed");
+    refused(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "The server could not read that; try again.",
+    )
+}
+
+/// `GET /review`.
+pub async fn page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(query): Query<ReviewQuery>,
+) -> Response {
+    let who = match reviewer(&state, &headers, "/review").await {
+        Ok(who) => who,
+        Err(response) => return response,
+    };
+    let direct = state.config.review_direct_messages;
+    let rooms = match state.store.reviewable_rooms(direct).await {
+        Ok(rooms) => rooms,
+        Err(error) => return storage_failed(error),
+    };
+    let mut body = String::from("<h1>Review</h1>\n");
+    notices(&mut body, &query);
+    let chosen = match query.room() {
+        Ok(chosen) => chosen,
+        Err(error) => {
+            push_error(&mut body, &error);
+            None
+        }
+    };
+    let Some(id) = chosen else {
+        body.push_str(&filters_form(&rooms, &[], &query));
+        body.push_str(
+            "<p class=\"hint\">Choose a room to read what was written there, every edit and deletion included.</p>",
+        );
+        return page_in("admin review", "Review", &body).into_response();
+    };
+    let room = match reviewed_room(&state, &who, id, "read").await {
+        Ok(room) => room,
+        Err(response) => return response,
+    };
+    let authors = match state.store.room_authors(room.id).await {
+        Ok(authors) => authors,
+        Err(error) => return storage_failed(error),
+    };
+    body.push_str(&filters_form(&rooms, &authors, &query));
+    let selection = match query.selection(room.id) {
+        Ok(selection) => selection,
+        Err(error) => {
+            push_error(&mut body, &error);
+            return (
+                StatusCode::BAD_REQUEST,
+                page_in("admin review", "Review", &body),
+            )
+                .into_response();
+        }
+    };
+    let after = query.after.trim().parse::<i64>().unwrap_or(0);
+    let (messages, has_more) = match state.store.review_page(&selection, after, PAGE).await {
+        Ok(page) => page,
+        Err(error) => return storage_failed(error),
+    };
+    let ids: Vec<i64> = messages.iter().map(|m| m.id).collect();
+    let feedback = match state.store.feedback_on(&ids).await {
+        Ok(feedback) => feedback,
+        Err(error) => return storage_failed(error),
+    };
+    let name = rooms
+        .iter()
+        .find(|r| r.id == room.id)
+        .map_or_else(|| room.name.clone(), |r| r.name.clone());
+    body.push_str(&format!(
+        "<h2>{}</h2>\n<p class=\"hint\">{}</p>\n",
+        escape(&name),
+        describe(&room)
+    ));
+    let filters = query.filters();
+    body.push_str(&format!(
+        "<nav class=\"exports\" aria-label=\"Export\"><a href=\"/review/export.csv?{filters}\" download>Download CSV</a> <a href=\"/review/export.json?{filters}\" download>Download JSON</a> <a href=\"/review/print?{filters}\">Print</a></nav>\n"
+    ));
+    let back = format!("/review?{filters}");
+    body.push_str(&transcript(&messages, &feedback, &back));
+    body.push_str("<nav class=\"pager\" aria-label=\"Pages\">");
+    if after > 0 {
+        body.push_str(&format!("<a href=\"/review?{filters}\">First page</a> "));
+    }
+    if has_more && let Some(last) = ids.last() {
+        body.push_str(&format!(
+            "<a href=\"/review?{filters}&amp;after={last}\">Next page</a>"
+        ));
+    }
+    body.push_str("</nav>\n");
+    // The summary is the room's, whatever the filters: shown beside the whole room's
+    // transcript, not beside search results.
+    if selection.words.is_empty() {
+        let (figures, grades, members) = match (
+            state.store.student_figures(room.id).await,
+            state.store.grades(Some(room.id), None).await,
+            state.store.members(room.id).await,
+        ) {
+            (Ok(figures), Ok(grades), Ok((members, _))) => (figures, grades, members),
+            (Err(error), ..) | (_, Err(error), _) | (.., Err(error)) => {
+                return storage_failed(error);
+            }
+        };
+        body.push_str(&students(
+            room.id,
+            &with_members(figures, &members),
+            &grades,
+            &back,
+        ));
+    }
+    page_in("admin review", &format!("Review {name}"), &body).into_response()
+}
+
+fn notices(body: &mut String, query: &ReviewQuery) {
+    match query.saved.as_str() {
+        "" => {}
+        "feedback" => body.push_str("<p class=\"saved\" role=\"status\">Feedback sent.</p>\n"),
+        name => body.push_str(&format!(
+            "<p class=\"saved\" role=\"status\">Grade saved for {}.</p>\n",
+            escape(name)
+        )),
+    }
+    if !query.error.is_empty() {
+        push_error(body, &query.error);
+    }
+}
+
+fn push_error(body: &mut String, error: &str) {
+    body.push_str(&format!(
+        "<p class=\"error\" role=\"alert\">{}</p>\n",
+        escape(error)
+    ));
+}
+
+fn describe(room: &RoomRow) -> &'static str {
+    match (room.kind, room.visibility, room.archived) {
+        (RoomKind::Direct, ..) => {
+            "A direct conversation: both people are told that teachers can review it, and this review is logged."
+        }
+        (_, Visibility::Private, true) => {
+            "A private room, deleted: its members no longer see it. This review is logged."
+        }
+        (_, Visibility::Private, false) => "A private room. This review is logged.",
+        (_, Visibility::Public, true) => "A public room, deleted: its members no longer see it.",
+        (_, Visibility::Public, false) => "A public room.",
+    }
+}
+
+fn option(value: &str, label: &str, selected: bool) -> String {
+    format!(
+        "<option value=\"{}\"{}>{}</option>",
+        escape(value),
+        if selected { " selected" } else { "" },
+        escape(label)
+    )
+}
+
+fn filters_form(rooms: &[ReviewRoom], authors: &[User], query: &ReviewQuery) -> String {
+    let chosen = query.room.trim();
+    let mut room_options = option("", "Choose a room", chosen.is_empty());
+    for (label, direct) in [("Rooms", false), ("Conversations", true)] {
+        let group: Vec<&ReviewRoom> = rooms
+            .iter()
+            .filter(|r| (r.kind == RoomKind::Direct) == direct)
+            .collect();
+        if group.is_empty() {
+            continue;
+        }
+        room_options.push_str(&format!("<optgroup label=\"{label}\">"));
+        for room in group {
+            let mut name = room.name.clone();
+            if room.kind == RoomKind::Room && room.visibility == Visibility::Private {
+                name.push_str(" (private)");
+            }
+            if room.archived {
+                name.push_str(" (deleted)");
+            }
+            room_options.push_str(&option(
+                &room.id.to_string(),
+                &name,
+                room.id.to_string() == chosen,
+            ));
+        }
+        room_options.push_str("</optgroup>");
+    }
+    let author = query.author.trim();
+    let mut author_options = option("", "Everyone", author.is_empty());
+    for person in authors {
+        author_options.push_str(&option(
+            &person.id.to_string(),
+            &person.name,
+            person.id.to_string() == author,
+        ));
+    }
+    format!(
+        "<form class=\"filters\" method=\"get\" action=\"/review\">\
+<label>Room <select name=\"room\">{room_options}</select></label> \
+<label>Author <select name=\"author\">{author_options}</select></label> \
+<label>Search <input type=\"text\" name=\"q\" value=\"{q}\" maxlength=\"{MAX_QUERY}\" placeholder=\"words, any language\"></label> \
+<label>From <input type=\"date\" name=\"from\" value=\"{from}\"></label> \
+<label>To <input type=\"date\" name=\"to\" value=\"{to}\"></label> \
+<button type=\"submit\">Show</button></form>\n",
+        q = escape(&query.q),
+        from = escape(&query.from),
+        to = escape(&query.to),
+    )
+}
+
+/// "alice · 2026-12-01 14:05 UTC" pieces of a message row.
+fn time(ms: i64) -> String {
+    format!(
+        "<time datetime=\"{}\">{}</time>",
+        iso_time(ms),
+        utc_time(ms)
+    )
+}
+
+fn transcript(
+    messages: &[ReviewedMessage],
+    feedback: &std::collections::HashMap<i64, Vec<Feedback>>,
+    back: &str,
+) -> String {
+    if messages.is_empty() {
+        return "<p class=\"hint\" role=\"status\">No messages match.</p>\n".to_owned();
+    }
+    let mut html = String::from(
+        "<table class=\"transcript\" aria-label=\"Transcript\"><thead><tr><th scope=\"col\">Time</th><th scope=\"col\">Author</th><th scope=\"col\">Message</th></tr></thead><tbody>\n",
+    );
+    for message in messages {
+        html.push_str(&message_row(
+            message,
+            feedback.get(&message.id).map_or(&[][..], Vec::as_slice),
+            Some(back),
+        ));
+    }
+    html.push_str("</tbody></table>\n");
+    html
+}
+
+/// One message of a transcript: its text (or, deleted, the text it had and who deleted it),
+/// its earlier versions, its feedback, and (with `back`) the form to give more.
+pub(crate) fn message_row(
+    message: &ReviewedMessage,
+    feedback: &[Feedback],
+    back: Option<&str>,
+) -> String {
+    let deletion = message.deletion();
+    let class = match (deletion.is_some(), message.edited_at.is_some()) {
+        (true, _) => " class=\"deleted\"",
+        (false, true) => " class=\"edited\"",
+        _ => "",
+    };
+    let mut cell = String::new();
+    match deletion {
+        Some(deleted) => cell.push_str(&format!(
+            "<div class=\"text deleted-text\">{}</div><p class=\"deleted-note\">Deleted by {} at {}</p>",
+            escape(&deleted.text),
+            escape(deleted.replaced_by.as_deref().unwrap_or("a former member")),
+            time(deleted.replaced_at)
+        )),
+        None => {
+            cell.push_str(&format!("<div class=\"text\">{}</div>", escape(&message.text)));
+            if let Some(edited) = message.edited_at {
+                cell.push_str(&format!("<p class=\"hint\">Edited at {}</p>", time(edited)));
+            }
+        }
+    }
+    let earlier = message.earlier();
+    if !earlier.is_empty() {
+        cell.push_str("<details class=\"versions\"><summary>Earlier versions</summary><ol>");
+        for version in earlier {
+            cell.push_str(&format!(
+                "<li>{} <span class=\"text\">{}</span></li>",
+                time(version.written_at),
+                escape(&version.text)
+            ));
+        }
+        cell.push_str("</ol></details>");
+    }
+    if !feedback.is_empty() {
+        cell.push_str("<ul class=\"feedback-list\" aria-label=\"Feedback given\">");
+        for item in feedback {
+            cell.push_str(&format!(
+                "<li><span class=\"feedback-meta\">Feedback from {} at {}:</span> {}</li>",
+                escape(item.teacher.as_deref().unwrap_or("a former teacher")),
+                time(item.given_at),
+                escape(&item.text)
+            ));
+        }
+        cell.push_str("</ul>");
+    }
+    if let Some(back) = back {
+        cell.push_str(&format!(
+            "<details class=\"give-feedback\"><summary>Give feedback</summary><form method=\"post\" action=\"/review/feedback\"><input type=\"hidden\" name=\"message\" value=\"{id}\"><input type=\"hidden\" name=\"back\" value=\"{back}\"><textarea name=\"text\" aria-label=\"Feedback\" required maxlength=\"{max}\" rows=\"3\"></textarea> <button type=\"submit\">Send feedback</button></form></details>",
+            id = message.id,
+            back = escape(back),
+            max = app::names::MAX_FEEDBACK,
+        ));
+    }
+    format!(
+        "<tr id=\"m{id}\"{class}><td>{when}</td><td>{author}</td><td>{cell}</td></tr>\n",
+        id = message.id,
+        when = time(message.sent_at),
+        author = escape(&message.author.name),
+    )
+}
+
+/// The figures with a row of zeros for each member who has not written yet: they may be graded
+/// too.
+fn with_members(mut figures: Vec<StudentFigures>, members: &[User]) -> Vec<StudentFigures> {
+    for member in members {
+        if !figures.iter().any(|f| f.user.id == member.id) {
+            figures.push(StudentFigures::none(member.clone()));
+        }
+    }
+    figures.sort_by_cached_key(|f| f.user.name.to_lowercase());
+    figures
+}
+
+fn students(room: i64, figures: &[StudentFigures], grades: &[Grade], back: &str) -> String {
+    let mut html = format!(
+        "<h2>Students</h2>\n<nav class=\"exports\" aria-label=\"Grades export\"><a href=\"/review/grades.csv?room={room}\" download>Download grades</a></nav>\n"
+    );
+    if figures.is_empty() {
+        html.push_str("<p class=\"hint\">Nobody has written here yet.</p>\n");
+        return html;
+    }
+    html.push_str(
+        "<table class=\"students\" aria-label=\"Students\"><thead><tr><th scope=\"col\">Student</th><th scope=\"col\">Messages</th><th scope=\"col\">Words</th><th scope=\"col\">First</th><th scope=\"col\">Last</th><th scope=\"col\">Edits</th><th scope=\"col\">Deletions</th><th scope=\"col\">Grade</th><th scope=\"col\">Comment</th><th scope=\"col\"></th></tr></thead><tbody>\n",
+    );
+    for f in figures {
+        let name = escape(&f.user.name);
+        let grade = grades.iter().find(|g| g.user.id == f.user.id);
+        let when = |ms: i64| {
+            if f.messages == 0 {
+                "–".to_owned()
+            } else {
+                time(ms)
+            }
+        };
+        html.push_str(&format!(
+            "<tr><th scope=\"row\">{name}</th><td>{messages}</td><td>{words}</td><td>{first}</td><td>{last}</td><td>{edits}</td><td>{deletions}</td>\
+<td><input form=\"grade-{id}\" class=\"grade\" type=\"text\" name=\"grade\" aria-label=\"Grade for {name}\" value=\"{grade}\" maxlength=\"{max_grade}\"></td>\
+<td><input form=\"grade-{id}\" class=\"comment\" type=\"text\" name=\"comment\" aria-label=\"Comment for {name}\" value=\"{comment}\" maxlength=\"{max_comment}\"></td>\
+<td><form id=\"grade-{id}\" method=\"post\" action=\"/review/grade\"><input type=\"hidden\" name=\"room\" value=\"{room}\"><input type=\"hidden\" name=\"user\" value=\"{id}\"><input type=\"hidden\" name=\"back\" value=\"{back}\"><button type=\"submit\" aria-label=\"Save grade for {name}\">Save</button></form></td></tr>\n",
+            messages = f.messages,
+            words = f.words,
+            first = when(f.first),
+            last = when(f.last),
+            edits = f.edits,
+            deletions = f.deletions,
+            id = f.user.id,
+            grade = escape(grade.map_or("", |g| g.grade.as_str())),
+            comment = escape(grade.map_or("", |g| g.comment.as_str())),
+            max_grade = app::names::MAX_GRADE,
+            max_comment = app::names::MAX_GRADE_COMMENT,
+            back = escape(back),
+        ));
+    }
+    html.push_str("</tbody></table>\n");
+    html
+}
+
+/// Where a form sends the teacher back to: a review page (never another site or page).
+fn back_to(back: &str, notice: &str, value: &str) -> Response {
+    let back = if back == "/review" || back.starts_with("/review?") {
+        back
+    } else {
+        "/review"
+    };
+    let joiner = if back.contains('?') { '&' } else { '?' };
+    Redirect::to(&format!("{back}{joiner}{notice}={}", query_value(value))).into_response()
+}
+
+#[derive(Deserialize)]
+pub struct FeedbackForm {
+    message: i64,
+    #[serde(default)]
+    text: String,
+    #[serde(default)]
+    back: String,
+}
+
+/// `POST /review/feedback`: feedback from the review page.
+pub async fn give_feedback(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(form): Form<FeedbackForm>,
+) -> Response {
+    let who = match reviewer(&state, &headers, "/review").await {
+        Ok(who) => who,
+        Err(response) => return response,
+    };
+    match feedback::give(&state, who.user.id, who.role, form.message, &form.text).await {
+        Ok(_) => back_to(&form.back, "saved", "feedback"),
+        Err((_, why)) => back_to(&form.back, "error", &why),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct GradeForm {
+    room: i64,
+    user: i64,
+    #[serde(default)]
+    grade: String,
+    #[serde(default)]
+    comment: String,
+    #[serde(default)]
+    back: String,
+}
+
+/// `POST /review/grade`: a student's grade and comment in a room (empty both: no grade).
+pub async fn save_grade(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(form): Form<GradeForm>,
+) -> Response {
+    let who = match reviewer(&state, &headers, "/review").await {
+        Ok(who) => who,
+        Err(response) => return response,
+    };
+    let room = match reviewed_room(&state, &who, form.room, "grades").await {
+        Ok(room) => room,
+        Err(response) => return response,
+    };
+    let (grade, comment) = (form.grade.trim(), form.comment.trim());
+    if let Err(why) = check_grade(grade, comment) {
+        return back_to(&form.back, "error", &why);
+    }
+    let student = match state.store.user(form.user).await {
+        Ok(Some(student)) => student,
+        Ok(None) => return back_to(&form.back, "error", "There is no such student."),
+        Err(error) => return storage_failed(error),
+    };
+    match state
+        .store
+        .set_grade(room.id, student.id, grade, comment, who.user.id)
+        .await
+    {
+        Ok(()) => back_to(&form.back, "saved", &student.name),
+        Err(error) => storage_failed(error),
+    }
+}

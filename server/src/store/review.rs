@@ -1,0 +1,547 @@
+//! What teachers review: the rooms they may choose, a room's messages with every earlier version
+//! and deleted text, filtered by author, dates and words (through the full-text index of
+//! migration 0006), the per-student figures, and the same selection streamed for export.
+
+use std::collections::HashMap;
+
+use app::protocol::{RoomKind, User, Visibility};
+use futures::{Stream, StreamExt, TryStreamExt};
+
+use super::rooms::{kind_of, visibility_of};
+use super::{Result, Store, json_array};
+
+/// Which messages of a room a review shows. Only text messages are reviewed: membership
+/// notices say nothing a student wrote.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Selection {
+    pub room: i64,
+    pub author: Option<i64>,
+    /// Sent at or after (Unix ms).
+    pub from: Option<i64>,
+    /// Sent before (Unix ms).
+    pub to: Option<i64>,
+    /// Words that every message shown contains (now or in an earlier version).
+    pub words: Vec<String>,
+}
+
+/// A room a teacher may choose on the review page.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReviewRoom {
+    pub id: i64,
+    /// A direct conversation is named after its two people: "alice & bob".
+    pub name: String,
+    pub kind: RoomKind,
+    pub visibility: Visibility,
+    pub archived: bool,
+}
+
+/// A text a message had before an edit, or when it was deleted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Version {
+    pub text: String,
+    pub written_at: i64,
+    /// When an edit replaced it, or when it was deleted.
+    pub replaced_at: i64,
+    pub replaced_by: Option<String>,
+    pub deleted: bool,
+}
+
+/// A message as a teacher reviews it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReviewedMessage {
+    pub id: i64,
+    pub author: User,
+    pub sent_at: i64,
+    /// The current text; empty once deleted (the deleted text is the last version).
+    pub text: String,
+    pub edited_at: Option<i64>,
+    /// Earlier versions, oldest first; for a deleted message, the last is the deleted text.
+    pub versions: Vec<Version>,
+}
+
+impl StudentFigures {
+    /// Someone who has written nothing here yet.
+    pub fn none(user: User) -> Self {
+        StudentFigures {
+            user,
+            messages: 0,
+            words: 0,
+            first: 0,
+            last: 0,
+            edits: 0,
+            deletions: 0,
+        }
+    }
+}
+
+impl ReviewedMessage {
+    /// The deletion, if deleted: the text it had, who deleted it and when.
+    pub fn deletion(&self) -> Option<&Version> {
+        self.versions.last().filter(|v| v.deleted)
+    }
+
+    /// The versions an edit replaced, oldest first (not the deleted text).
+    pub fn earlier(&self) -> &[Version] {
+        match self.deletion() {
+            Some(_) => &self.versions[..self.versions.len() - 1],
+            None => &self.versions,
+        }
+    }
+}
+
+/// One author's figures in a room.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StudentFigures {
+    pub user: User,
+    /// Text messages written, deleted ones included.
+    pub messages: i64,
+    /// Words in the current text of those not deleted (each Chinese, Japanese or Korean
+    /// character counts as a word: those scripts put no spaces between words).
+    pub words: i64,
+    pub first: i64,
+    pub last: i64,
+    pub edits: i64,
+    pub deletions: i64,
+}
+
+/// Words in `text`: runs of letters and digits separated by anything else, where each
+/// character of a script written without spaces (Han, kana, Hangul) is a word of its own.
+pub fn count_words(text: &str) -> i64 {
+    let mut words = 0;
+    let mut in_word = false;
+    for c in text.chars() {
+        if is_cjk(c) {
+            words += 1;
+            in_word = false;
+        } else if c.is_alphanumeric() || c == '\'' || c == '’' {
+            if !in_word {
+                words += 1;
+                in_word = true;
+            }
+        } else {
+            in_word = false;
+        }
+    }
+    words
+}
+
+fn is_cjk(c: char) -> bool {
+    matches!(c as u32,
+        0x3040..=0x30FF     // hiragana, katakana
+        | 0x3400..=0x4DBF   // Han extension A
+        | 0x4E00..=0x9FFF   // Han
+        | 0xAC00..=0xD7AF   // Hangul syllables
+        | 0xF900..=0xFAFF   // Han compatibility
+        | 0x20000..=0x3134F // Han extensions B–G
+    )
+}
+
+/// The part of a query that FTS5 matches: each word of three characters or more as a quoted
+/// string (the trigram index finds it anywhere in a text); shorter words, which a trigram
+/// index cannot look up, are matched with LIKE instead (see [`Filter`]).
+fn fts_query(words: &[String]) -> Option<String> {
+    let long: Vec<String> = words
+        .iter()
+        .filter(|w| w.chars().count() >= 3)
+        .map(|w| format!("\"{}\"", w.replace('"', "\"\"")))
+        .collect();
+    (!long.is_empty()).then(|| long.join(" "))
+}
+
+/// `word` as a LIKE pattern that finds it anywhere (`\` escapes LIKE's wildcards).
+fn like_pattern(word: &str) -> String {
+    let mut pattern = String::from("%");
+    for c in word.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}
+
+/// A selection as SQL: the conditions on `messages m` and their bound values, in order. Every
+/// value is bound, never spliced into the SQL.
+struct Filter {
+    sql: String,
+    values: Vec<Value>,
+}
+
+enum Value {
+    Int(i64),
+    Text(String),
+}
+
+impl Filter {
+    fn of(selection: &Selection) -> Filter {
+        let mut filter = Filter {
+            sql: "m.room_id = ? AND m.kind = 'text'".to_owned(),
+            values: vec![Value::Int(selection.room)],
+        };
+        if let Some(author) = selection.author {
+            filter.push(" AND m.author_id = ?", Value::Int(author));
+        }
+        if let Some(from) = selection.from {
+            filter.push(" AND m.sent_at >= ?", Value::Int(from));
+        }
+        if let Some(to) = selection.to {
+            filter.push(" AND m.sent_at < ?", Value::Int(to));
+        }
+        if let Some(query) = fts_query(&selection.words) {
+            // The message's current text matches, or one of its earlier texts does. Each side
+            // walks its index in rowid order; the room and other conditions filter after.
+            filter.sql.push_str(
+                " AND (m.id IN (SELECT rowid FROM message_search WHERE message_search MATCH ?)
+                       OR m.id IN (SELECT v.message_id FROM version_search s
+                                   JOIN message_versions v ON v.id = s.rowid
+                                   WHERE version_search MATCH ?))",
+            );
+            filter.values.push(Value::Text(query.clone()));
+            filter.values.push(Value::Text(query));
+        }
+        for word in selection.words.iter().filter(|w| w.chars().count() < 3) {
+            let pattern = like_pattern(word);
+            filter.sql.push_str(
+                " AND (m.body LIKE ? ESCAPE '\\'
+                       OR EXISTS (SELECT 1 FROM message_versions v
+                                  WHERE v.message_id = m.id AND v.body LIKE ? ESCAPE '\\'))",
+            );
+            filter.values.push(Value::Text(pattern.clone()));
+            filter.values.push(Value::Text(pattern));
+        }
+        filter
+    }
+
+    fn push(&mut self, sql: &str, value: Value) {
+        self.sql.push_str(sql);
+        self.values.push(value);
+    }
+
+    fn bind<'q, O>(
+        &'q self,
+        mut query: sqlx::query::QueryAs<'q, sqlx::Sqlite, O, sqlx::sqlite::SqliteArguments<'q>>,
+    ) -> sqlx::query::QueryAs<'q, sqlx::Sqlite, O, sqlx::sqlite::SqliteArguments<'q>> {
+        for value in &self.values {
+            query = match value {
+                Value::Int(v) => query.bind(*v),
+                Value::Text(v) => query.bind(v.as_str()),
+            };
+        }
+        query
+    }
+}
+
+type MessageRow = (i64, i64, String, i64, String, Option<i64>);
+type VersionRow = (i64, String, i64, i64, Option<String>, String);
+
+const MESSAGE_COLUMNS: &str = "m.id, u.id, u.username, m.sent_at, m.body, m.edited_at";
+
+/// Versions of the messages `ids`, by message, oldest first.
+const VERSIONS_OF: &str =
+    "SELECT v.message_id, v.body, v.written_at, v.replaced_at, u.username, v.change
+     FROM message_versions v LEFT JOIN users u ON u.id = v.replaced_by";
+
+fn version((_, text, written_at, replaced_at, replaced_by, change): VersionRow) -> Version {
+    Version {
+        text,
+        written_at,
+        replaced_at,
+        replaced_by,
+        deleted: change == "delete",
+    }
+}
+
+fn reviewed((id, author_id, author_name, sent_at, text, edited_at): MessageRow) -> ReviewedMessage {
+    ReviewedMessage {
+        id,
+        author: User {
+            id: author_id,
+            name: author_name,
+        },
+        sent_at,
+        text,
+        edited_at,
+        versions: Vec::new(),
+    }
+}
+
+impl Store {
+    /// Every room a review may choose, named rooms first (by name, archived last), then direct
+    /// conversations if `with_direct`.
+    pub async fn reviewable_rooms(&self, with_direct: bool) -> Result<Vec<ReviewRoom>> {
+        let rows = sqlx::query_as::<_, (i64, String, String, String, bool)>(
+            "SELECT r.id, r.kind, r.visibility,
+                    CASE WHEN r.kind = 'direct' THEN
+                        (SELECT group_concat(username, ' & ') FROM
+                            (SELECT u.username FROM memberships o JOIN users u ON u.id = o.user_id
+                              WHERE o.room_id = r.id ORDER BY u.username_key))
+                    ELSE r.name END,
+                    r.archived_at IS NOT NULL
+             FROM rooms r
+             WHERE r.kind = 'room' OR ?1
+             ORDER BY r.kind DESC, r.archived_at IS NOT NULL, lower(r.name), r.id",
+        )
+        .bind(with_direct)
+        .fetch_all(&self.readers)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, kind, visibility, name, archived)| ReviewRoom {
+                id,
+                name,
+                kind: kind_of(&kind),
+                visibility: visibility_of(&visibility),
+                archived,
+            })
+            .collect())
+    }
+
+    /// The people who wrote text in `room`, by name.
+    pub async fn room_authors(&self, room: i64) -> Result<Vec<User>> {
+        let rows = sqlx::query_as::<_, (i64, String)>(
+            "SELECT u.id, u.username FROM users u
+             WHERE EXISTS (SELECT 1 FROM messages m
+                           WHERE m.room_id = ?1 AND m.author_id = u.id AND m.kind = 'text')
+             ORDER BY u.username_key",
+        )
+        .bind(room)
+        .fetch_all(&self.readers)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, name)| User { id, name })
+            .collect())
+    }
+
+    /// Up to `limit` messages of `selection` after message `after`, oldest first, each with its
+    /// versions, and whether more follow.
+    pub async fn review_page(
+        &self,
+        selection: &Selection,
+        after: i64,
+        limit: usize,
+    ) -> Result<(Vec<ReviewedMessage>, bool)> {
+        let filter = Filter::of(selection);
+        let sql = format!(
+            "SELECT {MESSAGE_COLUMNS} FROM messages m JOIN users u ON u.id = m.author_id
+             WHERE {} AND m.id > ? ORDER BY m.id LIMIT ?",
+            filter.sql
+        );
+        let rows = filter
+            .bind(sqlx::query_as::<_, MessageRow>(&sql))
+            .bind(after)
+            .bind(limit as i64 + 1)
+            .fetch_all(&self.readers)
+            .await?;
+        let has_more = rows.len() > limit;
+        let mut page: Vec<ReviewedMessage> = rows.into_iter().take(limit).map(reviewed).collect();
+        let ids: Vec<i64> = page.iter().map(|m| m.id).collect();
+        let versions = sqlx::query_as::<_, VersionRow>(&format!(
+            "{VERSIONS_OF} WHERE v.message_id IN (SELECT value FROM json_each(?1))
+             ORDER BY v.message_id, v.id"
+        ))
+        .bind(json_array(&ids)?)
+        .fetch_all(&self.readers)
+        .await?;
+        let mut by_message: HashMap<i64, Vec<Version>> = HashMap::new();
+        for row in versions {
+            by_message.entry(row.0).or_default().push(version(row));
+        }
+        for message in &mut page {
+            message.versions = by_message.remove(&message.id).unwrap_or_default();
+        }
+        Ok((page, has_more))
+    }
+
+    /// Every message of `selection`, oldest first, each with its versions, read as the stream
+    /// goes: however many there are, only a few rows are in memory at once.
+    pub fn review_stream(
+        &self,
+        selection: &Selection,
+    ) -> impl Stream<Item = Result<ReviewedMessage>> + Send + 'static {
+        let store = self.clone();
+        let filter = Filter::of(selection);
+        // One query, messages joined with their versions in (message, version) order: the
+        // rows of a message are consecutive, and the stream folds them into one item.
+        let sql = format!(
+            "SELECT {MESSAGE_COLUMNS}, v.message_id, v.body, v.written_at, v.replaced_at,
+                    b.username, v.change
+             FROM messages m JOIN users u ON u.id = m.author_id
+             LEFT JOIN message_versions v ON v.message_id = m.id
+             LEFT JOIN users b ON b.id = v.replaced_by
+             WHERE {} ORDER BY m.id, v.id",
+            filter.sql
+        );
+        type Joined = (
+            i64,
+            i64,
+            String,
+            i64,
+            String,
+            Option<i64>,
+            Option<i64>,
+            Option<String>,
+            Option<i64>,
+            Option<i64>,
+            Option<String>,
+            Option<String>,
+        );
+        let rows = async_rows::<Joined>(store, sql, filter);
+        // Fold consecutive rows of one message; emit a message when the next one starts.
+        futures::stream::unfold(
+            (Box::pin(rows), None::<ReviewedMessage>, false),
+            |(mut rows, mut pending, done)| async move {
+                if done {
+                    return None;
+                }
+                loop {
+                    match rows.next().await {
+                        Some(Ok(row)) => {
+                            let (
+                                id,
+                                author,
+                                name,
+                                sent_at,
+                                text,
+                                edited_at,
+                                vm,
+                                vb,
+                                vw,
+                                vr,
+                                vby,
+                                vc,
+                            ) = row;
+                            let version = match (vm, vb, vw, vr, vc) {
+                                (Some(m), Some(b), Some(w), Some(r), Some(c)) => {
+                                    Some(version((m, b, w, r, vby, c)))
+                                }
+                                _ => None,
+                            };
+                            match &mut pending {
+                                Some(current) if current.id == id => {
+                                    current.versions.extend(version);
+                                }
+                                _ => {
+                                    let mut next =
+                                        reviewed((id, author, name, sent_at, text, edited_at));
+                                    next.versions.extend(version);
+                                    if let Some(finished) = pending.replace(next) {
+                                        return Some((Ok(finished), (rows, pending, false)));
+                                    }
+                                }
+                            }
+                        }
+                        Some(Err(error)) => return Some((Err(error), (rows, None, true))),
+                        None => return pending.take().map(|last| (Ok(last), (rows, None, true))),
+                    }
+                }
+            },
+        )
+    }
+
+    /// Each author's figures in `room`, by name.
+    pub async fn student_figures(&self, room: i64) -> Result<Vec<StudentFigures>> {
+        let rows = sqlx::query_as::<_, (i64, String, i64, i64, i64, i64, i64)>(
+            "SELECT u.id, u.username, t.messages, t.first, t.last, t.deletions,
+                    (SELECT COUNT(*) FROM message_versions v JOIN messages e ON e.id = v.message_id
+                      WHERE e.room_id = ?1 AND e.author_id = u.id AND e.kind = 'text'
+                        AND v.change = 'edit')
+             FROM (SELECT author_id, COUNT(*) AS messages, MIN(sent_at) AS first,
+                          MAX(COALESCE(deleted_at, edited_at, sent_at)) AS last,
+                          SUM(deleted_at IS NOT NULL) AS deletions
+                   FROM messages WHERE room_id = ?1 AND kind = 'text' GROUP BY author_id) AS t
+             JOIN users u ON u.id = t.author_id
+             ORDER BY u.username_key",
+        )
+        .bind(room)
+        .fetch_all(&self.readers)
+        .await?;
+        let mut figures: Vec<StudentFigures> = rows
+            .into_iter()
+            .map(
+                |(id, name, messages, first, last, deletions, edits)| StudentFigures {
+                    user: User { id, name },
+                    messages,
+                    words: 0,
+                    first,
+                    last,
+                    edits,
+                    deletions,
+                },
+            )
+            .collect();
+        // Words are counted here, not in SQL, which knows no word boundaries in Chinese.
+        let at: HashMap<i64, usize> = figures
+            .iter()
+            .enumerate()
+            .map(|(at, f)| (f.user.id, at))
+            .collect();
+        let mut texts = sqlx::query_as::<_, (i64, String)>(
+            "SELECT author_id, body FROM messages
+             WHERE room_id = ?1 AND kind = 'text' AND deleted_at IS NULL",
+        )
+        .bind(room)
+        .fetch(&self.readers);
+        while let Some((author, body)) = texts.try_next().await? {
+            if let Some(&at) = at.get(&author) {
+                figures[at].words += count_words(&body);
+            }
+        }
+        Ok(figures)
+    }
+}
+
+/// The rows of `sql` bound with `filter`, as an owned stream (the query borrows its SQL and
+/// values, which the stream keeps alive).
+fn async_rows<O>(
+    store: Store,
+    sql: String,
+    filter: Filter,
+) -> impl Stream<Item = Result<O>> + Send + 'static
+where
+    O: for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow> + Send + Unpin + 'static,
+{
+    let (rows, received) = futures::channel::mpsc::channel::<Result<O>>(64);
+    tokio::spawn(async move {
+        let mut rows = rows;
+        let mut stream = filter
+            .bind(sqlx::query_as::<_, O>(&sql))
+            .fetch(&store.readers);
+        while let Some(row) = stream.next().await {
+            let failed = row.is_err();
+            // The reader went away (the download was cancelled): stop reading.
+            if futures::SinkExt::send(&mut rows, row).await.is_err() || failed {
+                break;
+            }
+        }
+    });
+    received
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn words_are_counted_in_english_and_chinese() {
+        assert_eq!(count_words("Hello, world! It's 8 o'clock."), 5);
+        assert_eq!(count_words("我们明天考试"), 6);
+        assert_eq!(count_words("homework 作业 due"), 4);
+        assert_eq!(count_words("  "), 0);
+    }
+
+    #[test]
+    fn long_words_go_to_the_index_and_short_ones_to_like() {
+        let words: Vec<String> = ["essay", "作业", "a\"b\"c"]
+            .iter()
+            .map(|w| w.to_string())
+            .collect();
+        assert_eq!(
+            fts_query(&words).as_deref(),
+            Some("\"essay\" \"a\"\"b\"\"c\"")
+        );
+        assert_eq!(like_pattern("5%_"), "%5\\%\\_%");
+        assert_eq!(fts_query(&["ok".into()]), None);
+    }
+}
