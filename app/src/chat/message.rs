@@ -1,6 +1,8 @@
 //! One row of the message log: a text (with its author, time, "(edited)" or "Message
-//! deleted", and the Edit and Delete actions for whoever may use them, shown on hover and on
-//! keyboard focus) or a membership notice.
+//! deleted", the teachers' feedback marker, and the Edit, Delete and Give feedback actions for
+//! whoever may use them, shown on hover and on keyboard focus) or a membership notice.
+
+use std::collections::HashSet;
 
 use leptos::html;
 use leptos::prelude::*;
@@ -28,7 +30,8 @@ pub(crate) fn clock(ms: i64) -> String {
 }
 
 /// One message or membership notice. A row is drawn once per state of its message (the log
-/// is keyed by id and change), so an edit or deletion redraws it.
+/// is keyed by id and change), so an edit or deletion redraws it; the feedback marker follows
+/// `marked` without a redraw.
 #[component]
 pub(super) fn MessageRow(
     message: ChatMessage,
@@ -36,6 +39,10 @@ pub(super) fn MessageRow(
     me: Memo<Option<i64>>,
     /// Whether this user moderates the room (may delete anyone's message).
     moderator: Memo<bool>,
+    /// Whether this user may give feedback on messages of the room.
+    reviewer: Memo<bool>,
+    /// The ids of the room's messages that have feedback.
+    marked: Memo<HashSet<i64>>,
 ) -> impl IntoView {
     let time = clock(message.sent_at);
     let datetime = message.sent_at.to_string();
@@ -51,7 +58,7 @@ pub(super) fn MessageRow(
     let verb = match kind {
         MessageKind::Text => {
             return view! {
-                <TextRow id author text edited=edited_at.is_some() deleted time datetime me moderator/>
+                <TextRow id author text edited=edited_at.is_some() deleted time datetime me moderator reviewer marked/>
             }
             .into_any();
         }
@@ -87,16 +94,22 @@ fn TextRow(
     datetime: String,
     me: Memo<Option<i64>>,
     moderator: Memo<bool>,
+    reviewer: Memo<bool>,
+    marked: Memo<HashSet<i64>>,
 ) -> impl IntoView {
     let chat = use_chat();
     let author_id = author.id;
     let mine = move || me.get() == Some(author_id);
     let may_delete = move || !deleted && (mine() || moderator.get());
+    // Feedback is on someone else's words.
+    let may_review = move || !deleted && !mine() && reviewer.get();
+    let feedback = move || marked.with(|ids| ids.contains(&id));
     let editing = RwSignal::new(false);
     let draft = RwSignal::new(String::new());
     let edit_error = RwSignal::new(None::<String>);
     let original = StoredValue::new(text.clone());
     let editor = NodeRef::<html::Textarea>::new();
+    let giving = move || chat.feedback_form.get() == Some(id) && may_review();
 
     let start_editing = move |_| {
         draft.set(original.get_value());
@@ -133,6 +146,22 @@ fn TextRow(
     let delete = move |_| {
         chat.send(ClientFrame::DeleteMessage { message: id });
     };
+    let toggle_feedback = move |_| {
+        if chat.feedback_form.get_untracked() == Some(id) {
+            chat.close_feedback();
+        } else {
+            chat.open_feedback(id);
+        }
+    };
+    // The form closes when the server's `feedback_given` arrives; until then it keeps the text.
+    let send_feedback = move || {
+        if chat.feedback_pending.get_untracked().is_some() {
+            return;
+        }
+        if let Err(why) = chat.give_feedback(id, chat.feedback_draft.get_untracked()) {
+            chat.feedback_error.set(Some(why));
+        }
+    };
 
     // Typing goes straight into the editor once it opens.
     #[cfg(feature = "hydrate")]
@@ -142,12 +171,53 @@ fn TextRow(
         }
     });
 
+    // The author reads the feedback on /feedback (a server page); teachers just see that
+    // there is some.
+    let marker = move || {
+        if !feedback() {
+            None
+        } else if mine() {
+            Some(
+                view! {
+                    " "
+                    <a
+                        class="feedback-marker"
+                        href="/feedback"
+                        rel="external"
+                        aria-label="Feedback on this message"
+                        title="Feedback on this message"
+                    >
+                        "✎"
+                    </a>
+                }
+                .into_any(),
+            )
+        } else if chat.role.get().is_staff() {
+            Some(
+                view! {
+                    " "
+                    <span
+                        class="feedback-marker"
+                        role="img"
+                        aria-label="Feedback given"
+                        title="Feedback given"
+                    >
+                        "✎"
+                    </span>
+                }
+                .into_any(),
+            )
+        } else {
+            None
+        }
+    };
+
     let body = move || {
         if deleted {
-            view! { <p class="text deleted">"Message deleted"</p> }.into_any()
+            view! { <p class="text deleted">"Message deleted" {marker}</p> }.into_any()
         } else {
             let edited = edited.then(|| view! { " " <span class="edited">"(edited)"</span> });
-            view! { <p class="text">{original.get_value()} {edited}</p> }.into_any()
+            view! { <p class="text">{original.get_value()} {edited} {marker}</p> }.into_any()
         }
     };
 
@@ -158,16 +228,28 @@ fn TextRow(
                 " "
                 <time data-ms=datetime>{time}</time>
                 // Before the text, so that a row's text still ends with its message.
-                <Show when=move || may_delete() && !editing.get()>
+                <Show when=move || (may_delete() || may_review()) && !editing.get()>
                     <span class="actions">
+                        <Show when=may_review>
+                            <button
+                                type="button"
+                                aria-label="Give feedback"
+                                aria-expanded=move || giving().to_string()
+                                on:click=toggle_feedback
+                            >
+                                "Feedback"
+                            </button>
+                        </Show>
                         <Show when=mine>
                             <button type="button" aria-label="Edit message" on:click=start_editing>
                                 "Edit"
                             </button>
                         </Show>
-                        <button type="button" aria-label="Delete message" on:click=delete>
-                            "Delete"
-                        </button>
+                        <Show when=may_delete>
+                            <button type="button" aria-label="Delete message" on:click=delete>
+                                "Delete"
+                            </button>
+                        </Show>
                     </span>
                 </Show>
             </div>
@@ -205,6 +287,62 @@ fn TextRow(
                     {move || edit_error.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
                 </form>
             </Show>
+            <Show when=giving>
+                <FeedbackForm on_send=send_feedback/>
+            </Show>
         </li>
+    }
+}
+
+/// The form a teacher writes feedback in, under the message (Ctrl+Enter sends, Escape
+/// cancels). Its text lives in the chat state: see [`super::state::Chat::feedback_form`].
+#[component]
+fn FeedbackForm(on_send: impl Fn() + Copy + Send + Sync + 'static) -> impl IntoView {
+    let chat = use_chat();
+    let field = NodeRef::<html::Textarea>::new();
+
+    #[cfg(feature = "hydrate")]
+    Effect::new(move |_| {
+        if let Some(el) = field.get() {
+            let _ = el.focus();
+        }
+    });
+
+    view! {
+        <form
+            class="feedback-form"
+            on:submit=move |ev| {
+                ev.prevent_default();
+                on_send();
+            }
+        >
+            <textarea
+                aria-label="Feedback"
+                rows="3"
+                placeholder="Feedback for the author: only they and teachers see it"
+                node_ref=field
+                prop:value=move || chat.feedback_draft.get()
+                on:input=move |ev| {
+                    chat.feedback_draft.set(event_target_value(&ev));
+                    chat.feedback_error.set(None);
+                }
+                on:keydown=move |ev| {
+                    if ev.key() == "Enter" && (ev.ctrl_key() || ev.meta_key()) && !ev.is_composing() {
+                        ev.prevent_default();
+                        on_send();
+                    } else if ev.key() == "Escape" {
+                        ev.prevent_default();
+                        chat.close_feedback();
+                    }
+                }
+            ></textarea>
+            <button type="submit" disabled=move || chat.feedback_pending.get().is_some()>
+                "Send feedback"
+            </button>
+            <button type="button" on:click=move |_| chat.close_feedback()>
+                "Cancel"
+            </button>
+            {move || chat.feedback_error.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
+        </form>
     }
 }

@@ -99,7 +99,23 @@ pub fn ChatPage() -> impl IntoView {
                     }}
                 </span>
                 <span class="whoami">{move || chat.me.get().map(|u| u.name)}</span>
-                // The accounts page is server-rendered: leave the app for it.
+                // The review, feedback and accounts pages are server-rendered: leave the app
+                // for them.
+                <a class="admin-link" href="/feedback" rel="external">
+                    "Feedback"
+                    {move || {
+                        let unread = chat.feedback_unread.get();
+                        (unread > 0)
+                            .then(|| {
+                                view! { " " <span class="feedback-count">"(" {unread} ")"</span> }
+                            })
+                    }}
+                </a>
+                <Show when=move || chat.role.get().is_staff()>
+                    <a class="admin-link" href="/review" rel="external">
+                        "Review"
+                    </a>
+                </Show>
                 <Show when=move || chat.role.get() == Role::Admin>
                     <a class="admin-link" href="/admin" rel="external">
                         "Admin"

@@ -1,6 +1,8 @@
 //! The open room: its heading and actions, the message log (follows the newest message while
 //! the reader is at the bottom, loads older pages on scrolling up without jumping; each message
-//! offers editing and deletion to whoever may), and the composer.
+//! offers editing and deletion to whoever may, and teachers their feedback), and the composer.
+
+use std::collections::HashSet;
 
 use leptos::html;
 use leptos::prelude::*;
@@ -39,6 +41,12 @@ pub fn RoomView(room: Memo<i64>) -> impl IntoView {
                 <h1>{title}</h1>
                 <RoomActions room=room/>
             </div>
+            // Both people are told when teachers may read their conversation.
+            <Show when=move || {
+                chat.direct_reviewable.get() && summary().is_some_and(|r| r.kind == RoomKind::Direct)
+            }>
+                <p class="review-notice">"Teachers can review this conversation"</p>
+            </Show>
             <MessageLog room=room/>
             <Composer room=room/>
         </main>
@@ -225,6 +233,23 @@ fn MessageLog(room: Memo<i64>) -> impl IntoView {
     // Shared by every row, so a sidebar update does not recompute them per message.
     let me = Memo::new(move |_| chat.me.get().map(|u| u.id));
     let moderator = Memo::new(move |_| chat.room(room.get()).is_some_and(|r| chat.moderates(&r)));
+    let reviewer = Memo::new(move |_| chat.room(room.get()).is_some_and(|r| chat.reviews(&r)));
+    // Rows are keyed by id and change: the feedback marker follows this set instead of
+    // redrawing the row (and closing an editor open in it). It changes only when feedback is
+    // given, so the rows look at it only then.
+    let marked = Memo::new(move |_| {
+        chat.logs.with(|logs| {
+            logs.get(&room.get())
+                .map(|log| {
+                    log.messages
+                        .iter()
+                        .filter(|m| m.feedback)
+                        .map(|m| m.id)
+                        .collect::<HashSet<i64>>()
+                })
+                .unwrap_or_default()
+        })
+    });
 
     // A new room starts at its newest message.
     Effect::new(move |_| {
@@ -299,7 +324,7 @@ fn MessageLog(room: Memo<i64>) -> impl IntoView {
                     <For
                         each=messages
                         key=|m| (m.id, m.change)
-                        children=move |message| view! { <MessageRow message me moderator/> }
+                        children=move |message| view! { <MessageRow message me moderator reviewer marked/> }
                     />
                 </ol>
             </div>

@@ -1,6 +1,6 @@
 //! The browser's picture of the chat: rooms, messages and their edits, members, presence,
-//! mutes, this user's role and the connection status, as signals, and how each server frame
-//! changes it.
+//! mutes, this user's role, teachers' feedback and the connection status, as signals, and how
+//! each server frame changes it.
 //!
 //! Nothing here touches the network or the DOM, so the same code renders on the server
 //! (with everything empty) and runs in the browser.
@@ -9,6 +9,7 @@ use std::collections::{HashMap, HashSet};
 
 use leptos::prelude::*;
 
+use crate::names::check_feedback;
 use crate::protocol::{
     ChatMessage, ClientFrame, LOBBY_ID, MUTED_INDEFINITELY, Role, RoomKind, RoomSummary, User,
 };
@@ -35,17 +36,43 @@ pub struct RoomLog {
 impl RoomLog {
     /// Inserts in id order, or refreshes the copy here if this one carries a newer change (a
     /// page fetched after an edit); false if nothing changed.
+    ///
+    /// The feedback marker only ever appears: room-wide edits and deletions never carry it, so
+    /// a newer copy keeps the one held, and a copy that has it (a page fetched after feedback
+    /// was given) marks the one held even without a newer change.
     pub fn insert(&mut self, message: ChatMessage) -> bool {
         match self.messages.binary_search_by_key(&message.id, |m| m.id) {
-            Ok(at) if message.change > self.messages[at].change => {
-                self.messages[at] = message;
-                true
+            Ok(at) => {
+                let held = &mut self.messages[at];
+                if message.change > held.change {
+                    let feedback = held.feedback || message.feedback;
+                    *held = ChatMessage {
+                        feedback,
+                        ..message
+                    };
+                    true
+                } else if message.feedback && !held.feedback {
+                    held.feedback = true;
+                    true
+                } else {
+                    false
+                }
             }
-            Ok(_) => false,
             Err(at) => {
                 self.messages.insert(at, message);
                 true
             }
+        }
+    }
+
+    /// Marks message `id` as having feedback; false if it is not here or was marked already.
+    pub fn mark_feedback(&mut self, id: i64) -> bool {
+        match self.messages.binary_search_by_key(&id, |m| m.id) {
+            Ok(at) if !self.messages[at].feedback => {
+                self.messages[at].feedback = true;
+                true
+            }
+            _ => false,
         }
     }
 
@@ -91,6 +118,22 @@ pub struct Chat {
     /// This user's role: staff see moderation buttons everywhere, the administrator a link to
     /// the accounts page. A hint for the screen only; the server decides.
     pub role: RwSignal<Role>,
+    /// Feedback on this user's messages not read yet (on /feedback): the header's count.
+    pub feedback_unread: RwSignal<u32>,
+    /// The server lets teachers review direct conversations: they may give feedback there, and
+    /// each conversation says so.
+    pub direct_reviewable: RwSignal<bool>,
+    /// The message whose feedback form is open in this tab (one at a time). Kept here rather
+    /// than in the message's row, so that the row being redrawn (the author edits the message)
+    /// loses nothing.
+    pub feedback_form: RwSignal<Option<i64>>,
+    /// The text in the open feedback form.
+    pub feedback_draft: RwSignal<String>,
+    /// The open feedback form's problem: unsendable text, or a dropped connection.
+    pub feedback_error: RwSignal<Option<String>>,
+    /// The message whose feedback was sent and awaits its `feedback_given`: the form closes
+    /// when it comes.
+    pub feedback_pending: RwSignal<Option<i64>>,
     pub rooms: RwSignal<Vec<RoomSummary>>,
     pub logs: RwSignal<HashMap<i64, RoomLog>>,
     pub members: RwSignal<HashMap<i64, Vec<User>>>,
@@ -129,6 +172,12 @@ impl Chat {
         Chat {
             me: RwSignal::new(None),
             role: RwSignal::new(Role::Member),
+            feedback_unread: RwSignal::new(0),
+            direct_reviewable: RwSignal::new(false),
+            feedback_form: RwSignal::new(None),
+            feedback_draft: RwSignal::new(String::new()),
+            feedback_error: RwSignal::new(None),
+            feedback_pending: RwSignal::new(None),
             rooms: RwSignal::new(Vec::new()),
             logs: RwSignal::new(HashMap::new()),
             members: RwSignal::new(HashMap::new()),
@@ -193,6 +242,46 @@ impl Chat {
         room.kind == RoomKind::Room
             && (self.role.get().is_staff()
                 || (room.created_by.is_some() && room.created_by == self.me.get().map(|u| u.id)))
+    }
+
+    /// Whether this user may give feedback on messages in `room`: staff, in a named room, or in
+    /// a direct conversation when the server lets teachers review those. A hint for showing
+    /// the button; the server decides.
+    pub fn reviews(&self, room: &RoomSummary) -> bool {
+        self.role.get().is_staff() && (room.kind == RoomKind::Room || self.direct_reviewable.get())
+    }
+
+    /// Opens the feedback form on `message` (closing any other), empty.
+    pub fn open_feedback(&self, message: i64) {
+        self.feedback_draft.set(String::new());
+        self.feedback_error.set(None);
+        self.feedback_pending.set(None);
+        self.feedback_form.set(Some(message));
+    }
+
+    /// Closes the feedback form, dropping its text.
+    pub fn close_feedback(&self) {
+        self.feedback_form.set(None);
+        self.feedback_draft.set(String::new());
+        self.feedback_error.set(None);
+        self.feedback_pending.set(None);
+    }
+
+    /// Sends `text` as feedback on `message`, once it is acceptable and the socket is up;
+    /// otherwise says why. The form stays open until the server's `feedback_given` (a refusal
+    /// comes as a notice, and the text is still there to send again).
+    pub fn give_feedback(&self, message: i64, text: String) -> Result<(), String> {
+        check_feedback(&text)?;
+        if self.status.get_untracked() != Status::Online {
+            return Err(
+                "Not connected right now; your feedback is kept here. Send it once reconnected."
+                    .into(),
+            );
+        }
+        self.feedback_error.set(None);
+        self.feedback_pending.set(Some(message));
+        self.send(ClientFrame::GiveFeedback { message, text });
+        Ok(())
     }
 
     /// Until when this user is muted in `room`, if that is still ahead of [`Chat::now`].
@@ -297,6 +386,11 @@ impl Chat {
             self.pending.set(None);
             self.composer_error
                 .set(Some("The connection dropped before the server confirmed this message. It is still here; check the room and send it again if needed.".into()));
+        }
+        if self.feedback_pending.get_untracked().is_some() {
+            self.feedback_pending.set(None);
+            self.feedback_error
+                .set(Some("The connection dropped before the server confirmed this feedback. It is still here; check the message's marker and send it again if needed.".into()));
         }
     }
 

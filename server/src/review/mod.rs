@@ -460,7 +460,11 @@ pub(crate) fn message_row(
     }
     let earlier = message.earlier();
     if !earlier.is_empty() {
-        cell.push_str("<details class=\"versions\"><summary>Earlier versions</summary><ol>");
+        // Printed (no form), the versions are open: paper has no disclosure to click.
+        let open = if back.is_none() { " open" } else { "" };
+        cell.push_str(&format!(
+            "<details class=\"versions\"{open}><summary>Earlier versions</summary><ol>"
+        ));
         for version in earlier {
             cell.push_str(&format!(
                 "<li>{} <span class=\"text\">{}</span></li>",

@@ -20,10 +20,14 @@ impl Chat {
                 role,
                 rooms,
                 changes,
+                feedback_unread,
+                direct_reviewable,
                 ..
             } => {
                 self.me.set(Some(me));
                 self.role.set(role);
+                self.feedback_unread.set(feedback_unread);
+                self.direct_reviewable.set(direct_reviewable);
                 self.changes.set_value(changes);
                 let current = self.current.get_untracked();
                 let listed: HashSet<i64> = rooms.iter().map(|r| r.id).collect();
@@ -162,6 +166,25 @@ impl Chat {
                 }
             }
             ServerFrame::RoleChanged { role } => self.role.set(role),
+            ServerFrame::FeedbackGiven { room, message } => {
+                let unmarked = self.logs.with_untracked(|logs| {
+                    logs.get(&room)
+                        .and_then(|log| log.get(message))
+                        .is_some_and(|m| !m.feedback)
+                });
+                if unmarked {
+                    self.logs.update(|logs| {
+                        if let Some(log) = logs.get_mut(&room) {
+                            log.mark_feedback(message);
+                        }
+                    });
+                }
+                // This tab's feedback arrived: its form is done.
+                if self.feedback_pending.get_untracked() == Some(message) {
+                    self.close_feedback();
+                }
+            }
+            ServerFrame::FeedbackUnread { count } => self.feedback_unread.set(count),
             ServerFrame::Users { users } => self.users.set(users),
             ServerFrame::Rooms { rooms: listed } => self.rooms.update(|rooms| {
                 // Rooms this client belongs to are kept live since the welcome: keep those
@@ -206,6 +229,11 @@ impl Chat {
                     self.leave_vanished_room(room, None);
                 } else {
                     self.awaiting.set(None);
+                    // Possibly the refusal of feedback sent from this tab (errors do not say
+                    // which command they answer): its form can send again.
+                    if self.feedback_pending.get_untracked().is_some() {
+                        self.feedback_pending.set(None);
+                    }
                     self.notice.set(Some(message));
                 }
             }

@@ -560,3 +560,184 @@ fn a_post_refused_for_a_mute_says_until_when_and_unmuting_withdraws_it() {
         assert_eq!(chat.composer_error.get_untracked(), None);
     });
 }
+
+fn feedback_given(room: i64, message: i64) -> ServerFrame {
+    ServerFrame::FeedbackGiven { room, message }
+}
+
+fn marked(chat: &Chat, room: i64, id: i64) -> bool {
+    logged(chat, room, id).is_some_and(|m| m.feedback)
+}
+
+#[test]
+fn the_welcome_gives_the_unread_feedback_count_and_whether_direct_conversations_are_reviewed() {
+    Owner::new().with(|| {
+        let chat = Chat::new();
+        assert_eq!(chat.feedback_unread.get_untracked(), 0);
+        assert!(!chat.direct_reviewable.get_untracked());
+        chat.apply(ServerFrame::Welcome {
+            protocol: PROTOCOL_VERSION,
+            me: user(ALICE),
+            role: Role::Member,
+            rooms: vec![lobby()],
+            changes: 0,
+            feedback_unread: 2,
+            direct_reviewable: true,
+        });
+        assert_eq!(chat.feedback_unread.get_untracked(), 2);
+        assert!(chat.direct_reviewable.get_untracked());
+        // A later welcome (after a reconnect) says how things are now.
+        chat.apply(welcome_alice(vec![lobby()]));
+        assert_eq!(chat.feedback_unread.get_untracked(), 0);
+        assert!(!chat.direct_reviewable.get_untracked());
+    });
+}
+
+#[test]
+fn feedback_unread_sets_the_count() {
+    Owner::new().with(|| {
+        let chat = Chat::new();
+        chat.apply(welcome_alice(vec![lobby()]));
+        chat.apply(ServerFrame::FeedbackUnread { count: 3 });
+        assert_eq!(chat.feedback_unread.get_untracked(), 3);
+        // Read on /feedback in another tab.
+        chat.apply(ServerFrame::FeedbackUnread { count: 0 });
+        assert_eq!(chat.feedback_unread.get_untracked(), 0);
+    });
+}
+
+#[test]
+fn feedback_given_marks_the_message_held() {
+    Owner::new().with(|| {
+        let chat = Chat::new();
+        chat.apply(welcome_alice(vec![lobby(), room(3, "chess", true, 0)]));
+        chat.apply(text(10, LOBBY_ID, ALICE));
+        chat.apply(text(11, LOBBY_ID, ALICE));
+        chat.apply(feedback_given(LOBBY_ID, 10));
+        assert!(marked(&chat, LOBBY_ID, 10));
+        assert!(!marked(&chat, LOBBY_ID, 11));
+        // About a message of a room not loaded: nothing is invented.
+        chat.apply(feedback_given(3, 12));
+        assert!(logged(&chat, 3, 12).is_none());
+    });
+}
+
+#[test]
+fn a_page_with_feedback_marks_a_message_held_with_the_same_change() {
+    Owner::new().with(|| {
+        let chat = Chat::new();
+        chat.apply(welcome_alice(vec![lobby()]));
+        chat.apply(text(10, LOBBY_ID, ALICE));
+        chat.apply(ServerFrame::History {
+            room: LOBBY_ID,
+            messages: vec![ChatMessage {
+                feedback: true,
+                ..message(10, LOBBY_ID, ALICE, MessageKind::Text, "hi")
+            }],
+            has_more: false,
+        });
+        assert!(marked(&chat, LOBBY_ID, 10));
+    });
+}
+
+#[test]
+fn an_edit_keeps_the_feedback_marker() {
+    Owner::new().with(|| {
+        let chat = Chat::new();
+        chat.apply(welcome_alice(vec![lobby()]));
+        chat.apply(text(10, LOBBY_ID, ALICE));
+        chat.apply(feedback_given(LOBBY_ID, 10));
+        // Edits are broadcast to the whole room, without the marker.
+        chat.apply(edited(10, LOBBY_ID, ALICE, "hello", 3));
+        let now = logged(&chat, LOBBY_ID, 10).unwrap();
+        assert_eq!((now.text.as_str(), now.feedback), ("hello", true));
+    });
+}
+
+#[test]
+fn feedback_is_offered_to_staff_in_named_rooms_and_in_direct_conversations_only_if_reviewed() {
+    Owner::new().with(|| {
+        let chat = Chat::new();
+        let direct = RoomSummary {
+            kind: RoomKind::Direct,
+            visibility: Visibility::Private,
+            ..room(5, "bob", true, 0)
+        };
+        chat.apply(welcome_alice(vec![lobby(), direct.clone()]));
+        assert!(!chat.reviews(&lobby()));
+        assert!(!chat.reviews(&direct));
+        chat.apply(welcome(Role::Teacher, vec![lobby(), direct.clone()], 0));
+        assert!(chat.reviews(&lobby()));
+        assert!(!chat.reviews(&direct));
+        chat.direct_reviewable.set(true);
+        assert!(chat.reviews(&direct));
+    });
+}
+
+#[test]
+fn feedback_is_checked_before_sending_and_its_form_closes_when_it_is_given() {
+    Owner::new().with(|| {
+        let chat = Chat::new();
+        chat.apply(welcome(Role::Teacher, vec![lobby()], 0));
+        chat.apply(text(10, LOBBY_ID, BOB));
+        chat.open_feedback(10);
+        assert_eq!(
+            chat.give_feedback(10, "   ".into()),
+            Err("Write some feedback first.".into())
+        );
+        assert_eq!(chat.feedback_pending.get_untracked(), None);
+        chat.feedback_draft.set("Good point.".into());
+        assert_eq!(chat.give_feedback(10, "Good point.".into()), Ok(()));
+        assert_eq!(chat.feedback_pending.get_untracked(), Some(10));
+        // Feedback on another message (from another tab) leaves this form alone.
+        chat.apply(text(11, LOBBY_ID, BOB));
+        chat.apply(feedback_given(LOBBY_ID, 11));
+        assert_eq!(chat.feedback_form.get_untracked(), Some(10));
+        chat.apply(feedback_given(LOBBY_ID, 10));
+        assert!(marked(&chat, LOBBY_ID, 10));
+        assert_eq!(chat.feedback_form.get_untracked(), None);
+        assert_eq!(chat.feedback_pending.get_untracked(), None);
+        assert_eq!(chat.feedback_draft.get_untracked(), "");
+    });
+}
+
+#[test]
+fn refused_feedback_is_a_notice_and_the_form_keeps_its_text_to_send_again() {
+    Owner::new().with(|| {
+        let chat = Chat::new();
+        chat.apply(welcome(Role::Teacher, vec![lobby()], 0));
+        chat.apply(text(10, LOBBY_ID, BOB));
+        chat.open_feedback(10);
+        chat.feedback_draft.set("Nice.".into());
+        chat.give_feedback(10, "Nice.".into()).unwrap();
+        chat.apply(ServerFrame::error(
+            ErrorCode::Forbidden,
+            "You may not review this room.",
+        ));
+        assert_eq!(
+            chat.notice.get_untracked().as_deref(),
+            Some("You may not review this room.")
+        );
+        assert_eq!(chat.feedback_form.get_untracked(), Some(10));
+        assert_eq!(chat.feedback_pending.get_untracked(), None);
+        assert_eq!(chat.feedback_draft.get_untracked(), "Nice.");
+    });
+}
+
+#[test]
+fn feedback_in_flight_when_the_connection_drops_can_be_sent_again() {
+    Owner::new().with(|| {
+        let chat = Chat::new();
+        chat.apply(welcome(Role::Teacher, vec![lobby()], 0));
+        chat.apply(text(10, LOBBY_ID, BOB));
+        chat.open_feedback(10);
+        chat.give_feedback(10, "Nice.".into()).unwrap();
+        chat.disconnected();
+        assert_eq!(chat.feedback_pending.get_untracked(), None);
+        assert!(chat.feedback_error.get_untracked().is_some());
+        assert_eq!(chat.feedback_form.get_untracked(), Some(10));
+        // Not sent while offline.
+        assert!(chat.give_feedback(10, "Nice.".into()).is_err());
+        assert_eq!(chat.feedback_pending.get_untracked(), None);
+    });
+}

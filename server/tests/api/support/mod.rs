@@ -167,6 +167,26 @@ impl TestServer {
             .unwrap()
     }
 
+    /// A same-origin form POST of `body` (url-encoded) to `path` with the session `cookie`.
+    pub async fn post(&self, path: &str, cookie: &str, body: &str) -> reqwest::Response {
+        self.http()
+            .post(format!("{}{path}", self.base))
+            .header("origin", &self.origin)
+            .header("cookie", cookie)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body.to_owned())
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// The body of a GET of `path` that must succeed.
+    pub async fn page(&self, path: &str, cookie: &str) -> String {
+        let response = self.get(path, cookie).await;
+        assert_eq!(response.status(), 200, "GET {path}");
+        response.text().await.unwrap()
+    }
+
     pub async fn connect(&self, cookie: &str) -> Client {
         self.connect_after(cookie, None).await
     }
@@ -249,7 +269,7 @@ pub fn session_cookie(response: &reqwest::Response) -> Option<String> {
         .map(|v| v.split(';').next().unwrap().to_owned())
 }
 
-fn encode(text: &str) -> String {
+pub fn encode(text: &str) -> String {
     text.bytes()
         .map(|b| {
             if b.is_ascii_alphanumeric() {
