@@ -92,7 +92,7 @@ export async function postMany(page: Page, room: number, texts: string[]) {
         ws.onopen = resolve;
         ws.onerror = reject;
       });
-      ws.send(JSON.stringify({ type: "hello", protocol: 4 }));
+      ws.send(JSON.stringify({ type: "hello", protocol: 5 }));
       let acked = 0;
       const done = new Promise<void>((resolve) => {
         ws.onmessage = (event) => {
