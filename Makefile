@@ -56,12 +56,17 @@ bench-smoke: build
 
 ## The full benchmark, Hearth against Node Socket.IO and Flask-SocketIO (bench/peers/), each
 ## server pinned to core 0 and the generator to core 1; writes bench/results/<date>/report.md.
-## Not part of `make test`: it takes about 20 minutes (5 of them signing up 10,001 accounts, kept
-## in target/bench-accounts for the next run).
+## Then the review page over 1,000,000 messages (search times, memory while exporting):
+## review.md beside it. Not part of `make test`: it takes about 20 minutes (5 of them signing up
+## 10,001 accounts, kept in target/bench-accounts for the next run), plus a few minutes the first
+## time to fill the review's database (kept in target/bench-review).
+## BENCH_ARGS and REVIEW_ARGS pass flags to each (e.g. REVIEW_ARGS="--messages 100000").
+REVIEW_ARGS ?=
 bench: build
 	cargo build --release -p bench
 	bench/peers/setup.sh
 	ulimit -n "$$(ulimit -Hn)"; taskset -c 1 ./target/release/hearth-load suite --accounts target/bench-accounts $(BENCH_ARGS)
+	taskset -c 1 ./target/release/hearth-load review $(REVIEW_ARGS)
 
 ## Everything: formatting, lints, Rust unit and integration tests, browser tests.
 ## (No incremental cache: a one-off run gains nothing from it and it costs gigabytes.)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # A short run of the load generator, so it cannot rot: a few hundred clients for a few seconds
 # against a fresh Hearth (its own protocol) and against the Node Socket.IO peer (the Socket.IO
-# adapter), failing on any lost or duplicated delivery.
+# adapter), failing on any lost or duplicated delivery; then the review benchmark over 20,000
+# messages, failing if a search is refused or an export misses a message.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 port=${HEARTH_SMOKE_PORT:-3102}
@@ -17,3 +18,5 @@ for _ in $(seq 100); do grep -q listening "$dir/peer.log" && break; sleep 0.1; d
 load=(--rooms 2 --members 150 --publishers 2 --rate 50,200 --seconds 2 --strict)
 ./target/release/hearth-load run --server "http://127.0.0.1:$port" --server-pid "$server" "${load[@]}"
 ./target/release/hearth-load run --protocol socketio --server "http://127.0.0.1:$peer_port" --server-pid "$peer" "${load[@]}"
+./target/release/hearth-load review --messages 20000 --keep "$dir/review" --out "$dir/review-out" \
+  --port $((port + 2))

@@ -49,11 +49,39 @@ impl Accounts {
     }
 }
 
-fn http() -> Result<reqwest::Client, String> {
+/// An HTTP client that does not follow redirects (a refused page answers with one).
+pub fn http() -> Result<reqwest::Client, String> {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .map_err(|e| e.to_string())
+}
+
+/// Signs `name` up (`action` "register") or in ("login") through the form; returns the session
+/// cookie (`hearth_session=…`).
+pub async fn session(
+    client: &reqwest::Client,
+    server: &str,
+    action: &str,
+    name: &str,
+) -> Result<String, String> {
+    let response = client
+        .post(format!("{server}/auth/{action}"))
+        .header("origin", server)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("username={name}&password={PASSWORD}"))
+        .send()
+        .await
+        .map_err(|e| format!("{action}: {e}"))?;
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("hearth_session=") && !v.starts_with("hearth_session=;"))
+        .and_then(|v| v.split(';').next())
+        .map(str::to_owned)
+        .ok_or_else(|| format!("{action} of {name} gave no session ({})", response.status()))
 }
 
 /// Signs up `count` accounts named `<prefix>x<n>`.
@@ -66,32 +94,7 @@ pub async fn sign_up(
     let client = http()?;
     let names: Vec<String> = (0..count).map(|i| format!("{prefix}x{i}")).collect();
     let cookies = stream::iter(names.iter())
-        .map(|name| {
-            let client = client.clone();
-            async move {
-                let response = client
-                    .post(format!("{server}/auth/register"))
-                    .header("origin", server)
-                    .header("content-type", "application/x-www-form-urlencoded")
-                    .body(format!("username={name}&password={PASSWORD}"))
-                    .send()
-                    .await
-                    .map_err(|e| format!("sign-up: {e}"))?;
-                response
-                    .headers()
-                    .get_all("set-cookie")
-                    .iter()
-                    .filter_map(|v| v.to_str().ok())
-                    .find(|v| {
-                        v.starts_with("hearth_session=") && !v.starts_with("hearth_session=;")
-                    })
-                    .and_then(|v| v.split(';').next())
-                    .map(str::to_owned)
-                    .ok_or_else(|| {
-                        format!("sign-up of {name} gave no session ({})", response.status())
-                    })
-            }
-        })
+        .map(|name| session(&client, server, "register", name))
         .buffered(concurrency)
         .try_collect()
         .await?;

@@ -4,6 +4,8 @@
 //!   Socket.IO v4 server), printing its figures. `bench/smoke.sh` runs it in `make test`.
 //! - `hearth-load suite`: the whole benchmark (`make bench`): every scenario against Hearth and
 //!   the peer servers in bench/peers/, written to bench/results/<date>/report.md.
+//! - `hearth-load review`: the teachers' review page over a million messages (searches, and the
+//!   server's memory while it streams the exports), written to bench/results/<date>/review.md.
 //!
 //! Per scenario it reports the time for every client to connect and join, deliveries per
 //! second, publish→delivery latency (p50, p99, max), lost and duplicated deliveries (counted,
@@ -13,6 +15,7 @@ mod hearth;
 mod load;
 mod measure;
 mod report;
+mod review;
 mod suite;
 mod wire;
 
@@ -42,6 +45,8 @@ enum Commands {
     Run(RunArgs),
     /// Every scenario against Hearth and the peers; writes a report.
     Suite(SuiteArgs),
+    /// Searches and exports on the review page over a million messages; writes review.md.
+    Review(review::Args),
 }
 
 #[derive(clap::Args)]
@@ -112,6 +117,7 @@ async fn main() {
     let result = match Cli::parse().command {
         Commands::Run(args) => run(args).await,
         Commands::Suite(args) => suite(args).await,
+        Commands::Review(args) => review::run(args, today()?).await,
     };
     if let Err(error) = result {
         eprintln!("hearth-load: {error}");
@@ -182,6 +188,15 @@ async fn run(args: RunArgs) -> Result<(), String> {
     Ok(())
 }
 
+/// Today's date, YYYY-MM-DD: the default report directory's name.
+fn today() -> Result<String, String> {
+    std::process::Command::new("date")
+        .arg("+%Y-%m-%d")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .map_err(|e| e.to_string())
+}
+
 async fn suite(args: SuiteArgs) -> Result<(), String> {
     let servers = args
         .servers
@@ -193,11 +208,7 @@ async fn suite(args: SuiteArgs) -> Result<(), String> {
             other => Err(format!("unknown server {other:?} (hearth, node, flask)")),
         })
         .collect::<Result<Vec<_>, _>>()?;
-    let today = std::process::Command::new("date")
-        .arg("+%Y-%m-%d")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-        .map_err(|e| e.to_string())?;
+    let today = today()?;
     let options = suite::Options {
         out: args
             .out

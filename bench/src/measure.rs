@@ -1,5 +1,5 @@
-//! The server's own CPU time and memory, read from /proc/PID, and the time the machine's
-//! hypervisor took from it (steal), read from /proc/stat.
+//! The server's own CPU time and memory (peak, and resident now), read from /proc/PID, and the
+//! time the machine's hypervisor took from it (steal), read from /proc/stat.
 
 /// CPU and memory of a process, from /proc/PID.
 #[derive(Clone, Copy, Debug)]
@@ -36,6 +36,12 @@ impl ProcStats {
             pss_kib: kib(&rollup, "Pss:"),
         })
     }
+}
+
+/// The resident set size of process `pid` now, KiB (0 once it is gone).
+pub fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    kib(&status, "VmRSS:")
 }
 
 fn kib(text: &str, key: &str) -> u64 {

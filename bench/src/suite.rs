@@ -130,17 +130,19 @@ pub fn scenarios(scale: f64, sources: &[IpAddr]) -> Vec<Scenario> {
 }
 
 /// A server process under test.
-struct Running {
+pub(crate) struct Running {
     child: Child,
-    url: String,
+    pub(crate) url: String,
 }
 
 impl Running {
-    fn pid(&self) -> u32 {
+    pub(crate) fn pid(&self) -> u32 {
         self.child.id()
     }
 
-    async fn start(
+    /// Starts `server` on `port` (Hearth on `database`), pinned to `cpu` if given, and waits
+    /// until it listens.
+    pub(crate) async fn start(
         server: Server,
         port: u16,
         database: Option<&Path>,
@@ -201,7 +203,7 @@ impl Running {
     }
 
     /// Stops the server (SIGTERM, then SIGKILL after 10 s) and waits for it.
-    async fn stop(mut self) {
+    pub(crate) async fn stop(mut self) {
         let pid = self.child.id() as libc::pid_t;
         // SAFETY: signalling our own child process by its pid.
         unsafe {

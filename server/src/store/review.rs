@@ -162,10 +162,13 @@ fn like_pattern(word: &str) -> String {
 }
 
 /// A selection as SQL: the conditions on `messages m` and their bound values, in order. Every
-/// value is bound, never spliced into the SQL.
+/// value is bound, never spliced into the SQL. The words the index can look up are kept apart
+/// (`indexed`): a page reads them from the index in id order ([`Store::review_page`]), an
+/// export adds them as a condition ([`Filter::with_indexed_words`]).
 struct Filter {
     sql: String,
     values: Vec<Value>,
+    indexed: Option<String>,
 }
 
 enum Value {
@@ -178,6 +181,7 @@ impl Filter {
         let mut filter = Filter {
             sql: "m.room_id = ? AND m.kind = 'text'".to_owned(),
             values: vec![Value::Int(selection.room)],
+            indexed: fts_query(&selection.words),
         };
         if let Some(author) = selection.author {
             filter.push(" AND m.author_id = ?", Value::Int(author));
@@ -187,18 +191,6 @@ impl Filter {
         }
         if let Some(to) = selection.to {
             filter.push(" AND m.sent_at < ?", Value::Int(to));
-        }
-        if let Some(query) = fts_query(&selection.words) {
-            // The message's current text matches, or one of its earlier texts does. Each side
-            // walks its index in rowid order; the room and other conditions filter after.
-            filter.sql.push_str(
-                " AND (m.id IN (SELECT rowid FROM message_search WHERE message_search MATCH ?)
-                       OR m.id IN (SELECT v.message_id FROM version_search s
-                                   JOIN message_versions v ON v.id = s.rowid
-                                   WHERE version_search MATCH ?))",
-            );
-            filter.values.push(Value::Text(query.clone()));
-            filter.values.push(Value::Text(query));
         }
         for word in selection.words.iter().filter(|w| w.chars().count() < 3) {
             let pattern = like_pattern(word);
@@ -211,6 +203,22 @@ impl Filter {
             filter.values.push(Value::Text(pattern));
         }
         filter
+    }
+
+    /// The whole selection as one condition: the indexed words too (the message's current
+    /// text matches, or one of its earlier texts does).
+    fn with_indexed_words(mut self) -> Filter {
+        if let Some(query) = self.indexed.take() {
+            self.sql.push_str(
+                " AND (m.id IN (SELECT rowid FROM message_search WHERE message_search MATCH ?)
+                       OR m.id IN (SELECT v.message_id FROM version_search s
+                                   JOIN message_versions v ON v.id = s.rowid
+                                   WHERE version_search MATCH ?))",
+            );
+            self.values.push(Value::Text(query.clone()));
+            self.values.push(Value::Text(query));
+        }
+        self
     }
 
     fn push(&mut self, sql: &str, value: Value) {
@@ -316,6 +324,11 @@ impl Store {
 
     /// Up to `limit` messages of `selection` after message `after`, oldest first, each with its
     /// versions, and whether more follow.
+    ///
+    /// With words to look up, the index is read in id order and the other conditions checked
+    /// as it goes, so a page stops at its `limit + 1`th match however many messages match in
+    /// all; messages whose earlier versions match (few: only edited and deleted ones) are read
+    /// apart and merged in.
     pub async fn review_page(
         &self,
         selection: &Selection,
@@ -323,17 +336,56 @@ impl Store {
         limit: usize,
     ) -> Result<(Vec<ReviewedMessage>, bool)> {
         let filter = Filter::of(selection);
-        let sql = format!(
-            "SELECT {MESSAGE_COLUMNS} FROM messages m JOIN users u ON u.id = m.author_id
-             WHERE {} AND m.id > ? ORDER BY m.id LIMIT ?",
-            filter.sql
-        );
-        let rows = filter
-            .bind(sqlx::query_as::<_, MessageRow>(&sql))
-            .bind(after)
-            .bind(limit as i64 + 1)
-            .fetch_all(&self.readers)
-            .await?;
+        let rows = match &filter.indexed {
+            None => {
+                let sql = format!(
+                    "SELECT {MESSAGE_COLUMNS} FROM messages m JOIN users u ON u.id = m.author_id
+                     WHERE {} AND m.id > ? ORDER BY m.id LIMIT ?",
+                    filter.sql
+                );
+                filter
+                    .bind(sqlx::query_as::<_, MessageRow>(&sql))
+                    .bind(after)
+                    .bind(limit as i64 + 1)
+                    .fetch_all(&self.readers)
+                    .await?
+            }
+            Some(query) => {
+                // CROSS JOIN keeps the index as the outer loop, in rowid (= message id) order.
+                let current = format!(
+                    "SELECT {MESSAGE_COLUMNS} FROM message_search s
+                     CROSS JOIN messages m ON m.id = s.rowid
+                     JOIN users u ON u.id = m.author_id
+                     WHERE message_search MATCH ? AND s.rowid > ? AND {}
+                     ORDER BY s.rowid LIMIT ?",
+                    filter.sql
+                );
+                let earlier = format!(
+                    "SELECT {MESSAGE_COLUMNS} FROM messages m JOIN users u ON u.id = m.author_id
+                     WHERE m.id IN (SELECT v.message_id FROM version_search s
+                                    JOIN message_versions v ON v.id = s.rowid
+                                    WHERE version_search MATCH ?)
+                       AND m.id > ? AND {} ORDER BY m.id LIMIT ?",
+                    filter.sql
+                );
+                let mut rows = Vec::new();
+                for sql in [current, earlier] {
+                    let mut query_as = sqlx::query_as::<_, MessageRow>(&sql)
+                        .bind(query.as_str())
+                        .bind(after);
+                    query_as = filter.bind(query_as);
+                    rows.extend(
+                        query_as
+                            .bind(limit as i64 + 1)
+                            .fetch_all(&self.readers)
+                            .await?,
+                    );
+                }
+                rows.sort_by_key(|row| row.0);
+                rows.dedup_by_key(|row| row.0);
+                rows
+            }
+        };
         let has_more = rows.len() > limit;
         let mut page: Vec<ReviewedMessage> = rows.into_iter().take(limit).map(reviewed).collect();
         let ids: Vec<i64> = page.iter().map(|m| m.id).collect();
@@ -361,7 +413,7 @@ impl Store {
         selection: &Selection,
     ) -> impl Stream<Item = Result<ReviewedMessage>> + Send + 'static {
         let store = self.clone();
-        let filter = Filter::of(selection);
+        let filter = Filter::of(selection).with_indexed_words();
         // One query, messages joined with their versions in (message, version) order: the
         // rows of a message are consecutive, and the stream folds them into one item.
         let sql = format!(

@@ -1,0 +1,576 @@
+//! `hearth-load review`: the teachers' review page at scale. Fills a database with N messages
+//! (a million by default) by 100 students in one room, untimed and kept for the next run; then,
+//! with the server pinned to its core, times searches on `/review` against the target (under
+//! 100 ms) and samples the server's resident memory while it streams the CSV and JSON exports,
+//! which must stay flat whatever N is. Writes `review.md`, and a section of the suite's
+//! `report.md` when there is one.
+//!
+//! The messages go in through the product's own batch statement (`message_batches`), whose
+//! triggers keep the room's counts and the trigram search index in step.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use reqwest::Url;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqliteSynchronous};
+
+use crate::hearth;
+use crate::measure::rss_kib;
+use crate::report::Machine;
+use crate::suite::{Running, Server};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Messages in the reviewed room.
+    #[arg(long, default_value_t = 1_000_000)]
+    messages: usize,
+    /// Where review.md goes (default: bench/results/<today>, beside the suite's report).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// The port the server listens on.
+    #[arg(long, default_value_t = 3310)]
+    port: u16,
+    /// The core the server is pinned to (the generator should be on another).
+    #[arg(long, default_value = "0")]
+    server_cpu: String,
+    /// Keep the filled database and the administrator's cookie here, and reuse them next time
+    /// if they hold as many messages (filling takes minutes).
+    #[arg(long, default_value = "target/bench-review")]
+    keep: PathBuf,
+}
+
+const ADMIN: &str = "teacher";
+const STUDENTS: usize = 100;
+const ROOM: &str = "big class";
+/// Messages per `message_batches` statement (one transaction each).
+const BATCH: usize = 5_000;
+const DAY_MS: i64 = 86_400_000;
+/// The messages are spread over this many days, up to now.
+const DAYS: i64 = 100;
+const REPEATS: usize = 21;
+const TARGET_MS: f64 = 100.0;
+
+// No word here contains a searched one (nor 作 or 业), so each occurs exactly as often as
+// `text` puts it in.
+const ENGLISH: &[&str] = &[
+    "the", "class", "teacher", "tomorrow", "question", "answer", "friday", "monday", "reading",
+    "essay", "chapter", "project", "science", "history", "please", "thanks", "today", "test",
+    "quiz", "notes", "library", "page", "group", "idea", "why", "because", "maybe", "done", "help",
+    "check", "deadline", "draft", "lab", "plants", "light", "energy", "is", "a", "we", "you",
+    "for", "on", "about", "with", "still", "finished", "late", "exam",
+];
+#[rustfmt::skip]
+const CHINESE: &[&str] = &[
+    "我们", "明天", "老师", "考试", "问题", "同学", "今天", "上课", "谢谢", "复习",
+    "练习", "课本", "图书馆", "星期五", "数学", "语文", "英语", "笔记", "小组", "答案",
+];
+
+/// xorshift64: deterministic, so every run fills the same texts.
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, n: usize) -> usize {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 % n as u64) as usize
+    }
+}
+
+/// A sentence of 5–15 English and Chinese words, in which "photosynthesis" occurs in 0.1% of
+/// messages, "homework" in 10%, "数学作业" in 1% and "作业" in 5% (those 1% included).
+fn text(rng: &mut Rng) -> String {
+    let mut special = Vec::new();
+    if rng.below(1000) == 0 {
+        special.push("photosynthesis");
+    }
+    if rng.below(10) == 0 {
+        special.push("homework");
+    }
+    match rng.below(100) {
+        0 => special.push("数学作业"),
+        1..=4 => special.push("作业"),
+        _ => {}
+    }
+    let count = 5 + rng.below(11) - special.len();
+    let mut words: Vec<&str> = (0..count)
+        .map(|_| match rng.below(3) {
+            0 => CHINESE[rng.below(CHINESE.len())],
+            _ => ENGLISH[rng.below(ENGLISH.len())],
+        })
+        .collect();
+    for word in special {
+        let at = rng.below(words.len() + 1);
+        words.insert(at, word);
+    }
+    words.join(" ")
+}
+
+fn connect_options(db: &Path) -> Result<SqliteConnectOptions, sqlx::Error> {
+    Ok(
+        SqliteConnectOptions::from_str(&format!("sqlite://{}", db.display()))?
+            .journal_mode(SqliteJournalMode::Wal)
+            // A benchmark's fill: a crash means filling again, not lost messages.
+            .synchronous(SqliteSynchronous::Off)
+            .pragma("cache_size", "-262144"),
+    )
+}
+
+/// Adds the students, the room with everyone in it, and `n` messages; returns the room's id.
+/// The database has been migrated and holds the administrator.
+async fn store(pool: &SqlitePool, n: usize) -> Result<i64, sqlx::Error> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64);
+    let mut tx = pool.begin().await?;
+    for s in 1..=STUDENTS {
+        let name = format!("student{s:03}");
+        sqlx::query(
+            "INSERT INTO users (username, username_key, password_hash, created_at, role)
+             VALUES (?1, ?1, 'never signs in', ?2, 'member')",
+        )
+        .bind(&name)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+    }
+    let room = sqlx::query(
+        "INSERT INTO rooms (kind, name, name_key, created_by, created_at, visibility)
+         SELECT 'room', ?1, ?1, id, ?2, 'public' FROM users WHERE role = 'admin'",
+    )
+    .bind(ROOM)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?
+    .last_insert_rowid();
+    sqlx::query("INSERT INTO memberships (room_id, user_id) SELECT ?1, id FROM users")
+        .bind(room)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    let students: Vec<i64> =
+        sqlx::query_scalar("SELECT id FROM users WHERE role = 'member' ORDER BY id")
+            .fetch_all(pool)
+            .await?;
+    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    let step = DAYS * DAY_MS / n.max(1) as i64;
+    for first in (0..n).step_by(BATCH) {
+        let rows: Vec<(i64, i64, &str, String)> = (first..n.min(first + BATCH))
+            .map(|_| {
+                (
+                    room,
+                    students[rng.below(students.len())],
+                    "text",
+                    text(&mut rng),
+                )
+            })
+            .collect();
+        let rows = serde_json::to_string(&rows).map_err(|e| sqlx::Error::Encode(e.into()))?;
+        // One statement, one transaction: the batch, its counts and its index entries.
+        sqlx::query("INSERT INTO message_batches (rows, sent_at) VALUES (?1, ?2)")
+            .bind(rows)
+            .bind(now - DAYS * DAY_MS + first as i64 * step)
+            .execute(pool)
+            .await?;
+    }
+    Ok(room)
+}
+
+/// The room and its first student, if `db` already holds `n` messages in the room.
+async fn kept(db: &Path, n: usize) -> Option<(i64, i64)> {
+    if !db.exists() {
+        return None;
+    }
+    let pool = SqlitePool::connect_with(connect_options(db).ok()?)
+        .await
+        .ok()?;
+    let found = sqlx::query_as::<_, (i64, i64, i64)>(
+        "SELECT r.id, r.texts, (SELECT id FROM users WHERE username_key = 'student001')
+         FROM rooms r WHERE r.name_key = ?1",
+    )
+    .bind(ROOM)
+    .fetch_optional(&pool)
+    .await;
+    pool.close().await;
+    match found {
+        Ok(Some((room, texts, student))) if texts == n as i64 => Some((room, student)),
+        _ => None,
+    }
+}
+
+/// A fresh database at `db` with `n` messages; the administrator's cookie goes in `cookie`.
+async fn fill(db: &Path, cookie: &Path, n: usize, port: u16) -> Result<(), String> {
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
+    }
+    // The server migrates the new database; the first account signed up is the administrator.
+    let server = Running::start(Server::Hearth, port, Some(db), None).await?;
+    let session = hearth::session(&hearth::http()?, &server.url, "register", ADMIN).await;
+    server.stop().await;
+    std::fs::write(cookie, session?).map_err(|e| format!("{}: {e}", cookie.display()))?;
+    let options = connect_options(db).map_err(|e| e.to_string())?;
+    let pool = SqlitePool::connect_with(options)
+        .await
+        .map_err(|e| e.to_string())?;
+    let stored = store(&pool, n).await;
+    pool.close().await;
+    stored.map(|_| ()).map_err(|e| format!("filling: {e}"))
+}
+
+/// Median, second highest (about p95 of 21) and highest, in ms.
+fn spread(mut ms: Vec<f64>) -> (f64, f64, f64) {
+    ms.sort_by(f64::total_cmp);
+    let n = ms.len();
+    (ms[n / 2], ms[n.saturating_sub(2)], ms[n - 1])
+}
+
+/// One export's download: its size, time, and the server's memory around it.
+struct Export {
+    name: &'static str,
+    bytes: u64,
+    seconds: f64,
+    /// Resident set before, highest while streaming, after; KiB.
+    rss: (u64, u64, u64),
+}
+
+/// Downloads `url` as a stream, discarding it, while a thread samples the server's RSS every
+/// 50 ms; fails unless it has `lines` lines.
+async fn export(
+    client: &reqwest::Client,
+    url: Url,
+    cookie: &str,
+    pid: u32,
+    lines: u64,
+) -> Result<(u64, f64, (u64, u64, u64)), String> {
+    let before = rss_kib(pid);
+    let (peak, stop) = (
+        Arc::new(AtomicU64::new(before)),
+        Arc::new(AtomicBool::new(false)),
+    );
+    let sampler = std::thread::spawn({
+        let (peak, stop) = (peak.clone(), stop.clone());
+        move || {
+            while !stop.load(Ordering::Relaxed) {
+                peak.fetch_max(rss_kib(pid), Ordering::Relaxed);
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+    });
+    let started = Instant::now();
+    let download = async {
+        let mut response = client
+            .get(url.clone())
+            .header("cookie", cookie)
+            .send()
+            .await
+            .map_err(|e| format!("{url}: {e}"))?;
+        if response.status() != reqwest::StatusCode::OK {
+            return Err(format!("{url}: {}", response.status()));
+        }
+        let (mut bytes, mut seen) = (0u64, 0u64);
+        while let Some(chunk) = response.chunk().await.map_err(|e| format!("{url}: {e}"))? {
+            bytes += chunk.len() as u64;
+            seen += chunk.iter().filter(|&&b| b == b'\n').count() as u64;
+        }
+        Ok((bytes, seen))
+    };
+    let downloaded = download.await;
+    let seconds = started.elapsed().as_secs_f64();
+    stop.store(true, Ordering::Relaxed);
+    let _ = sampler.join();
+    let (bytes, seen) = downloaded?;
+    if seen != lines {
+        return Err(format!("{url}: {seen} lines, expected {lines}"));
+    }
+    let peak = peak.load(Ordering::Relaxed).max(rss_kib(pid));
+    Ok((bytes, seconds, (before, peak, rss_kib(pid))))
+}
+
+pub async fn run(args: Args, today: String) -> Result<(), String> {
+    let n = args.messages;
+    if n == 0 {
+        return Err("--messages must be at least 1".into());
+    }
+    std::fs::create_dir_all(&args.keep).map_err(|e| format!("{}: {e}", args.keep.display()))?;
+    let (db, cookie_file) = (args.keep.join("review.db"), args.keep.join("admin.cookie"));
+    let fill_time = args.keep.join("fill-time");
+    let fill = match kept(&db, n).await {
+        Some(_) if cookie_file.exists() => {
+            let took = std::fs::read_to_string(&fill_time).unwrap_or_default();
+            eprintln!(
+                "using the {n} messages kept in {} (filled in {took})",
+                db.display()
+            );
+            format!("{took}, in an earlier run")
+        }
+        _ => {
+            eprintln!("filling {} with {n} messages (untimed)…", db.display());
+            let started = Instant::now();
+            fill(&db, &cookie_file, n, args.port).await?;
+            let took = format!("{:.0} s", started.elapsed().as_secs_f64());
+            eprintln!("  filled in {took}");
+            let _ = std::fs::write(&fill_time, &took);
+            took
+        }
+    };
+    let (room, student) = kept(&db, n)
+        .await
+        .ok_or("the filled database is not as expected")?;
+    let db_bytes: u64 = ["", "-wal"]
+        .iter()
+        .filter_map(|s| std::fs::metadata(format!("{}{s}", db.display())).ok())
+        .map(|m| m.len())
+        .sum();
+    eprintln!("  database: {:.0} MB", db_bytes as f64 / 1e6);
+
+    let server = Running::start(
+        Server::Hearth,
+        args.port,
+        Some(&db),
+        Some(args.server_cpu.as_str()),
+    )
+    .await?;
+    let measured = measure(&server, room, student, n, &cookie_file).await;
+    server.stop().await;
+    let (searches, exports) = measured?;
+
+    let out = args
+        .out
+        .unwrap_or_else(|| PathBuf::from("bench/results").join(today));
+    let machine = Machine::read(&args.server_cpu);
+    let report = write(&out, &machine, n, db_bytes, &fill, &searches, &exports)?;
+    eprintln!("report: {}", report.display());
+    Ok(())
+}
+
+type Searches = Vec<(String, (f64, f64, f64))>;
+
+async fn measure(
+    server: &Running,
+    room: i64,
+    student: i64,
+    n: usize,
+    cookie_file: &Path,
+) -> Result<(Searches, Vec<Export>), String> {
+    let client = hearth::http()?;
+    let url = |path: &str, extra: &[(&str, String)]| {
+        let mut params = vec![("room", room.to_string())];
+        params.extend(extra.iter().cloned());
+        Url::parse_with_params(&format!("{}{path}", server.url), params).map_err(|e| e.to_string())
+    };
+    let get = |url: Url, cookie: String| {
+        let client = client.clone();
+        async move {
+            let started = Instant::now();
+            let response = client
+                .get(url.clone())
+                .header("cookie", cookie)
+                .send()
+                .await;
+            let response = response.map_err(|e| format!("{url}: {e}"))?;
+            let status = response.status();
+            response.bytes().await.map_err(|e| format!("{url}: {e}"))?;
+            match status {
+                reqwest::StatusCode::OK => Ok(started.elapsed().as_secs_f64() * 1e3),
+                _ => Err(format!("{url}: {status}")),
+            }
+        }
+    };
+    // The kept session may have expired (30 days): sign in again.
+    let mut cookie = std::fs::read_to_string(cookie_file).map_err(|e| e.to_string())?;
+    let warm_up = url("/review", &[("q", "homework".to_owned())])?;
+    if get(warm_up.clone(), cookie.clone()).await.is_err() {
+        cookie = hearth::session(&client, &server.url, "login", ADMIN).await?;
+        std::fs::write(cookie_file, &cookie).map_err(|e| e.to_string())?;
+        get(warm_up, cookie.clone()).await?;
+    }
+    let q = |words: &str| vec![("q", words.to_owned())];
+    let queries = [
+        ("rare English: photosynthesis (0.1%)", q("photosynthesis")),
+        ("common English: homework (10%)", q("homework")),
+        ("two words: homework friday", q("homework friday")),
+        ("Chinese, 4 characters: 数学作业 (1%)", q("数学作业")),
+        ("Chinese, 2 characters: 作业 (5%, LIKE)", q("作业")),
+        ("no words: the first page", vec![]),
+        (
+            "author filter: student001",
+            vec![("author", student.to_string())],
+        ),
+    ];
+    let mut searches = Vec::new();
+    for (label, params) in queries {
+        let address = url("/review", &params)?;
+        let mut ms = Vec::with_capacity(REPEATS);
+        for _ in 0..REPEATS {
+            ms.push(get(address.clone(), cookie.clone()).await?);
+        }
+        let (median, p95, max) = spread(ms);
+        eprintln!("  {label}: median {median:.1} ms, p95 {p95:.1}, max {max:.1}");
+        searches.push((label.to_owned(), (median, p95, max)));
+    }
+    let mut exports = Vec::new();
+    // One line per message, plus the CSV header, or the JSON array's brackets.
+    for (name, lines) in [("export.csv", n as u64 + 1), ("export.json", n as u64 + 2)] {
+        let address = url(&format!("/review/{name}"), &[])?;
+        let (bytes, seconds, rss) = export(&client, address, &cookie, server.pid(), lines).await?;
+        eprintln!("  {name}: {bytes} bytes in {seconds:.1} s, RSS {rss:?} KiB");
+        exports.push(Export {
+            name,
+            bytes,
+            seconds,
+            rss,
+        });
+    }
+    Ok((searches, exports))
+}
+
+fn mib(kib: u64) -> String {
+    format!("{:.1}", kib as f64 / 1024.0)
+}
+
+/// Writes `review.md` into `out` and, if the suite's `report.md` is there, its review section.
+fn write(
+    out: &Path,
+    machine: &Machine,
+    n: usize,
+    db_bytes: u64,
+    fill: &str,
+    searches: &Searches,
+    exports: &[Export],
+) -> Result<PathBuf, String> {
+    let mut md = format!("# Review at {n} messages\n\n");
+    let hearth = machine.versions.first().map_or("unknown", |v| v.1.as_str());
+    let _ = writeln!(
+        md,
+        "{}; {}, {} cores, {}, Linux {}; server pinned to core {}; Hearth {hearth}.\n",
+        machine.date,
+        machine.cpu,
+        machine.cores,
+        machine.memory,
+        machine.kernel,
+        machine.server_cpu
+    );
+    let _ = writeln!(
+        md,
+        "{n} text messages by {STUDENTS} students in one public room over {DAYS} days, \
+         stored through `message_batches` ({BATCH} a statement); database {:.0} MB; filled in \
+         {fill} (untimed).\n\n\
+         Each query: {REPEATS} sequential `GET /review?room=…` as the administrator, timed to \
+         the last byte of the page (the first 100 matches). The target: under {TARGET_MS} ms.\n\n\
+         | Query | Median ms | p95 ms (2nd highest) | Max ms | Under {TARGET_MS} ms? |\n\
+         |---|---|---|---|---|",
+        db_bytes as f64 / 1e6
+    );
+    for (label, (median, p95, max)) in searches {
+        let met = if *median < TARGET_MS { "yes" } else { "**no**" };
+        let _ = writeln!(
+            md,
+            "| {label} | {median:.1} | {p95:.1} | {max:.1} | {met} |"
+        );
+    }
+    md.push_str(
+        "\nExports of the whole room, read as a stream and discarded; the server's resident \
+         memory (VmRSS) sampled every 50 ms.\n\n\
+         | Export | Bytes | Seconds | MB/s | RSS before MiB | Peak MiB | After MiB |\n\
+         |---|---|---|---|---|---|---|\n",
+    );
+    for e in exports {
+        let (before, peak, after) = e.rss;
+        let rate = e.bytes as f64 / 1e6 / e.seconds.max(1e-9);
+        let _ = writeln!(
+            md,
+            "| {} | {} | {:.1} | {rate:.0} | {} | {} | {} |",
+            e.name,
+            e.bytes,
+            e.seconds,
+            mib(before),
+            mib(peak),
+            mib(after)
+        );
+    }
+    std::fs::create_dir_all(out).map_err(|e| format!("{}: {e}", out.display()))?;
+    let path = out.join("review.md");
+    std::fs::write(&path, md).map_err(|e| format!("{}: {e}", path.display()))?;
+
+    let suite = out.join("report.md");
+    if let Ok(report) = std::fs::read_to_string(&suite) {
+        let (slowest, (median, ..)) = searches
+            .iter()
+            .max_by(|a, b| a.1.0.total_cmp(&b.1.0))
+            .ok_or("no searches")?;
+        let growth = exports
+            .iter()
+            .map(|e| e.rss.1.saturating_sub(e.rss.0))
+            .max();
+        let section = format!(
+            "## Review at {n} messages\n\n[review.md](review.md): the slowest search answers in \
+             {median:.1} ms (median; {slowest}); exporting every message raised the server's \
+             memory by at most {} MiB.\n",
+            mib(growth.unwrap_or(0))
+        );
+        std::fs::write(&suite, with_section(&report, &section))
+            .map_err(|e| format!("{}: {e}", suite.display()))?;
+    }
+    Ok(path)
+}
+
+/// `report` with its review section replaced by `section`, or `section` appended.
+fn with_section(report: &str, section: &str) -> String {
+    let mut kept = match report.find("## Review at ") {
+        Some(at) => {
+            let rest = &report[at + 3..];
+            let end = rest.find("\n## ").map_or("", |next| &rest[next + 1..]);
+            format!("{}{end}", &report[..at])
+        }
+        None => report.to_owned(),
+    };
+    if !kept.ends_with("\n\n") {
+        kept.push_str(if kept.ends_with('\n') { "\n" } else { "\n\n" });
+    }
+    kept + section
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_searched_words_occur_as_often_as_planned() {
+        let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+        let texts: Vec<String> = (0..200_000).map(|_| text(&mut rng)).collect();
+        let share = |word: &str| {
+            texts.iter().filter(|t| t.contains(word)).count() as f64 / texts.len() as f64
+        };
+        for (word, expected) in [
+            ("photosynthesis", 0.001),
+            ("homework", 0.10),
+            ("数学作业", 0.01),
+            ("作业", 0.05),
+        ] {
+            let got = share(word);
+            assert!((got / expected - 1.0).abs() < 0.15, "{word}: {got}");
+        }
+        let words = |t: &String| t.split(' ').count();
+        assert!(texts.iter().all(|t| (5..=15).contains(&words(t))));
+    }
+
+    #[test]
+    fn the_review_section_replaces_the_last_one() {
+        let report = "# Report\n\n## Targets\n\nmet\n";
+        let once = with_section(report, "## Review at 5 messages\n\nfast\n");
+        assert_eq!(once, format!("{report}\n## Review at 5 messages\n\nfast\n"));
+        let twice = with_section(&once, "## Review at 6 messages\n\nfaster\n");
+        assert_eq!(
+            twice,
+            format!("{report}\n## Review at 6 messages\n\nfaster\n")
+        );
+        assert_eq!(
+            spread((1..=21).map(f64::from).collect()),
+            (11.0, 20.0, 21.0)
+        );
+    }
+}
