@@ -44,6 +44,42 @@ pub fn rss_kib(pid: u32) -> u64 {
     kib(&status, "VmRSS:")
 }
 
+/// The highest resident set size of a process while this samples it, every 50 ms on a thread
+/// of its own (the caller's runtime may be busy reading what the process sends).
+pub struct PeakRss {
+    peak: Arc<AtomicU64>,
+    stop: Arc<AtomicBool>,
+    sampler: std::thread::JoinHandle<()>,
+    pid: u32,
+}
+
+impl PeakRss {
+    pub fn start(pid: u32) -> Self {
+        let peak = Arc::new(AtomicU64::new(rss_kib(pid)));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (highest, stopped) = (Arc::clone(&peak), Arc::clone(&stop));
+        let sampler = std::thread::spawn(move || {
+            while !stopped.load(Ordering::Relaxed) {
+                highest.fetch_max(rss_kib(pid), Ordering::Relaxed);
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        });
+        PeakRss {
+            peak,
+            stop,
+            sampler,
+            pid,
+        }
+    }
+
+    /// The peak since `start`, KiB.
+    pub fn stop(self) -> u64 {
+        self.stop.store(true, Ordering::Relaxed);
+        let _ = self.sampler.join();
+        self.peak.load(Ordering::Relaxed).max(rss_kib(self.pid))
+    }
+}
+
 fn kib(text: &str, key: &str) -> u64 {
     text.lines()
         .find(|l| l.starts_with(key))
@@ -110,5 +146,14 @@ mod tests {
         assert_eq!(earlier.steal_percent_since(&earlier), 0.0);
         let now = MachineTicks::read();
         assert!(now.total > 0, "/proc/stat has a cpu line");
+    }
+
+    #[test]
+    fn the_peak_is_at_least_what_was_resident() {
+        let me = std::process::id();
+        let now = rss_kib(me);
+        assert!(now > 0, "VmRSS of this process");
+        assert!(PeakRss::start(me).stop() >= now / 2);
+        assert_eq!(rss_kib(u32::MAX), 0, "no such process");
     }
 }

@@ -11,15 +11,15 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use reqwest::Url;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
 
 use crate::hearth;
-use crate::measure::rss_kib;
+use crate::measure::{PeakRss, rss_kib};
 use crate::report::Machine;
 use crate::suite::{Running, Server};
 
@@ -110,85 +110,26 @@ fn text(rng: &mut Rng) -> String {
     words.join(" ")
 }
 
-fn connect_options(db: &Path) -> Result<SqliteConnectOptions, sqlx::Error> {
-    Ok(
-        SqliteConnectOptions::from_str(&format!("sqlite://{}", db.display()))?
-            .journal_mode(SqliteJournalMode::Wal)
-            // A benchmark's fill: a crash means filling again, not lost messages.
-            .synchronous(SqliteSynchronous::Off)
-            .pragma("cache_size", "-262144"),
-    )
+fn sql(error: sqlx::Error) -> String {
+    format!("the review's database: {error}")
 }
 
-/// Adds the students, the room with everyone in it, and `n` messages; returns the room's id.
-/// The database has been migrated and holds the administrator.
-async fn store(pool: &SqlitePool, n: usize) -> Result<i64, sqlx::Error> {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64);
-    let mut tx = pool.begin().await?;
-    for s in 1..=STUDENTS {
-        let name = format!("student{s:03}");
-        sqlx::query(
-            "INSERT INTO users (username, username_key, password_hash, created_at, role)
-             VALUES (?1, ?1, 'never signs in', ?2, 'member')",
-        )
-        .bind(&name)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-    }
-    let room = sqlx::query(
-        "INSERT INTO rooms (kind, name, name_key, created_by, created_at, visibility)
-         SELECT 'room', ?1, ?1, id, ?2, 'public' FROM users WHERE role = 'admin'",
-    )
-    .bind(ROOM)
-    .bind(now)
-    .execute(&mut *tx)
-    .await?
-    .last_insert_rowid();
-    sqlx::query("INSERT INTO memberships (room_id, user_id) SELECT ?1, id FROM users")
-        .bind(room)
-        .execute(&mut *tx)
-        .await?;
-    tx.commit().await?;
-    let students: Vec<i64> =
-        sqlx::query_scalar("SELECT id FROM users WHERE role = 'member' ORDER BY id")
-            .fetch_all(pool)
-            .await?;
-    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
-    let step = DAYS * DAY_MS / n.max(1) as i64;
-    for first in (0..n).step_by(BATCH) {
-        let rows: Vec<(i64, i64, &str, String)> = (first..n.min(first + BATCH))
-            .map(|_| {
-                (
-                    room,
-                    students[rng.below(students.len())],
-                    "text",
-                    text(&mut rng),
-                )
-            })
-            .collect();
-        let rows = serde_json::to_string(&rows).map_err(|e| sqlx::Error::Encode(e.into()))?;
-        // One statement, one transaction: the batch, its counts and its index entries.
-        sqlx::query("INSERT INTO message_batches (rows, sent_at) VALUES (?1, ?2)")
-            .bind(rows)
-            .bind(now - DAYS * DAY_MS + first as i64 * step)
-            .execute(pool)
-            .await?;
-    }
-    Ok(room)
+/// One connection to `db` (a commit by a second would empty its page cache).
+async fn open(db: &Path) -> Result<SqlitePool, String> {
+    let options = SqliteConnectOptions::from_str(&format!("sqlite://{}", db.display()))
+        .map_err(sql)?
+        .journal_mode(SqliteJournalMode::Wal)
+        // Filling a benchmark's database: a crash means filling it again.
+        .synchronous(SqliteSynchronous::Off)
+        .pragma("cache_size", "-262144");
+    let pool = SqlitePoolOptions::new().max_connections(1);
+    pool.connect_with(options).await.map_err(sql)
 }
 
-/// The room and its first student, if `db` already holds `n` messages in the room.
-async fn kept(db: &Path, n: usize) -> Option<(i64, i64)> {
-    if !db.exists() {
-        return None;
-    }
-    let pool = SqlitePool::connect_with(connect_options(db).ok()?)
-        .await
-        .ok()?;
-    let found = sqlx::query_as::<_, (i64, i64, i64)>(
+/// The room's id, its text messages and the first student's id, if `db` has the room.
+async fn filled(db: &Path) -> Option<(i64, i64, i64)> {
+    let pool = open(db).await.ok()?;
+    let found = sqlx::query_as(
         "SELECT r.id, r.texts, (SELECT id FROM users WHERE username_key = 'student001')
          FROM rooms r WHERE r.name_key = ?1",
     )
@@ -196,32 +137,74 @@ async fn kept(db: &Path, n: usize) -> Option<(i64, i64)> {
     .fetch_optional(&pool)
     .await;
     pool.close().await;
-    match found {
-        Ok(Some((room, texts, student))) if texts == n as i64 => Some((room, student)),
-        _ => None,
-    }
+    found.ok().flatten()
 }
 
-/// A fresh database at `db` with `n` messages; the administrator's cookie goes in `cookie`.
+/// A fresh database at `db`: the administrator (signed up through the server, which migrates
+/// the database; the cookie goes to `cookie`), the students, the room with everyone in it, and
+/// `n` messages through `message_batches`.
 async fn fill(db: &Path, cookie: &Path, n: usize, port: u16) -> Result<(), String> {
     for suffix in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
     }
-    // The server migrates the new database; the first account signed up is the administrator.
     let server = Running::start(Server::Hearth, port, Some(db), None).await?;
     let session = hearth::session(&hearth::http()?, &server.url, "register", ADMIN).await;
     server.stop().await;
     std::fs::write(cookie, session?).map_err(|e| format!("{}: {e}", cookie.display()))?;
-    let options = connect_options(db).map_err(|e| e.to_string())?;
-    let pool = SqlitePool::connect_with(options)
+
+    let pool = open(db).await?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64);
+    let names: Vec<String> = (1..=STUDENTS).map(|s| format!("student{s:03}")).collect();
+    sqlx::query(
+        "INSERT INTO users (username, username_key, password_hash, created_at, role)
+         SELECT value, value, 'never signs in', ?2, 'member' FROM json_each(?1)",
+    )
+    .bind(serde_json::to_string(&names).map_err(|e| e.to_string())?)
+    .bind(now)
+    .execute(&pool)
+    .await
+    .map_err(sql)?;
+    let room = sqlx::query(
+        "INSERT INTO rooms (kind, name, name_key, created_by, created_at, visibility)
+         SELECT 'room', ?1, ?1, id, ?2, 'public' FROM users WHERE role = 'admin'",
+    )
+    .bind(ROOM)
+    .bind(now)
+    .execute(&pool)
+    .await
+    .map_err(sql)?
+    .last_insert_rowid();
+    sqlx::query("INSERT INTO memberships (room_id, user_id) SELECT ?1, id FROM users")
+        .bind(room)
+        .execute(&pool)
         .await
-        .map_err(|e| e.to_string())?;
-    let stored = store(&pool, n).await;
+        .map_err(sql)?;
+    let students: Vec<i64> =
+        sqlx::query_scalar("SELECT id FROM users WHERE role = 'member' ORDER BY id")
+            .fetch_all(&pool)
+            .await
+            .map_err(sql)?;
+    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    let step = DAYS * DAY_MS / n as i64;
+    for first in (0..n).step_by(BATCH) {
+        let rows: Vec<(i64, i64, &str, String)> = (first..n.min(first + BATCH))
+            .map(|_| (room, students[rng.below(STUDENTS)], "text", text(&mut rng)))
+            .collect();
+        // One statement, one transaction: the batch, the room's counts, the search index.
+        sqlx::query("INSERT INTO message_batches (rows, sent_at) VALUES (?1, ?2)")
+            .bind(serde_json::to_string(&rows).map_err(|e| e.to_string())?)
+            .bind(now - DAYS * DAY_MS + first as i64 * step)
+            .execute(&pool)
+            .await
+            .map_err(sql)?;
+    }
     pool.close().await;
-    stored.map(|_| ()).map_err(|e| format!("filling: {e}"))
+    Ok(())
 }
 
-/// Median, second highest (about p95 of 21) and highest, in ms.
+/// Median, second highest (about p95 of 21) and highest.
 fn spread(mut ms: Vec<f64>) -> (f64, f64, f64) {
     ms.sort_by(f64::total_cmp);
     let n = ms.len();
@@ -237,89 +220,71 @@ struct Export {
     rss: (u64, u64, u64),
 }
 
-/// Downloads `url` as a stream, discarding it, while a thread samples the server's RSS every
-/// 50 ms; fails unless it has `lines` lines.
+/// Downloads export `name` as a stream, discarding it, while the server's RSS is sampled;
+/// fails unless it has `lines` lines.
 async fn export(
-    client: &reqwest::Client,
-    url: Url,
-    cookie: &str,
+    get: reqwest::RequestBuilder,
+    name: &'static str,
     pid: u32,
     lines: u64,
-) -> Result<(u64, f64, (u64, u64, u64)), String> {
+) -> Result<Export, String> {
     let before = rss_kib(pid);
-    let (peak, stop) = (
-        Arc::new(AtomicU64::new(before)),
-        Arc::new(AtomicBool::new(false)),
-    );
-    let sampler = std::thread::spawn({
-        let (peak, stop) = (peak.clone(), stop.clone());
-        move || {
-            while !stop.load(Ordering::Relaxed) {
-                peak.fetch_max(rss_kib(pid), Ordering::Relaxed);
-                std::thread::sleep(Duration::from_millis(50));
-            }
-        }
-    });
+    let peak = PeakRss::start(pid);
     let started = Instant::now();
     let download = async {
-        let mut response = client
-            .get(url.clone())
-            .header("cookie", cookie)
-            .send()
-            .await
-            .map_err(|e| format!("{url}: {e}"))?;
+        let mut response = get.send().await.map_err(|e| e.to_string())?;
         if response.status() != reqwest::StatusCode::OK {
-            return Err(format!("{url}: {}", response.status()));
+            return Err(response.status().to_string());
         }
         let (mut bytes, mut seen) = (0u64, 0u64);
-        while let Some(chunk) = response.chunk().await.map_err(|e| format!("{url}: {e}"))? {
+        while let Some(chunk) = response.chunk().await.map_err(|e| e.to_string())? {
             bytes += chunk.len() as u64;
             seen += chunk.iter().filter(|&&b| b == b'\n').count() as u64;
         }
         Ok((bytes, seen))
-    };
-    let downloaded = download.await;
-    let seconds = started.elapsed().as_secs_f64();
-    stop.store(true, Ordering::Relaxed);
-    let _ = sampler.join();
-    let (bytes, seen) = downloaded?;
-    if seen != lines {
-        return Err(format!("{url}: {seen} lines, expected {lines}"));
     }
-    let peak = peak.load(Ordering::Relaxed).max(rss_kib(pid));
-    Ok((bytes, seconds, (before, peak, rss_kib(pid))))
+    .await;
+    let seconds = started.elapsed().as_secs_f64();
+    let peak = peak.stop();
+    let (bytes, seen) = download.map_err(|e| format!("{name}: {e}"))?;
+    if seen != lines {
+        return Err(format!("{name}: {seen} lines, expected {lines}"));
+    }
+    let rss = (before, peak, rss_kib(pid));
+    eprintln!("  {name}: {bytes} bytes in {seconds:.1} s, RSS {rss:?} KiB");
+    Ok(Export {
+        name,
+        bytes,
+        seconds,
+        rss,
+    })
 }
 
 pub async fn run(args: Args, today: String) -> Result<(), String> {
-    let n = args.messages;
-    if n == 0 {
-        return Err("--messages must be at least 1".into());
-    }
+    let n = args.messages.max(1);
+    let keep = |name: &str| args.keep.join(name);
     std::fs::create_dir_all(&args.keep).map_err(|e| format!("{}: {e}", args.keep.display()))?;
-    let (db, cookie_file) = (args.keep.join("review.db"), args.keep.join("admin.cookie"));
-    let fill_time = args.keep.join("fill-time");
-    let fill = match kept(&db, n).await {
-        Some(_) if cookie_file.exists() => {
+    let (db, cookie, fill_time) = (keep("review.db"), keep("admin.cookie"), keep("fill-time"));
+    let fill_time = match filled(&db).await {
+        Some((_, texts, _)) if texts == n as i64 && cookie.exists() => {
             let took = std::fs::read_to_string(&fill_time).unwrap_or_default();
             eprintln!(
-                "using the {n} messages kept in {} (filled in {took})",
+                "reusing the {n} messages in {} (filled in {took})",
                 db.display()
             );
-            format!("{took}, in an earlier run")
+            format!("{took} in an earlier run")
         }
         _ => {
             eprintln!("filling {} with {n} messages (untimed)…", db.display());
             let started = Instant::now();
-            fill(&db, &cookie_file, n, args.port).await?;
+            fill(&db, &cookie, n, args.port).await?;
             let took = format!("{:.0} s", started.elapsed().as_secs_f64());
             eprintln!("  filled in {took}");
             let _ = std::fs::write(&fill_time, &took);
             took
         }
     };
-    let (room, student) = kept(&db, n)
-        .await
-        .ok_or("the filled database is not as expected")?;
+    let (room, _, student) = filled(&db).await.ok_or("the room is missing")?;
     let db_bytes: u64 = ["", "-wal"]
         .iter()
         .filter_map(|s| std::fs::metadata(format!("{}{s}", db.display())).ok())
@@ -327,28 +292,36 @@ pub async fn run(args: Args, today: String) -> Result<(), String> {
         .sum();
     eprintln!("  database: {:.0} MB", db_bytes as f64 / 1e6);
 
-    let server = Running::start(
-        Server::Hearth,
-        args.port,
-        Some(&db),
-        Some(args.server_cpu.as_str()),
-    )
-    .await?;
-    let measured = measure(&server, room, student, n, &cookie_file).await;
+    let cpu = Some(args.server_cpu.as_str());
+    let server = Running::start(Server::Hearth, args.port, Some(&db), cpu).await?;
+    let measured = measure(&server, room, student, n, &cookie).await;
     server.stop().await;
     let (searches, exports) = measured?;
 
     let out = args
         .out
         .unwrap_or_else(|| PathBuf::from("bench/results").join(today));
-    let machine = Machine::read(&args.server_cpu);
-    let report = write(&out, &machine, n, db_bytes, &fill, &searches, &exports)?;
-    eprintln!("report: {}", report.display());
+    let summary = format!(
+        "{n} text messages by {STUDENTS} students in one public room over {DAYS} days, stored \
+         through `message_batches` ({BATCH} a statement); database {:.0} MB; filled in \
+         {fill_time} (untimed).",
+        db_bytes as f64 / 1e6
+    );
+    let path = write(
+        &out,
+        &Machine::read(&args.server_cpu),
+        n,
+        &summary,
+        &searches,
+        &exports,
+    )?;
+    eprintln!("report: {}", path.display());
     Ok(())
 }
 
-type Searches = Vec<(String, (f64, f64, f64))>;
+type Searches = Vec<(&'static str, (f64, f64, f64))>;
 
+/// The timed part, against the running server.
 async fn measure(
     server: &Running,
     room: i64,
@@ -357,38 +330,35 @@ async fn measure(
     cookie_file: &Path,
 ) -> Result<(Searches, Vec<Export>), String> {
     let client = hearth::http()?;
-    let url = |path: &str, extra: &[(&str, String)]| {
+    let request = |path: &str, filters: &[(&str, String)], cookie: &str| {
         let mut params = vec![("room", room.to_string())];
-        params.extend(extra.iter().cloned());
-        Url::parse_with_params(&format!("{}{path}", server.url), params).map_err(|e| e.to_string())
+        params.extend_from_slice(filters);
+        let url = Url::parse_with_params(&format!("{}{path}", server.url), params);
+        url.map(|url| client.get(url).header("cookie", cookie))
+            .map_err(|e| e.to_string())
     };
-    let get = |url: Url, cookie: String| {
-        let client = client.clone();
-        async move {
-            let started = Instant::now();
-            let response = client
-                .get(url.clone())
-                .header("cookie", cookie)
-                .send()
-                .await;
-            let response = response.map_err(|e| format!("{url}: {e}"))?;
-            let status = response.status();
-            response.bytes().await.map_err(|e| format!("{url}: {e}"))?;
-            match status {
-                reqwest::StatusCode::OK => Ok(started.elapsed().as_secs_f64() * 1e3),
-                _ => Err(format!("{url}: {status}")),
-            }
+    // The whole page read, or the status that refused it.
+    let timed = |get: reqwest::RequestBuilder| async move {
+        let started = Instant::now();
+        let response = get.send().await.map_err(|e| e.to_string())?;
+        let status = response.status();
+        response.bytes().await.map_err(|e| e.to_string())?;
+        match status {
+            reqwest::StatusCode::OK => Ok(started.elapsed().as_secs_f64() * 1e3),
+            _ => Err(format!("answered {status}")),
         }
     };
-    // The kept session may have expired (30 days): sign in again.
+    let q = |words: &str| vec![("q", words.to_owned())];
+    // Warm-up; the kept session may have expired (after 30 days): sign in again.
     let mut cookie = std::fs::read_to_string(cookie_file).map_err(|e| e.to_string())?;
-    let warm_up = url("/review", &[("q", "homework".to_owned())])?;
-    if get(warm_up.clone(), cookie.clone()).await.is_err() {
+    if timed(request("/review", &q("homework"), &cookie)?)
+        .await
+        .is_err()
+    {
         cookie = hearth::session(&client, &server.url, "login", ADMIN).await?;
         std::fs::write(cookie_file, &cookie).map_err(|e| e.to_string())?;
-        get(warm_up, cookie.clone()).await?;
+        timed(request("/review", &q("homework"), &cookie)?).await?;
     }
-    let q = |words: &str| vec![("q", words.to_owned())];
     let queries = [
         ("rare English: photosynthesis (0.1%)", q("photosynthesis")),
         ("common English: homework (10%)", q("homework")),
@@ -402,28 +372,21 @@ async fn measure(
         ),
     ];
     let mut searches = Vec::new();
-    for (label, params) in queries {
-        let address = url("/review", &params)?;
+    for (label, filters) in queries {
         let mut ms = Vec::with_capacity(REPEATS);
         for _ in 0..REPEATS {
-            ms.push(get(address.clone(), cookie.clone()).await?);
+            let get = request("/review", &filters, &cookie)?;
+            ms.push(timed(get).await.map_err(|e| format!("{label}: {e}"))?);
         }
         let (median, p95, max) = spread(ms);
         eprintln!("  {label}: median {median:.1} ms, p95 {p95:.1}, max {max:.1}");
-        searches.push((label.to_owned(), (median, p95, max)));
+        searches.push((label, (median, p95, max)));
     }
+    // A line per message, and the CSV's header or the JSON array's brackets.
     let mut exports = Vec::new();
-    // One line per message, plus the CSV header, or the JSON array's brackets.
     for (name, lines) in [("export.csv", n as u64 + 1), ("export.json", n as u64 + 2)] {
-        let address = url(&format!("/review/{name}"), &[])?;
-        let (bytes, seconds, rss) = export(&client, address, &cookie, server.pid(), lines).await?;
-        eprintln!("  {name}: {bytes} bytes in {seconds:.1} s, RSS {rss:?} KiB");
-        exports.push(Export {
-            name,
-            bytes,
-            seconds,
-            rss,
-        });
+        let get = request(&format!("/review/{name}"), &[], &cookie)?;
+        exports.push(export(get, name, server.pid(), lines).await?);
     }
     Ok((searches, exports))
 }
@@ -437,33 +400,24 @@ fn write(
     out: &Path,
     machine: &Machine,
     n: usize,
-    db_bytes: u64,
-    fill: &str,
+    summary: &str,
     searches: &Searches,
     exports: &[Export],
 ) -> Result<PathBuf, String> {
-    let mut md = format!("# Review at {n} messages\n\n");
     let hearth = machine.versions.first().map_or("unknown", |v| v.1.as_str());
-    let _ = writeln!(
-        md,
-        "{}; {}, {} cores, {}, Linux {}; server pinned to core {}; Hearth {hearth}.\n",
+    let mut md = format!(
+        "# Review at {n} messages\n\n{}; {}, {} cores, {}, Linux {}; server pinned to core {}; \
+         Hearth {hearth}.\n\n{summary}\n\n\
+         Each query: {REPEATS} sequential `GET /review?room=…` as the administrator, timed to \
+         the last byte of the page (the first 100 matches). The target: under {TARGET_MS} ms.\n\n\
+         | Query | Median ms | p95 ms (2nd highest) | Max ms | Under {TARGET_MS} ms? |\n\
+         |---|---|---|---|---|\n",
         machine.date,
         machine.cpu,
         machine.cores,
         machine.memory,
         machine.kernel,
         machine.server_cpu
-    );
-    let _ = writeln!(
-        md,
-        "{n} text messages by {STUDENTS} students in one public room over {DAYS} days, \
-         stored through `message_batches` ({BATCH} a statement); database {:.0} MB; filled in \
-         {fill} (untimed).\n\n\
-         Each query: {REPEATS} sequential `GET /review?room=…` as the administrator, timed to \
-         the last byte of the page (the first 100 matches). The target: under {TARGET_MS} ms.\n\n\
-         | Query | Median ms | p95 ms (2nd highest) | Max ms | Under {TARGET_MS} ms? |\n\
-         |---|---|---|---|---|",
-        db_bytes as f64 / 1e6
     );
     for (label, (median, p95, max)) in searches {
         let met = if *median < TARGET_MS { "yes" } else { "**no**" };
@@ -473,23 +427,18 @@ fn write(
         );
     }
     md.push_str(
-        "\nExports of the whole room, read as a stream and discarded; the server's resident \
-         memory (VmRSS) sampled every 50 ms.\n\n\
+        "\nExports of the whole room, read as a stream and discarded, while the server's \
+         resident memory (VmRSS) is sampled every 50 ms.\n\n\
          | Export | Bytes | Seconds | MB/s | RSS before MiB | Peak MiB | After MiB |\n\
          |---|---|---|---|---|---|---|\n",
     );
     for e in exports {
-        let (before, peak, after) = e.rss;
         let rate = e.bytes as f64 / 1e6 / e.seconds.max(1e-9);
+        let (before, peak, after) = (mib(e.rss.0), mib(e.rss.1), mib(e.rss.2));
+        let (name, bytes, seconds) = (e.name, e.bytes, e.seconds);
         let _ = writeln!(
             md,
-            "| {} | {} | {:.1} | {rate:.0} | {} | {} | {} |",
-            e.name,
-            e.bytes,
-            e.seconds,
-            mib(before),
-            mib(peak),
-            mib(after)
+            "| {name} | {bytes} | {seconds:.1} | {rate:.0} | {before} | {peak} | {after} |"
         );
     }
     std::fs::create_dir_all(out).map_err(|e| format!("{}: {e}", out.display()))?;
@@ -498,17 +447,15 @@ fn write(
 
     let suite = out.join("report.md");
     if let Ok(report) = std::fs::read_to_string(&suite) {
-        let (slowest, (median, ..)) = searches
-            .iter()
-            .max_by(|a, b| a.1.0.total_cmp(&b.1.0))
-            .ok_or("no searches")?;
+        let slowest = searches.iter().max_by(|a, b| a.1.0.total_cmp(&b.1.0));
+        let (label, (median, ..)) = slowest.ok_or("no searches")?;
         let growth = exports
             .iter()
             .map(|e| e.rss.1.saturating_sub(e.rss.0))
             .max();
         let section = format!(
             "## Review at {n} messages\n\n[review.md](review.md): the slowest search answers in \
-             {median:.1} ms (median; {slowest}); exporting every message raised the server's \
+             {median:.1} ms (median; {label}); exporting every message raised the server's \
              memory by at most {} MiB.\n",
             mib(growth.unwrap_or(0))
         );
@@ -518,20 +465,10 @@ fn write(
     Ok(path)
 }
 
-/// `report` with its review section replaced by `section`, or `section` appended.
+/// `report` with `section` in place of its review section (the last), or after it.
 fn with_section(report: &str, section: &str) -> String {
-    let mut kept = match report.find("## Review at ") {
-        Some(at) => {
-            let rest = &report[at + 3..];
-            let end = rest.find("\n## ").map_or("", |next| &rest[next + 1..]);
-            format!("{}{end}", &report[..at])
-        }
-        None => report.to_owned(),
-    };
-    if !kept.ends_with("\n\n") {
-        kept.push_str(if kept.ends_with('\n') { "\n" } else { "\n\n" });
-    }
-    kept + section
+    let before = report.split("\n## Review at ").next().unwrap_or(report);
+    format!("{}\n\n{section}", before.trim_end())
 }
 
 #[cfg(test)]
@@ -568,9 +505,11 @@ mod tests {
             twice,
             format!("{report}\n## Review at 6 messages\n\nfaster\n")
         );
-        assert_eq!(
-            spread((1..=21).map(f64::from).collect()),
-            (11.0, 20.0, 21.0)
-        );
+    }
+
+    #[test]
+    fn the_spread_is_the_median_the_second_highest_and_the_highest() {
+        let ms = (1..=21).rev().map(f64::from).collect();
+        assert_eq!(spread(ms), (11.0, 20.0, 21.0));
     }
 }

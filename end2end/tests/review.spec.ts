@@ -81,7 +81,8 @@ test("a grade saved on /review shows on the student's /feedback page", async ({ 
   await s.page.getByRole("list", { name: "Rooms to join" }).getByRole("link", { name: room }).click();
   await s.page.getByRole("button", { name: "Join room" }).click();
   await expect(s.page.getByRole("button", { name: "Leave room" })).toBeVisible();
-  await send(s.page, "Mitochondria are the powerhouse");
+  await send(s.page, "Mitochondria are the powerhouse of the cell");
+  await send(s.page, "线粒体是细胞的能量工厂");
 
   await review(t.page, room);
   const students = t.page.getByRole("table", { name: "Students" });
@@ -92,6 +93,7 @@ test("a grade saved on /review shows on the student's /feedback page", async ({ 
   await t.page.getByRole("button", { name: `Save grade for ${student}`, exact: true }).click();
   await expect(t.page.getByRole("status").filter({ hasText: `Grade saved for ${student}.` })).toBeVisible();
   await expect(t.page.getByRole("textbox", { name: `Grade for ${student}`, exact: true })).toHaveValue("A-");
+  await t.page.screenshot({ path: "../docs/review.png", fullPage: true });
 
   await s.page.goto("/feedback");
   const grades = s.page.getByRole("table", { name: "Grades" });

@@ -196,16 +196,7 @@ async fn search_finds_english_and_chinese_words_and_never_another_room() {
     let private = c.alice_client.create_private_room("secret club").await;
     c.alice_client.say(private, "homework answers here").await;
     let bob_id = c.bob_client.me().id;
-    c.alice_client
-        .send(&ClientFrame::OpenDirect { user: bob_id })
-        .await;
-    let direct = c
-        .alice_client
-        .expect(|f| match f {
-            ServerFrame::RoomAdded { room } => Some(room.id),
-            _ => None,
-        })
-        .await;
+    let direct = c.alice_client.open_direct(bob_id).await;
     c.alice_client.say(direct, "homework just for bob").await;
 
     let found = |page: &str, text: &str| page.contains(text);
@@ -257,16 +248,7 @@ async fn direct_conversations_are_reviewable_only_when_the_server_says_so_and_bo
         ));
     }
     let bob_id = c.bob_client.me().id;
-    c.alice_client
-        .send(&ClientFrame::OpenDirect { user: bob_id })
-        .await;
-    let direct = c
-        .alice_client
-        .expect(|f| match f {
-            ServerFrame::RoomAdded { room } => Some(room.id),
-            _ => None,
-        })
-        .await;
+    let direct = c.alice_client.open_direct(bob_id).await;
     c.alice_client.say(direct, "just between us").await;
     let listing = c.server.page("/review", &c.teacher).await;
     assert!(listing.contains("alice &amp; bob"));

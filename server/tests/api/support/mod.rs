@@ -443,6 +443,16 @@ impl Client {
         assert_eq!(self.outcome(&frame).await, None, "{name} added");
     }
 
+    /// Opens (or creates) the direct conversation with `user`; returns its id.
+    pub async fn open_direct(&mut self, user: i64) -> i64 {
+        self.send(&ClientFrame::OpenDirect { user }).await;
+        self.expect(|f| match f {
+            ServerFrame::RoomAdded { room } => Some(room.id),
+            _ => None,
+        })
+        .await
+    }
+
     /// Every named room, as `list_rooms` returns them.
     pub async fn list_rooms(&mut self) -> Vec<app::protocol::RoomSummary> {
         self.send(&ClientFrame::ListRooms).await;
