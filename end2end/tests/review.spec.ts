@@ -82,7 +82,6 @@ test("a grade saved on /review shows on the student's /feedback page", async ({ 
   await s.page.getByRole("button", { name: "Join room" }).click();
   await expect(s.page.getByRole("button", { name: "Leave room" })).toBeVisible();
   await send(s.page, "Mitochondria are the powerhouse of the cell");
-  await send(s.page, "线粒体是细胞的能量工厂");
 
   await review(t.page, room);
   const students = t.page.getByRole("table", { name: "Students" });
@@ -119,7 +118,7 @@ test("the CSV download contains the room's messages", async ({ browser }) => {
     t.page.waitForEvent("download"),
     t.page.getByRole("link", { name: "Download CSV" }).click(),
   ]);
-  expect(download.suggestedFilename()).toMatch(/^hearth-Chinese-.*\d{4}-\d{2}-\d{2}\.csv$/);
+  expect(download.suggestedFilename()).toMatch(/^hearth-Chinese.*-\d{4}-\d{2}-\d{2}\.csv$/);
   const csv = await readFile(await download.path(), "utf8");
   expect(csv.startsWith("\uFEFFmessage,version,author,sent_at,written_at,status,text,changed_by,changed_at\r\n")).toBe(
     true,

@@ -319,7 +319,7 @@ pub async fn print(
         &selection,
         head,
         "</tbody></table>\n</main>\n</body>\n</html>\n",
-        |out, _, message| out.push_str(&super::message_row(message, &[], None)),
+        |out, _, message| out.push_str(&super::render::message_row(message, &[], None)),
     );
     download("text/html; charset=utf-8", None, Body::from_stream(rows))
 }

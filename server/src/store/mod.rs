@@ -9,6 +9,7 @@ mod messages;
 mod review;
 mod rights;
 mod rooms;
+mod search;
 mod users;
 
 use std::str::FromStr;
@@ -20,9 +21,10 @@ use sqlx::sqlite::{
 
 pub use feedback::{Feedback, FeedbackItem, FeedbackTarget, Grade, ReviewEntry};
 pub use messages::{Change, NewMessage, Refused, only_for};
-pub use review::{ReviewRoom, ReviewedMessage, Selection, StudentFigures, Version, count_words};
+pub use review::{ReviewRoom, ReviewedMessage, Selection, StudentFigures, Version};
 pub use rights::MessageFacts;
 pub use rooms::{ArchivedRoom, RoomRow};
+pub use search::count_words;
 pub use users::Account;
 
 pub type Result<T, E = sqlx::Error> = std::result::Result<T, E>;
