@@ -305,7 +305,10 @@ pub async fn page(
 
 /// Where a form sends the teacher back to: a review page (never another site or page).
 fn back_to(back: &str, notice: &str, value: &str) -> Response {
-    let back = if back == "/review" || back.starts_with("/review?") {
+    // Only a review page's own address (which the page writes percent-encoded): never another
+    // site, and nothing that is not a valid header value.
+    let own = back == "/review" || back.starts_with("/review?");
+    let back = if own && back.chars().all(|c| c.is_ascii_graphic()) {
         back
     } else {
         "/review"

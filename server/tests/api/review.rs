@@ -425,3 +425,38 @@ async fn the_printable_transcript_and_the_grades_export_hold_the_room() {
     assert!(grades.starts_with("\u{FEFF}student,grade,comment,graded_by,graded_at\r\n"));
     assert!(grades.contains("alice,A-,\"Clear, kind answers\",teacher,"));
 }
+
+#[tokio::test]
+async fn a_deleted_room_stays_reviewable_and_a_hostile_return_address_is_ignored() {
+    let mut c = class().await;
+    let room = c.alice_client.create_room("old project").await;
+    c.alice_client.say(room, "notes for later").await;
+    let frame = ClientFrame::DeleteRoom { room };
+    assert_eq!(c.alice_client.outcome(&frame).await, None);
+    let listing = c.server.page("/review", &c.teacher).await;
+    assert!(listing.contains("old project (deleted)"));
+    let page = c
+        .server
+        .page(&format!("/review?room={room}"), &c.teacher)
+        .await;
+    assert!(page.contains("notes for later"));
+
+    // A form's return address must be a review page: another site, or a header injection,
+    // falls back to /review.
+    let alice_id = c.alice_client.me().id;
+    for back in [
+        "https%3A%2F%2Fevil.example",
+        "%2Freview%3F%0D%0ASet-Cookie%3A%20x",
+    ] {
+        let saved = c
+            .server
+            .post(
+                "/review/grade",
+                &c.teacher,
+                &format!("room={room}&user={alice_id}&grade=B&comment=&back={back}"),
+            )
+            .await;
+        assert_eq!(saved.status(), 303);
+        assert_eq!(saved.headers()["location"], "/review?saved=alice");
+    }
+}
