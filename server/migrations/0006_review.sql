@@ -43,8 +43,67 @@ END;
 INSERT INTO message_search (rowid, body) SELECT id, body FROM messages WHERE kind = 'text';
 INSERT INTO version_search (rowid, body) SELECT id, body FROM message_versions;
 
--- The review page's author filter and per-student summary read a room's texts by author.
-CREATE INDEX messages_by_room_author ON messages(room_id, author_id, id) WHERE kind = 'text';
+-- Each text's word count, for the per-student summary: counted by the server when the text is
+-- stored or edited (each Chinese, Japanese or Korean character is a word; SQL cannot tell), 0
+-- once deleted. Texts stored before this migration are counted here by their spaces.
+ALTER TABLE messages ADD COLUMN words INTEGER NOT NULL DEFAULT 0;
+UPDATE messages SET words = length(trim(body)) - length(replace(trim(body), ' ', '')) + 1
+WHERE kind = 'text' AND trim(body) != '';
+
+-- The review page's author filter reads a room's texts by author in id order, and the summary
+-- counts each author's texts and words from this index alone, without reading the messages.
+CREATE INDEX messages_by_room_author ON messages(room_id, author_id, id, words)
+    WHERE kind = 'text';
+
+-- The commit batch (0005) now stores each text's word count too, the fifth item of a row.
+DROP TRIGGER message_batches_store;
+
+CREATE TRIGGER message_batches_store INSTEAD OF INSERT ON message_batches
+BEGIN
+    SELECT RAISE(ABORT, 'room not found')
+    WHERE EXISTS (SELECT 1 FROM json_each(NEW.rows) AS b
+                  WHERE NOT EXISTS (SELECT 1 FROM rooms r
+                                    WHERE r.id = b.value ->> 0 AND r.archived_at IS NULL));
+
+    SELECT RAISE(ABORT, 'not a member')
+    WHERE EXISTS (SELECT 1 FROM json_each(NEW.rows) AS b
+                  WHERE b.value ->> 2 = 'text'
+                    AND NOT EXISTS (SELECT 1 FROM memberships m
+                                    WHERE m.room_id = b.value ->> 0
+                                      AND m.user_id = b.value ->> 1));
+
+    SELECT RAISE(ABORT, 'muted')
+    WHERE EXISTS (SELECT 1 FROM json_each(NEW.rows) AS b
+                  JOIN mutes m ON m.room_id = b.value ->> 0 AND m.user_id = b.value ->> 1
+                  WHERE b.value ->> 2 = 'text' AND m.until > NEW.sent_at);
+
+    INSERT INTO messages (room_id, author_id, kind, body, sent_at, text_no, words)
+    SELECT b.room, b.author, b.kind, b.body, NEW.sent_at,
+           r.texts + SUM(b.kind = 'text') OVER (PARTITION BY b.room ORDER BY b.key),
+           b.words
+    FROM (SELECT key, value ->> 0 AS room, value ->> 1 AS author,
+                 value ->> 2 AS kind, value ->> 3 AS body,
+                 COALESCE(value ->> 4, 0) AS words
+          FROM json_each(NEW.rows)) AS b
+    JOIN rooms r ON r.id = b.room
+    ORDER BY b.key;
+
+    UPDATE rooms SET texts = batch.texts, latest = batch.latest
+    FROM (SELECT room_id, MAX(text_no) AS texts, MAX(id) AS latest
+          FROM messages NOT INDEXED
+          WHERE id > (SELECT MAX(id) FROM messages) - json_array_length(NEW.rows)
+          GROUP BY room_id) AS batch
+    WHERE rooms.id = batch.room_id;
+
+    UPDATE memberships SET last_read = batch.id, read_texts = batch.text_no
+    FROM (SELECT room_id, author_id, MAX(id) AS id, MAX(text_no) AS text_no
+          FROM messages NOT INDEXED
+          WHERE id > (SELECT MAX(id) FROM messages) - json_array_length(NEW.rows)
+            AND kind = 'text'
+          GROUP BY room_id, author_id) AS batch
+    WHERE memberships.room_id = batch.room_id AND memberships.user_id = batch.author_id
+      AND memberships.last_read < batch.id;
+END;
 
 -- Feedback from a teacher on one message. Only the message's author and teachers see it.
 -- `author_id` is the message's author (whose feedback it is); `read_at` is when they first read

@@ -3,6 +3,7 @@
 
 use app::protocol::{ChatMessage, MessageKind, User};
 
+use super::search::count_words;
 use super::{Result, Store, json_array};
 
 /// A message about to be stored.
@@ -138,9 +139,21 @@ impl Store {
         if batch.is_empty() {
             return Ok(Vec::new());
         }
-        let rows: Vec<(i64, i64, &str, &str)> = batch
+        let rows: Vec<(i64, i64, &str, &str, i64)> = batch
             .iter()
-            .map(|m| (m.room, m.author.id, kind_name(m.kind), m.text.as_str()))
+            .map(|m| {
+                let words = match m.kind {
+                    MessageKind::Text => count_words(&m.text),
+                    _ => 0,
+                };
+                (
+                    m.room,
+                    m.author.id,
+                    kind_name(m.kind),
+                    m.text.as_str(),
+                    words,
+                )
+            })
             .collect();
         let rows = json_array(&rows)?;
         // Held for both statements, so that no other write comes between the batch and the
@@ -229,18 +242,21 @@ impl Store {
         match change {
             Change::Edit(text) => {
                 sqlx::query(
-                    "UPDATE messages SET body = ?2, edited_at = ?3, changed = ?4 WHERE id = ?1",
+                    "UPDATE messages SET body = ?2, edited_at = ?3, changed = ?4, words = ?5
+                     WHERE id = ?1",
                 )
                 .bind(id)
                 .bind(text)
                 .bind(at)
                 .bind(number)
+                .bind(count_words(text))
                 .execute(&mut *tx)
                 .await?
             }
             Change::Delete => {
                 sqlx::query(
-                    "UPDATE messages SET body = '', deleted_at = ?2, deleted_by = ?3, changed = ?4
+                    "UPDATE messages SET body = '', deleted_at = ?2, deleted_by = ?3, changed = ?4,
+                         words = 0
                      WHERE id = ?1",
                 )
                 .bind(id)

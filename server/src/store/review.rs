@@ -5,10 +5,10 @@
 use std::collections::HashMap;
 
 use app::protocol::{RoomKind, User, Visibility};
-use futures::{Stream, StreamExt, TryStreamExt};
+use futures::{Stream, StreamExt};
 
 use super::rooms::{kind_of, visibility_of};
-use super::search::{Filter, count_words};
+use super::search::Filter;
 use super::{Result, Store, json_array};
 
 /// Which messages of a room a review shows. Only text messages are reviewed: membership
@@ -373,54 +373,55 @@ impl Store {
     }
 
     /// Each author's figures in `room`, by name.
+    ///
+    /// Counts and words come from the index of texts by room and author alone (no message is
+    /// read); first and last activity from the two messages at its ends; edits and deletions
+    /// from the few messages that have any. A room of a million messages: a few hundred ms.
     pub async fn student_figures(&self, room: i64) -> Result<Vec<StudentFigures>> {
-        let rows = sqlx::query_as::<_, (i64, String, i64, i64, i64, i64, i64)>(
-            "SELECT u.id, u.username, t.messages, t.first, t.last, t.deletions,
-                    (SELECT COUNT(*) FROM message_versions v JOIN messages e ON e.id = v.message_id
-                      WHERE e.room_id = ?1 AND e.author_id = u.id AND e.kind = 'text'
-                        AND v.change = 'edit')
-             FROM (SELECT author_id, COUNT(*) AS messages, MIN(sent_at) AS first,
-                          MAX(COALESCE(deleted_at, edited_at, sent_at)) AS last,
-                          SUM(deleted_at IS NOT NULL) AS deletions
-                   FROM messages WHERE room_id = ?1 AND kind = 'text' GROUP BY author_id) AS t
+        let rows = sqlx::query_as::<_, (i64, String, i64, i64, i64, i64)>(
+            "SELECT u.id, u.username, t.messages, t.words,
+                    (SELECT sent_at FROM messages WHERE id = t.first),
+                    (SELECT sent_at FROM messages WHERE id = t.last)
+             FROM (SELECT author_id, COUNT(*) AS messages, SUM(words) AS words,
+                          MIN(id) AS first, MAX(id) AS last
+                   FROM messages INDEXED BY messages_by_room_author
+                   WHERE room_id = ?1 AND kind = 'text' GROUP BY author_id) AS t
              JOIN users u ON u.id = t.author_id
              ORDER BY u.username_key",
         )
         .bind(room)
         .fetch_all(&self.readers)
         .await?;
-        let mut figures: Vec<StudentFigures> = rows
-            .into_iter()
-            .map(
-                |(id, name, messages, first, last, deletions, edits)| StudentFigures {
-                    user: User { id, name },
-                    messages,
-                    words: 0,
-                    first,
-                    last,
-                    edits,
-                    deletions,
-                },
-            )
-            .collect();
-        // Words are counted here, not in SQL, which knows no word boundaries in Chinese.
-        let at: HashMap<i64, usize> = figures
-            .iter()
-            .enumerate()
-            .map(|(at, f)| (f.user.id, at))
-            .collect();
-        let mut texts = sqlx::query_as::<_, (i64, String)>(
-            "SELECT author_id, body FROM messages
-             WHERE room_id = ?1 AND kind = 'text' AND deleted_at IS NULL",
+        // (author, edits, deletions, latest change): from the versions kept of changed texts.
+        let changed = sqlx::query_as::<_, (i64, i64, i64, i64)>(
+            "SELECT m.author_id, SUM(v.change = 'edit'), SUM(v.change = 'delete'),
+                    MAX(v.replaced_at)
+             FROM message_versions v JOIN messages m ON m.id = v.message_id
+             WHERE m.room_id = ?1 AND m.kind = 'text'
+             GROUP BY m.author_id",
         )
         .bind(room)
-        .fetch(&self.readers);
-        while let Some((author, body)) = texts.try_next().await? {
-            if let Some(&at) = at.get(&author) {
-                figures[at].words += count_words(&body);
-            }
-        }
-        Ok(figures)
+        .fetch_all(&self.readers)
+        .await?;
+        let changed: HashMap<i64, (i64, i64, i64)> = changed
+            .into_iter()
+            .map(|(author, edits, deletions, latest)| (author, (edits, deletions, latest)))
+            .collect();
+        Ok(rows
+            .into_iter()
+            .map(|(id, name, messages, words, first, last)| {
+                let (edits, deletions, latest) = changed.get(&id).copied().unwrap_or_default();
+                StudentFigures {
+                    user: User { id, name },
+                    messages,
+                    words,
+                    first,
+                    last: last.max(latest),
+                    edits,
+                    deletions,
+                }
+            })
+            .collect())
     }
 }
 

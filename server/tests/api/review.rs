@@ -146,8 +146,29 @@ async fn a_teacher_sees_every_earlier_version_and_the_deleted_text_with_who_dele
         )
         .await;
     assert!(page.contains("final answer") && !page.contains("regrettable"));
-    // The summary counts per student.
-    assert!(page.contains("aria-label=\"Students\""));
+    // The summary counts per student: messages, words (of what stands now), edits, deletions.
+    let page = c
+        .server
+        .page(&format!("/review?room={LOBBY_ID}"), &c.teacher)
+        .await;
+    let students = &page[page.find("aria-label=\"Students\"").unwrap()..];
+    let row = |name: &str| {
+        let start = students
+            .find(&format!("<th scope=\"row\">{name}</th>"))
+            .unwrap();
+        let end = start + students[start..].find("</tr>").unwrap();
+        students[start..end]
+            .replace("<td>", "|")
+            .replace("</td>", "")
+    };
+    let alice = row("alice");
+    assert!(alice.contains("</th>|1|2|"), "{alice}");
+    assert!(
+        alice.contains("UTC\">20") && alice.contains("|2|0|"),
+        "{alice}"
+    );
+    let bob = row("bob");
+    assert!(bob.contains("</th>|1|0|") && bob.contains("|0|1|"), "{bob}");
     assert!(page.contains("aria-label=\"Grade for alice\""));
 }
 
