@@ -58,8 +58,8 @@ bench-smoke: build
 ## server pinned to core 0 and the generator to core 1; writes bench/results/<date>/report.md.
 ## Then the review page over 1,000,000 messages (search times, memory while exporting):
 ## review.md beside it. Not part of `make test`: it takes about 20 minutes (5 of them signing up
-## 10,001 accounts, kept in target/bench-accounts for the next run), plus a few minutes the first
-## time to fill the review's database (kept in target/bench-review).
+## 10,001 accounts, kept in target/bench-accounts for the next run), and the review about a
+## minute more (half a minute of it filling its database, kept in target/bench-review).
 ## BENCH_ARGS and REVIEW_ARGS pass flags to each (e.g. REVIEW_ARGS="--messages 100000").
 REVIEW_ARGS ?=
 bench: build

@@ -117,7 +117,7 @@ async fn main() {
     let result = match Cli::parse().command {
         Commands::Run(args) => run(args).await,
         Commands::Suite(args) => suite(args).await,
-        Commands::Review(args) => review::run(args, today()?).await,
+        Commands::Review(args) => review::run(args).await,
     };
     if let Err(error) = result {
         eprintln!("hearth-load: {error}");

@@ -1,6 +1,10 @@
 //! The server's own CPU time and memory (peak, and resident now), read from /proc/PID, and the
 //! time the machine's hypervisor took from it (steal), read from /proc/stat.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
 /// CPU and memory of a process, from /proc/PID.
 #[derive(Clone, Copy, Debug)]
 pub struct ProcStats {

@@ -9,6 +9,7 @@
 //! triggers keep the room's counts and the trigram search index in step.
 
 use std::fmt::Write as _;
+use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Instant;
@@ -19,7 +20,7 @@ use sqlx::sqlite::{
 };
 
 use crate::hearth;
-use crate::measure::{PeakRss, rss_kib};
+use crate::measure::{MachineTicks, PeakRss, rss_kib};
 use crate::report::Machine;
 use crate::suite::{Running, Server};
 
@@ -69,15 +70,16 @@ const CHINESE: &[&str] = &[
     "练习", "课本", "图书馆", "星期五", "数学", "语文", "英语", "笔记", "小组", "答案",
 ];
 
-/// xorshift64: deterministic, so every run fills the same texts.
+/// xorshift64*: deterministic, so every run fills the same texts.
 struct Rng(u64);
 
 impl Rng {
     fn below(&mut self, n: usize) -> usize {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        (self.0 % n as u64) as usize
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        // The high bits of the product: xorshift's low bits alone are visibly uneven.
+        ((self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 32) % n as u64) as usize
     }
 }
 
@@ -108,6 +110,13 @@ fn text(rng: &mut Rng) -> String {
         words.insert(at, word);
     }
     words.join(" ")
+}
+
+/// Words in one of [`text`]'s sentences as the server counts them (for the per-student
+/// summary, the fifth item of a batch's row): each Chinese character is a word.
+fn words(text: &str) -> usize {
+    let count = |w: &str| if w.is_ascii() { 1 } else { w.chars().count() };
+    text.split(' ').map(count).sum()
 }
 
 fn sql(error: sqlx::Error) -> String {
@@ -189,8 +198,12 @@ async fn fill(db: &Path, cookie: &Path, n: usize, port: u16) -> Result<(), Strin
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
     let step = DAYS * DAY_MS / n as i64;
     for first in (0..n).step_by(BATCH) {
-        let rows: Vec<(i64, i64, &str, String)> = (first..n.min(first + BATCH))
-            .map(|_| (room, students[rng.below(STUDENTS)], "text", text(&mut rng)))
+        let rows: Vec<(i64, i64, &str, String, usize)> = (first..n.min(first + BATCH))
+            .map(|_| {
+                let text = text(&mut rng);
+                let words = words(&text);
+                (room, students[rng.below(STUDENTS)], "text", text, words)
+            })
             .collect();
         // One statement, one transaction: the batch, the room's counts, the search index.
         sqlx::query("INSERT INTO message_batches (rows, sent_at) VALUES (?1, ?2)")
@@ -202,6 +215,22 @@ async fn fill(db: &Path, cookie: &Path, n: usize, port: u16) -> Result<(), Strin
     }
     pool.close().await;
     Ok(())
+}
+
+/// A hash of the server's migrations: a database filled under others is filled again (the
+/// server refuses to start on a database whose applied migrations have changed).
+fn migrations() -> Result<u64, String> {
+    let dir = Path::new("server/migrations");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| format!("{}: {e}", dir.display()))?
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .collect();
+    files.sort();
+    let mut hasher = std::hash::DefaultHasher::new();
+    for file in files {
+        std::fs::read(&file).unwrap_or_default().hash(&mut hasher);
+    }
+    Ok(hasher.finish())
 }
 
 /// Median, second highest (about p95 of 21) and highest.
@@ -260,14 +289,21 @@ async fn export(
     })
 }
 
-pub async fn run(args: Args, today: String) -> Result<(), String> {
-    let n = args.messages.max(1);
+pub async fn run(args: Args) -> Result<(), String> {
+    let n = args.messages;
+    if n == 0 {
+        return Err("--messages: at least 1".into());
+    }
     let keep = |name: &str| args.keep.join(name);
     std::fs::create_dir_all(&args.keep).map_err(|e| format!("{}: {e}", args.keep.display()))?;
-    let (db, cookie, fill_time) = (keep("review.db"), keep("admin.cookie"), keep("fill-time"));
-    let fill_time = match filled(&db).await {
-        Some((_, texts, _)) if texts == n as i64 && cookie.exists() => {
-            let took = std::fs::read_to_string(&fill_time).unwrap_or_default();
+    let (db, cookie, stamp_file) = (keep("review.db"), keep("admin.cookie"), keep("filled"));
+    // What the kept database was filled for; the fill's time follows on the next line.
+    let stamp = format!("{n} messages, migrations {:016x}", migrations()?);
+    let kept = std::fs::read_to_string(&stamp_file).unwrap_or_default();
+    let fill_time = match (kept.split_once('\n'), filled(&db).await) {
+        (Some((kept, took)), Some((_, texts, _)))
+            if kept == stamp && texts == n as i64 && cookie.exists() =>
+        {
             eprintln!(
                 "reusing the {n} messages in {} (filled in {took})",
                 db.display()
@@ -280,7 +316,7 @@ pub async fn run(args: Args, today: String) -> Result<(), String> {
             fill(&db, &cookie, n, args.port).await?;
             let took = format!("{:.0} s", started.elapsed().as_secs_f64());
             eprintln!("  filled in {took}");
-            let _ = std::fs::write(&fill_time, &took);
+            let _ = std::fs::write(&stamp_file, format!("{stamp}\n{took}"));
             took
         }
     };
@@ -293,18 +329,23 @@ pub async fn run(args: Args, today: String) -> Result<(), String> {
     eprintln!("  database: {:.0} MB", db_bytes as f64 / 1e6);
 
     let cpu = Some(args.server_cpu.as_str());
+    let ticks = MachineTicks::read();
     let server = Running::start(Server::Hearth, args.port, Some(&db), cpu).await?;
     let measured = measure(&server, room, student, n, &cookie).await;
     server.stop().await;
     let (searches, exports) = measured?;
+    let steal = MachineTicks::read().steal_percent_since(&ticks);
 
-    let out = args
-        .out
-        .unwrap_or_else(|| PathBuf::from("bench/results").join(today));
+    let out = match args.out {
+        Some(out) => out,
+        None => PathBuf::from("bench/results").join(crate::today()?),
+    };
     let summary = format!(
-        "{n} text messages by {STUDENTS} students in one public room over {DAYS} days, stored \
+        "{} text messages by {STUDENTS} students in one public room over {DAYS} days, stored \
          through `message_batches` ({BATCH} a statement); database {:.0} MB; filled in \
-         {fill_time} (untimed).",
+         {fill_time} (untimed). The hypervisor took {steal:.0}% of the machine's time while \
+         this measured (steal).",
+        grouped(n as u64),
         db_bytes as f64 / 1e6
     );
     let path = write(
@@ -365,9 +406,14 @@ async fn measure(
         ("two words: homework friday", q("homework friday")),
         ("Chinese, 4 characters: 数学作业 (1%)", q("数学作业")),
         ("Chinese, 2 characters: 作业 (5%, LIKE)", q("作业")),
-        ("no words: the first page", vec![]),
         (
-            "author filter: student001",
+            "Chinese, 2 characters in no message: 物理 (LIKE)",
+            q("物理"),
+        ),
+        // Without words the page also sums up the whole room by student.
+        ("no words: the first page, with Students", vec![]),
+        (
+            "author filter: student001, with Students",
             vec![("author", student.to_string())],
         ),
     ];
@@ -395,6 +441,19 @@ fn mib(kib: u64) -> String {
     format!("{:.1}", kib as f64 / 1024.0)
 }
 
+/// `n` with its thousands separated: 1,000,000.
+fn grouped(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (at, digit) in digits.chars().enumerate() {
+        if at > 0 && (digits.len() - at).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(digit);
+    }
+    out
+}
+
 /// Writes `review.md` into `out` and, if the suite's `report.md` is there, its review section.
 fn write(
     out: &Path,
@@ -405,11 +464,13 @@ fn write(
     exports: &[Export],
 ) -> Result<PathBuf, String> {
     let hearth = machine.versions.first().map_or("unknown", |v| v.1.as_str());
+    let n = grouped(n as u64);
     let mut md = format!(
         "# Review at {n} messages\n\n{}; {}, {} cores, {}, Linux {}; server pinned to core {}; \
          Hearth {hearth}.\n\n{summary}\n\n\
          Each query: {REPEATS} sequential `GET /review?room=…` as the administrator, timed to \
-         the last byte of the page (the first 100 matches). The target: under {TARGET_MS} ms.\n\n\
+         the last byte of the page (the first 100 matches). The target: under {TARGET_MS} ms \
+         (the median).\n\n\
          | Query | Median ms | p95 ms (2nd highest) | Max ms | Under {TARGET_MS} ms? |\n\
          |---|---|---|---|---|\n",
         machine.date,
@@ -435,7 +496,7 @@ fn write(
     for e in exports {
         let rate = e.bytes as f64 / 1e6 / e.seconds.max(1e-9);
         let (before, peak, after) = (mib(e.rss.0), mib(e.rss.1), mib(e.rss.2));
-        let (name, bytes, seconds) = (e.name, e.bytes, e.seconds);
+        let (name, bytes, seconds) = (e.name, grouped(e.bytes), e.seconds);
         let _ = writeln!(
             md,
             "| {name} | {bytes} | {seconds:.1} | {rate:.0} | {before} | {peak} | {after} |"
@@ -491,8 +552,9 @@ mod tests {
             let got = share(word);
             assert!((got / expected - 1.0).abs() < 0.15, "{word}: {got}");
         }
-        let words = |t: &String| t.split(' ').count();
-        assert!(texts.iter().all(|t| (5..=15).contains(&words(t))));
+        let count = |t: &String| t.split(' ').count();
+        assert!(texts.iter().all(|t| (5..=15).contains(&count(t))));
+        assert_eq!(words("homework 数学作业 the 图书馆"), 9);
     }
 
     #[test]
@@ -511,5 +573,7 @@ mod tests {
     fn the_spread_is_the_median_the_second_highest_and_the_highest() {
         let ms = (1..=21).rev().map(f64::from).collect();
         assert_eq!(spread(ms), (11.0, 20.0, 21.0));
+        assert_eq!(grouped(1_000_000), "1,000,000");
+        assert_eq!(grouped(999), "999");
     }
 }

@@ -178,6 +178,13 @@ impl Running {
                 &port_text,
             ]),
         };
+        // Something still listening there (a server left running) would be measured instead.
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
+            return Err(format!("port {port} is already in use"));
+        }
         let child = command
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null())
@@ -185,7 +192,7 @@ impl Running {
             .stderr(Stdio::inherit())
             .spawn()
             .map_err(|e| format!("starting {}: {e}", server.name()))?;
-        let running = Running {
+        let mut running = Running {
             child,
             url: format!("http://127.0.0.1:{port}"),
         };
@@ -194,6 +201,9 @@ impl Running {
             .await
             .is_err()
         {
+            if let Ok(Some(status)) = running.child.try_wait() {
+                return Err(format!("{} exited: {status}", server.name()));
+            }
             if Instant::now() > deadline {
                 return Err(format!("{} did not start listening", server.name()));
             }
@@ -216,6 +226,15 @@ impl Running {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A server is never left running behind the generator, whatever error or panic ends a run
+/// (after `stop`, the child has been waited for and this does nothing).
+impl Drop for Running {
+    fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
