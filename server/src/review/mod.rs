@@ -280,9 +280,9 @@ pub async fn page(
         ));
     }
     body.push_str("</nav>\n");
-    // The summary is the room's, whatever the filters: shown beside the whole room's
-    // transcript, not beside search results.
-    if selection.words.is_empty() {
+    // The summary is the room's: shown beside the room's transcript, not beside search results
+    // or one author's messages.
+    if selection.words.is_empty() && selection.author.is_none() {
         let (figures, grades, members) = match (
             state.store.student_figures(room.id).await,
             state.store.grades(Some(room.id), None).await,

@@ -393,10 +393,12 @@ impl Store {
         .fetch_all(&self.readers)
         .await?;
         // (author, edits, deletions, latest change): from the versions kept of changed texts.
+        // CROSS JOIN walks the versions (few) and looks each message up; left to itself SQLite
+        // walked the room's messages (all of them) probing for versions: 75 ms at a million.
         let changed = sqlx::query_as::<_, (i64, i64, i64, i64)>(
             "SELECT m.author_id, SUM(v.change = 'edit'), SUM(v.change = 'delete'),
                     MAX(v.replaced_at)
-             FROM message_versions v JOIN messages m ON m.id = v.message_id
+             FROM message_versions v CROSS JOIN messages m ON m.id = v.message_id
              WHERE m.room_id = ?1 AND m.kind = 'text'
              GROUP BY m.author_id",
         )
