@@ -282,7 +282,8 @@ pub async fn page(
     body.push_str("</nav>\n");
     // The summary is the room's: shown beside the room's transcript, not beside search results
     // or one author's messages.
-    if selection.words.is_empty() && selection.author.is_none() {
+    // On the first page only: at a million messages it takes a couple of seconds to count.
+    if selection.words.is_empty() && selection.author.is_none() && after == 0 {
         let (figures, grades, members) = match (
             state.store.student_figures(room.id).await,
             state.store.grades(Some(room.id), None).await,

@@ -58,13 +58,15 @@ impl Store {
             // Rows come back from SQLite's thread through a bounded channel; at the default 50
             // a batched lookup of thousands of rows stops and wakes that thread every 50 rows,
             // two thread switches each time.
-            .row_buffer_size(4096)
-            // Statement journals and sorts stay in memory. On disk, every multi-row write in a
-            // transaction (each commit batch) created, wrote and deleted a temporary file
-            // holding a copy of each page it changed.
-            .pragma("temp_store", "memory");
+            .row_buffer_size(4096);
         let writer_options = common
             .clone()
+            // Statement journals stay in memory. On disk, every multi-row write in a
+            // transaction (each commit batch) created, wrote and deleted a temporary file
+            // holding a copy of each page it changed. (Not for the readers: a review's sort of
+            // a million messages held tens of MB of heap each, and the heap kept them: 440 MB
+            // of RSS after a few. On disk, a large sort spills past its cache.)
+            .pragma("temp_store", "memory")
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             // A message is acknowledged only once it is on disk.
