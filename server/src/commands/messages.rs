@@ -177,9 +177,7 @@ pub async fn give_feedback(
     message: i64,
     text: String,
 ) -> Outcome {
-    // Read now: a role changed by the administrator applies at once.
-    let role = state.store.role(client.me.id).await?.unwrap_or_default();
-    match crate::review::feedback::give(state, client.me.id, role, message, &text).await {
+    match crate::review::feedback::give(state, client.me.id, message, &text).await {
         Ok(_) => Ok(None),
         Err((code, why)) => Err(Refusal::new(code, why)),
     }

@@ -213,7 +213,7 @@ async fn prepare(
         .room()
         .ok()
         .flatten()
-        .ok_or_else(|| bad_request("Choose a room to export."))?;
+        .ok_or_else(|| bad_request("Choose a room."))?;
     let room = reviewed_room(state, &who, room, what).await?;
     let selection = query.selection(room.id).map_err(|why| bad_request(&why))?;
     Ok((display_name(state, &room).await, selection))
@@ -330,18 +330,11 @@ pub async fn grades(
     headers: HeaderMap,
     Query(query): Query<ReviewQuery>,
 ) -> Response {
-    let who = match reviewer(&state, &headers, "/review").await {
-        Ok(who) => who,
+    let (name, selection) = match prepare(&state, &headers, &query, "grades").await {
+        Ok(prepared) => prepared,
         Err(response) => return response,
     };
-    let Some(room) = query.room().ok().flatten() else {
-        return bad_request("Choose a room.");
-    };
-    let room = match reviewed_room(&state, &who, room, "grades").await {
-        Ok(room) => room,
-        Err(response) => return response,
-    };
-    let grades = match state.store.grades(Some(room.id), None).await {
+    let grades = match state.store.grades(Some(selection.room), None).await {
         Ok(grades) => grades,
         Err(error) => return storage_failed(error),
     };
@@ -358,7 +351,6 @@ pub async fn grades(
             ],
         );
     }
-    let name = display_name(&state, &room).await;
     download(
         "text/csv; charset=utf-8",
         Some(attachment(&format!("{name}-grades"), "csv")),

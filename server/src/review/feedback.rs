@@ -2,7 +2,7 @@
 //! room), read by the message's author on `/feedback`, with their grades. Nobody else sees it.
 
 use app::names::check_feedback;
-use app::protocol::{ErrorCode, MessageKind, Role, ServerFrame};
+use app::protocol::{ErrorCode, MessageKind, ServerFrame};
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -21,13 +21,13 @@ fn no_such_message() -> NotGiven {
     (ErrorCode::NotFound, "There is no such message.".into())
 }
 
-/// Gives feedback `text` on `message` as `teacher` (whose role is `role`), once the policy lets
-/// them review its room; the author hears of it at once (the marker and their unread count),
-/// and so do the teacher's own tabs.
+/// Gives feedback `text` on `message` as `teacher`, once the policy lets them review its room
+/// (their role is read with the room, so a role the administrator just changed applies); the
+/// author hears of it at once (the marker and their unread count), and so do the teacher's
+/// own tabs.
 pub async fn give(
     state: &AppState,
     teacher: i64,
-    role: Role,
     message: i64,
     text: &str,
 ) -> Result<FeedbackTarget, NotGiven> {
@@ -45,12 +45,15 @@ pub async fn give(
         .await
         .map_err(internal)?
         .ok_or_else(no_such_message)?;
-    let room = state
+    let (standing, room) = state
         .store
-        .room(facts.room)
+        .standing(teacher, facts.room)
         .await
-        .map_err(internal)?
-        .ok_or_else(no_such_message)?;
+        .map_err(internal)?;
+    let (Some(standing), Some(room)) = (standing, room) else {
+        return Err(no_such_message());
+    };
+    let role = standing.role;
     policy::decide_review(role, &room, state.config.review_direct_messages).map_err(|denial| {
         match denial.code {
             ErrorCode::NotFound => no_such_message(),

@@ -170,24 +170,6 @@ impl Store {
             .collect())
     }
 
-    /// Whom the author filter offers in `room`: its members, by name. (Not "everyone who ever
-    /// wrote there": without an index of texts by author, finding those who left means reading
-    /// the whole room, 150 ms at a million messages on every page. Their messages stay in the
-    /// transcript and the search.)
-    pub async fn room_authors(&self, room: i64) -> Result<Vec<User>> {
-        let rows = sqlx::query_as::<_, (i64, String)>(
-            "SELECT u.id, u.username FROM memberships m JOIN users u ON u.id = m.user_id
-             WHERE m.room_id = ?1 ORDER BY u.username_key",
-        )
-        .bind(room)
-        .fetch_all(&self.readers)
-        .await?;
-        Ok(rows
-            .into_iter()
-            .map(|(id, name)| User { id, name })
-            .collect())
-    }
-
     /// The members of `room` who are students (role member), by name.
     pub async fn room_students(&self, room: i64) -> Result<Vec<User>> {
         let rows = sqlx::query_as::<_, (i64, String)>(

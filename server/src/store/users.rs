@@ -119,15 +119,6 @@ impl Store {
             .collect())
     }
 
-    /// `user`'s role, read now (it may have changed since they signed in).
-    pub async fn role(&self, user: i64) -> Result<Option<Role>> {
-        let role = sqlx::query_scalar::<_, String>("SELECT role FROM users WHERE id = ?1")
-            .bind(user)
-            .fetch_optional(&self.readers)
-            .await?;
-        Ok(role.map(|role| role_of(&role)))
-    }
-
     /// Gives `user` a role; false if there is no such account.
     pub async fn set_role(&self, user: i64, role: Role) -> Result<bool> {
         let done = sqlx::query("UPDATE users SET role = ?2 WHERE id = ?1")
