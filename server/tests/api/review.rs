@@ -316,6 +316,41 @@ async fn time(server: &TestServer, query: &str) -> String {
     iso_time(server.sql_number(query).await)
 }
 
+/// The fixture's times as the exports write them: each message's sending, the edit of the
+/// fifth and the deletion of the sixth.
+struct Times {
+    sent: [String; 6],
+    edited: String,
+    deleted: String,
+}
+
+async fn fixture_times(server: &TestServer, ids: [i64; 6]) -> Times {
+    let mut sent = Vec::new();
+    for id in ids {
+        sent.push(
+            time(
+                server,
+                &format!("SELECT sent_at FROM messages WHERE id = {id}"),
+            )
+            .await,
+        );
+    }
+    let [_, _, _, _, f, g] = ids;
+    Times {
+        sent: sent.try_into().unwrap(),
+        edited: time(
+            server,
+            &format!("SELECT edited_at FROM messages WHERE id = {f}"),
+        )
+        .await,
+        deleted: time(
+            server,
+            &format!("SELECT deleted_at FROM messages WHERE id = {g}"),
+        )
+        .await,
+    }
+}
+
 #[tokio::test]
 async fn the_csv_export_is_exact() {
     let mut c = class().await;
@@ -335,25 +370,11 @@ async fn the_csv_export_is_exact() {
         "{disposition}"
     );
     let body = response.text().await.unwrap();
-    let sent = |id: i64| format!("SELECT sent_at FROM messages WHERE id = {id}");
-    let (sa, sb, sd, se, sf, sg) = (
-        time(&c.server, &sent(a)).await,
-        time(&c.server, &sent(b)).await,
-        time(&c.server, &sent(d)).await,
-        time(&c.server, &sent(e)).await,
-        time(&c.server, &sent(f)).await,
-        time(&c.server, &sent(g)).await,
-    );
-    let edited = time(
-        &c.server,
-        &format!("SELECT edited_at FROM messages WHERE id = {f}"),
-    )
-    .await;
-    let deleted = time(
-        &c.server,
-        &format!("SELECT deleted_at FROM messages WHERE id = {g}"),
-    )
-    .await;
+    let Times {
+        sent: [sa, sb, sd, se, sf, sg],
+        edited,
+        deleted,
+    } = fixture_times(&c.server, [a, b, d, e, f, g]).await;
     let expected = format!(
         "\u{FEFF}message,version,author,sent_at,written_at,status,text,changed_by,changed_at\r\n\
 {a},1,alice,{sa},{sa},current,\"hello, \"\"world\"\"\",,\r\n\
@@ -381,28 +402,20 @@ async fn the_json_export_is_exact() {
     assert!(body.starts_with("[\n{\"id\":") && body.ends_with("}\n]\n"));
     assert_eq!(body.lines().count(), 8);
     let got: serde_json::Value = serde_json::from_str(&body).unwrap();
-    let sent = |id: i64| format!("SELECT sent_at FROM messages WHERE id = {id}");
-    let plain = |id: i64, author: &str, at: String, text: &str| {
+    let plain = |id: i64, author: &str, at: &str, text: &str| {
         serde_json::json!({"id": id, "author": author, "sent_at": at, "text": text,
             "edited_at": null, "deleted": null, "versions": []})
     };
-    let sf = time(&c.server, &sent(f)).await;
-    let sg = time(&c.server, &sent(g)).await;
-    let edited = time(
-        &c.server,
-        &format!("SELECT edited_at FROM messages WHERE id = {f}"),
-    )
-    .await;
-    let deleted = time(
-        &c.server,
-        &format!("SELECT deleted_at FROM messages WHERE id = {g}"),
-    )
-    .await;
+    let Times {
+        sent: [sa, sb, sd, se, sf, sg],
+        edited,
+        deleted,
+    } = fixture_times(&c.server, [a, b, d, e, f, g]).await;
     let expected = serde_json::json!([
-        plain(a, "alice", time(&c.server, &sent(a)).await, "hello, \"world\""),
-        plain(b, "bob", time(&c.server, &sent(b)).await, "line one\nline two"),
-        plain(d, "alice", time(&c.server, &sent(d)).await, "作业在哪里？"),
-        plain(e, "bob", time(&c.server, &sent(e)).await, "=cmd|' /C calc'!A0"),
+        plain(a, "alice", &sa, "hello, \"world\""),
+        plain(b, "bob", &sb, "line one\nline two"),
+        plain(d, "alice", &sd, "作业在哪里？"),
+        plain(e, "bob", &se, "=cmd|' /C calc'!A0"),
         {"id": f, "author": "alice", "sent_at": sf, "text": "final, really",
          "edited_at": edited, "deleted": null,
          "versions": [{"text": "draft", "written_at": sf, "replaced_at": edited,
