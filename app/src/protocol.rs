@@ -7,7 +7,7 @@
 use serde::{Deserialize, Serialize};
 
 /// Bumped whenever a frame changes incompatibly.
-pub const PROTOCOL_VERSION: u32 = 5;
+pub const PROTOCOL_VERSION: u32 = 6;
 
 /// Largest frame the server reads; a bigger one closes the socket with code 1009.
 pub const MAX_FRAME_BYTES: usize = 64 * 1024;
@@ -30,6 +30,18 @@ pub const CLOSE_TOO_BIG: u16 = 1009;
 pub const CLOSE_PROTOCOL: u16 = 1002;
 /// Close code for a client that does not read its frames fast enough.
 pub const CLOSE_TOO_SLOW: u16 = 1008;
+/// Close code when the socket's session ended (signed out here or everywhere, the password
+/// changed, or the session expired): the browser goes to the sign-in page.
+pub const CLOSE_SIGNED_OUT: u16 = 4001;
+/// Close code when the administrator disabled the account.
+pub const CLOSE_DISABLED: u16 = 4003;
+/// Close code for a client that did not answer the server's pings for a minute.
+pub const CLOSE_UNRESPONSIVE: u16 = 4004;
+/// Close code for a socket beyond the account's limit of open sockets.
+pub const CLOSE_TOO_MANY_SOCKETS: u16 = 4008;
+/// Close code when the server could not read what the client missed: it should reconnect
+/// with the same cursors, after a pause.
+pub const CLOSE_CATCH_UP_FAILED: u16 = 4011;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct User {
@@ -477,6 +489,9 @@ pub enum ErrorCode {
     Muted,
     /// The name is already in use.
     Conflict,
+    /// Too many in too short a time (messages, room creations and renames); `until` says
+    /// when the next one will be accepted. Nothing was stored.
+    RateLimited,
     /// Something went wrong on the server; nothing was changed.
     Internal,
 }

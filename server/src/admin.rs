@@ -1,6 +1,7 @@
 //! The administrator's pages, server-rendered and usable without JavaScript: `/admin` lists
 //! every account with its role (a form per account changes it, and the person's open tabs
-//! hear of it at once), the archived rooms, each of which can be purged for good after a
+//! hear of it at once), disables, enables or sets the password of an account, makes invite
+//! links, the archived rooms, each of which can be purged for good after a
 //! confirmation page, and the review log.
 
 use app::protocol::{Role, ServerFrame, Visibility};
@@ -12,7 +13,7 @@ use serde::Deserialize;
 
 use crate::AppState;
 use crate::auth::{self, SignedIn};
-use crate::hub::encode;
+use crate::hub::{KickReason, encode};
 use crate::pages::{escape, page, query_value, refused, utc_time};
 use crate::policy::{self, AdminAction};
 use crate::store::{ArchivedRoom, ReviewEntry};
@@ -37,6 +38,10 @@ pub struct Notice {
     saved: Option<i64>,
     purged: Option<String>,
     error: Option<String>,
+    /// An account disabled, enabled or given a new password: "disabled", "enabled", "password".
+    done: Option<String>,
+    account: Option<i64>,
+    invite: Option<String>,
 }
 
 /// `GET /admin`: the accounts and their roles, and the archived rooms.
@@ -64,8 +69,21 @@ pub async fn accounts_page(
         }
     };
     let mut body = String::from("<h1>Accounts</h1>\n");
+    if let (Some(done), Some(id)) = (&notice.done, notice.account)
+        && let Some((user, ..)) = accounts.iter().find(|(u, ..)| u.id == id)
+    {
+        let what = match done.as_str() {
+            "disabled" => "was disabled; their sessions ended",
+            "enabled" => "can sign in again",
+            _ => "has a new password; their sessions ended",
+        };
+        body.push_str(&format!(
+            r#"<p class="saved" role="status">{} {what}.</p>"#,
+            escape(&user.name)
+        ));
+    }
     if let Some(id) = notice.saved
-        && let Some((user, role)) = accounts.iter().find(|(u, _)| u.id == id)
+        && let Some((user, role, _)) = accounts.iter().find(|(u, ..)| u.id == id)
     {
         let article = if *role == Role::Admin { "the" } else { "a" };
         body.push_str(&format!(
@@ -87,9 +105,9 @@ pub async fn accounts_page(
         ));
     }
     body.push_str(
-        r#"<table class="accounts" aria-label="Accounts"><thead><tr><th scope="col">Name</th><th scope="col">Role</th></tr></thead><tbody>"#,
+        r#"<table class="accounts" aria-label="Accounts"><thead><tr><th scope="col">Name</th><th scope="col">Role</th><th scope="col">Account</th></tr></thead><tbody>"#,
     );
-    for (user, role) in &accounts {
+    for (user, role, disabled) in &accounts {
         let name = escape(&user.name);
         let options: String = Role::ALL
             .iter()
@@ -113,11 +131,35 @@ pub async fn accounts_page(
                 id = user.id
             )
         };
+        let account = if yours {
+            String::new()
+        } else {
+            let (action, label) = if *disabled {
+                ("enable", "Enable")
+            } else {
+                ("disable", "Disable")
+            };
+            format!(
+                r#"<form method="post" action="/admin/accounts/{id}/{action}" class="inline-form"><button type="submit">{label} {name}</button></form> <form method="post" action="/admin/accounts/{id}/password" class="inline-form"><input type="password" name="password" autocomplete="new-password" aria-label="New password for {name}" required minlength="{min}"> <button type="submit">Set password for {name}</button></form>{state}"#,
+                id = user.id,
+                min = app::names::MIN_PASSWORD,
+                state = if *disabled {
+                    r#" <span class="hint">(disabled)</span>"#
+                } else {
+                    ""
+                },
+            )
+        };
         body.push_str(&format!(
-            r#"<tr><th scope="row">{name}</th><td>{control}</td></tr>"#
+            r#"<tr><th scope="row">{name}</th><td>{control}</td><td>{account}</td></tr>"#
         ));
     }
     body.push_str("</tbody></table>\n");
+    body.push_str(&crate::account::invite_section(
+        "admin",
+        notice.invite.as_deref(),
+        &headers,
+    ));
     body.push_str(&archived_rooms(&archived));
     body.push_str(&review_log(&reviews));
     page("Accounts", &body).into_response()
@@ -223,6 +265,89 @@ pub async fn change_role(
         Err(error) => {
             tracing::error!(%error, "could not change a role");
             back_with_error("The server could not change the role; try again.")
+        }
+    }
+}
+
+/// `POST /admin/accounts/{id}/disable`: the account may not sign in; its sessions end and its
+/// open sockets close at once.
+pub async fn disable(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+) -> Response {
+    set_disabled(&state, &headers, id, true).await
+}
+
+/// `POST /admin/accounts/{id}/enable`: the account may sign in again.
+pub async fn enable(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+) -> Response {
+    set_disabled(&state, &headers, id, false).await
+}
+
+async fn set_disabled(state: &AppState, headers: &HeaderMap, id: i64, disabled: bool) -> Response {
+    let who = match administrator(state, headers, AdminAction::ManageAccounts).await {
+        Ok(who) => who,
+        Err(response) => return response,
+    };
+    if let Err(denial) = policy::decide_account_change(who.user.id, who.role, id) {
+        return back_with_error(denial.message);
+    }
+    match state.store.set_disabled(id, disabled).await {
+        Ok(true) => {
+            if disabled {
+                state.hub.kick_user(id, None, KickReason::Disabled);
+            }
+            let done = if disabled { "disabled" } else { "enabled" };
+            Redirect::to(&format!("/admin?done={done}&account={id}")).into_response()
+        }
+        Ok(false) => back_with_error("There is no such account."),
+        Err(error) => {
+            tracing::error!(%error, "could not disable or enable an account");
+            back_with_error("The server could not change the account; try again.")
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub struct PasswordForm {
+    #[serde(default)]
+    password: String,
+}
+
+/// `POST /admin/accounts/{id}/password`: a new password for someone who lost theirs; their
+/// sessions end and their open sockets close.
+pub async fn set_password(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+    Form(form): Form<PasswordForm>,
+) -> Response {
+    let who = match administrator(&state, &headers, AdminAction::ManageAccounts).await {
+        Ok(who) => who,
+        Err(response) => return response,
+    };
+    if let Err(denial) = policy::decide_account_change(who.user.id, who.role, id) {
+        return back_with_error(denial.message);
+    }
+    if let Err(why) = app::names::check_password(&form.password) {
+        return back_with_error(&why);
+    }
+    let Some(hash) = auth::new_password_hash(&state, form.password).await else {
+        return back_with_error("The server could not save the password; try again.");
+    };
+    match state.store.set_password(id, &hash, None).await {
+        Ok(true) => {
+            state.hub.kick_user(id, None, KickReason::SignedOut);
+            Redirect::to(&format!("/admin?done=password&account={id}")).into_response()
+        }
+        Ok(false) => back_with_error("There is no such account."),
+        Err(error) => {
+            tracing::error!(%error, "could not set a password");
+            back_with_error("The server could not save the password; try again.")
         }
     }
 }

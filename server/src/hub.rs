@@ -15,7 +15,7 @@
 //! as well, and hands frames arriving from the bus to the same methods locally.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard, Weak};
 use std::time::Duration;
 
@@ -35,22 +35,67 @@ pub fn encode(frame: &ServerFrame) -> Frame {
     Frame::from(frame.to_json())
 }
 
+/// Why a connection was told to go.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum KickReason {
+    /// Its queue filled up: it does not read its frames.
+    TooSlow = 1,
+    /// Its session ended (signed out, here or everywhere, or the password changed).
+    SignedOut = 2,
+    /// The administrator disabled the account.
+    Disabled = 3,
+}
+
+/// Tells a connection to close, and why (the first reason given stands).
+#[derive(Default)]
+pub struct Kick {
+    notify: Notify,
+    reason: AtomicU8,
+}
+
+impl Kick {
+    fn give(&self, reason: KickReason) {
+        let _ = self
+            .reason
+            .compare_exchange(0, reason as u8, Ordering::AcqRel, Ordering::Acquire);
+        self.notify.notify_one();
+    }
+
+    /// Resolves once the connection is kicked.
+    pub fn notified(&self) -> tokio::sync::futures::Notified<'_> {
+        self.notify.notified()
+    }
+
+    pub fn reason(&self) -> KickReason {
+        match self.reason.load(Ordering::Acquire) {
+            2 => KickReason::SignedOut,
+            3 => KickReason::Disabled,
+            _ => KickReason::TooSlow,
+        }
+    }
+}
+
 #[derive(Clone)]
 struct Outbox {
     queue: mpsc::Sender<Frame>,
-    kick: Arc<Notify>,
+    kick: Arc<Kick>,
 }
 
 impl Outbox {
     fn offer(&self, frame: &Frame) {
         if let Err(mpsc::error::TrySendError::Full(_)) = self.queue.try_send(frame.clone()) {
-            self.kick.notify_one();
+            self.kick.give(KickReason::TooSlow);
         }
     }
 }
 
+/// Which sign-in session a connection was opened with (a prefix of its token's hash).
+pub type SessionKey = u64;
+
 struct Conn {
     user: i64,
+    session: SessionKey,
     outbox: Outbox,
     rooms: HashSet<i64>,
     /// The room whose members' presence this connection hears (its Members panel).
@@ -153,11 +198,15 @@ fn remove_from(map: &mut HashMap<i64, HashMap<ConnId, Outbox>>, room: i64, conn:
 pub struct Registration {
     pub id: ConnId,
     pub queue: mpsc::Receiver<Frame>,
-    /// Notified when the connection fell too far behind and must close.
-    pub kicked: Arc<Notify>,
+    /// Notified when the connection must close: it fell too far behind, or its session ended.
+    pub kicked: Arc<Kick>,
     /// Whether this is the user's only connection (the user just came online).
     pub came_online: bool,
 }
+
+/// The account has as many connections open as it may.
+#[derive(Debug)]
+pub struct TooManyConnections;
 
 #[derive(Default)]
 pub struct Hub {
@@ -178,15 +227,26 @@ impl Hub {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    pub fn connect(&self, user: i64) -> Registration {
+    /// Registers a connection of `user` opened with `session`, unless the user already has
+    /// `most` connections (0: no limit).
+    pub fn connect(
+        &self,
+        user: i64,
+        session: SessionKey,
+        most: usize,
+    ) -> Result<Registration, TooManyConnections> {
+        let mut routes = self.write();
+        if most > 0 && routes.users.get(&user).is_some_and(|c| c.len() >= most) {
+            return Err(TooManyConnections);
+        }
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let (queue, rx) = mpsc::channel(QUEUE_FRAMES);
-        let kick = Arc::new(Notify::new());
-        let mut routes = self.write();
+        let kick = Arc::new(Kick::default());
         routes.conns.insert(
             id,
             Conn {
                 user,
+                session,
                 outbox: Outbox {
                     queue,
                     kick: kick.clone(),
@@ -197,12 +257,46 @@ impl Hub {
         );
         let conns = routes.users.entry(user).or_default();
         conns.insert(id);
-        Registration {
+        Ok(Registration {
             id,
             queue: rx,
             kicked: kick,
             came_online: conns.len() == 1,
+        })
+    }
+
+    /// Closes the connections of `user` opened with `session` (or all of them, with `None`).
+    pub fn kick_user(&self, user: i64, session: Option<SessionKey>, reason: KickReason) {
+        let routes = self.read();
+        for conn in routes.users.get(&user).into_iter().flatten() {
+            if let Some(c) = routes.conns.get(conn)
+                && session.is_none_or(|s| s == c.session)
+            {
+                c.outbox.kick.give(reason);
+            }
         }
+    }
+
+    /// Closes every connection of `user` except those opened with `keep`.
+    pub fn kick_user_except(&self, user: i64, keep: SessionKey, reason: KickReason) {
+        let routes = self.read();
+        for conn in routes.users.get(&user).into_iter().flatten() {
+            if let Some(c) = routes.conns.get(conn)
+                && c.session != keep
+            {
+                c.outbox.kick.give(reason);
+            }
+        }
+    }
+
+    /// How many connections are open.
+    pub fn connections(&self) -> usize {
+        self.read().conns.len()
+    }
+
+    /// How many people are online.
+    pub fn users_online(&self) -> usize {
+        self.read().users.len()
     }
 
     /// Forgets a connection. If it was the user's last one, the user went offline: returns the
@@ -327,6 +421,7 @@ impl Hub {
             for outbox in subscribers.conns.values() {
                 outbox.offer(frame);
             }
+            crate::operations::delivered(subscribers.conns.len());
         }
     }
 

@@ -4,13 +4,18 @@
 
 #![recursion_limit = "256"]
 
+pub mod account;
 pub mod admin;
 pub mod auth;
+pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod headers;
 pub mod hub;
+pub mod limits;
 pub mod lookups;
 pub mod message_log;
+pub mod operations;
 pub mod pages;
 pub mod policy;
 pub mod review;
@@ -34,6 +39,7 @@ use tokio::task::JoinHandle;
 pub use config::Config;
 
 use hub::Hub;
+use limits::Limits;
 use lookups::Lookups;
 use message_log::MessageLog;
 use store::Store;
@@ -59,6 +65,8 @@ pub struct Services {
     pub log: MessageLog,
     /// Session and sidebar reads, batched across connections.
     pub lookups: Lookups,
+    /// Abuse limits and the password-hashing budget.
+    pub limits: Limits,
     pub config: Config,
     pub leptos: LeptosOptions,
     /// Flips to true when the server is stopping; open sockets close with 1001.
@@ -77,7 +85,13 @@ pub fn router(state: AppState) -> Router {
         .route("/auth/login", post(auth::sign_in))
         .route("/auth/register", post(auth::register))
         .route("/auth/logout", post(auth::sign_out))
+        .route("/auth/logout-everywhere", post(auth::sign_out_everywhere))
+        .route("/account/password", post(account::change_password))
+        .route("/invites", post(account::new_invite))
         .route("/admin/role", post(admin::change_role))
+        .route("/admin/accounts/{id}/disable", post(admin::disable))
+        .route("/admin/accounts/{id}/enable", post(admin::enable))
+        .route("/admin/accounts/{id}/password", post(admin::set_password))
         .route("/admin/rooms/{id}/purge", post(admin::purge))
         .route("/review/feedback", post(review::give_feedback))
         .route("/review/grade", post(review::save_grade))
@@ -87,6 +101,10 @@ pub fn router(state: AppState) -> Router {
         ));
     Router::new()
         .route("/ws", get(socket::upgrade))
+        .route("/healthz", get(operations::healthz))
+        .route("/readyz", get(operations::readyz))
+        .route("/metrics", get(operations::metrics))
+        .route("/account", get(account::page))
         .route("/admin", get(admin::accounts_page))
         .route("/admin/rooms/{id}/purge", get(admin::confirm_purge))
         .route("/review", get(review::page))
@@ -96,15 +114,45 @@ pub fn router(state: AppState) -> Router {
         .route("/review/grades.csv", get(review::export::grades))
         .route("/feedback", get(review::feedback::page))
         .merge(forms)
-        .leptos_routes(&state, generate_route_list(App), move || {
-            shell(leptos.clone())
-        })
-        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .leptos_routes_with_context(
+            &state,
+            generate_route_list(App),
+            headers::nonce_from_request,
+            move || shell(leptos.clone()),
+        )
+        .fallback(leptos_axum::file_and_error_handler_with_context::<
+            AppState,
+            _,
+        >(headers::nonce_from_request, shell))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             auth::page_guard,
         ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            headers::secure,
+        ))
         .with_state(state)
+}
+
+/// TCP keepalive: first probe after this long without traffic, then one per interval.
+const KEEPALIVE_IDLE: std::time::Duration = std::time::Duration::from_secs(60);
+const KEEPALIVE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(15);
+/// How often expired sessions are deleted.
+const PURGE_SESSIONS_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// Deletes expired sessions now and then every [`PURGE_SESSIONS_EVERY`]; ends with the store.
+async fn purge_expired_sessions(store: Store) {
+    let mut ticks = tokio::time::interval(PURGE_SESSIONS_EVERY);
+    loop {
+        ticks.tick().await;
+        match store.purge_expired_sessions().await {
+            Ok(0) => {}
+            Ok(purged) => tracing::info!(purged, "expired sessions deleted"),
+            Err(sqlx::Error::PoolClosed) => return,
+            Err(error) => tracing::warn!(%error, "could not delete expired sessions"),
+        }
+    }
 }
 
 /// A running server.
@@ -119,7 +167,9 @@ pub type Error = Box<dyn std::error::Error + Send + Sync>;
 
 /// Opens the store, binds `config.addr` (port 0 picks a free port) and starts serving.
 pub async fn start(config: Config) -> Result<Server, Error> {
+    operations::recorder();
     let store = Store::open(&config.database_url).await?;
+    tokio::spawn(purge_expired_sessions(store.clone()));
     let hub = Arc::new(Hub::default());
     let log = MessageLog::start(store.clone(), hub.clone()).await?;
     tokio::spawn(hub::announce_online_counts(
@@ -129,9 +179,17 @@ pub async fn start(config: Config) -> Result<Server, Error> {
     let listener = tokio::net::TcpListener::bind(config.addr).await?;
     let addr = listener.local_addr()?;
     // Chat frames are small and must go out at once: no Nagle delay behind an unacked write.
-    let listener = listener.tap_io(|stream| {
+    // TCP keepalive lets the kernel find a peer that vanished (a phone gone off the network)
+    // even where nothing is being written.
+    let keepalive = socket2::TcpKeepalive::new()
+        .with_time(KEEPALIVE_IDLE)
+        .with_interval(KEEPALIVE_INTERVAL);
+    let listener = listener.tap_io(move |stream| {
         if let Err(error) = stream.set_nodelay(true) {
             tracing::debug!(%error, "could not set TCP_NODELAY");
+        }
+        if let Err(error) = socket2::SockRef::from(&*stream).set_tcp_keepalive(&keepalive) {
+            tracing::debug!(%error, "could not set TCP keepalive");
         }
     });
     let leptos = LeptosOptions::builder()
@@ -147,15 +205,17 @@ pub async fn start(config: Config) -> Result<Server, Error> {
         hub,
         log,
         lookups: Lookups::start(&store),
+        limits: Limits::new(&config),
         config,
         leptos,
         shutdown,
     }));
     let mut stopping = state.shutdown.clone();
-    // Served through `into_make_service`: each TCP connection then takes a reference to the
-    // router. Served as a plain `Router`, axum rebuilt the whole route table (every page route,
-    // cloned) for every connection, about a tenth of a WebSocket connect's CPU.
-    let app = router(state).into_make_service();
+    // Served through a make-service: each TCP connection then takes a reference to the router
+    // (with its peer address, for the per-address limits). Served as a plain `Router`, axum
+    // rebuilt the whole route table (every page route, cloned) for every connection, about a
+    // tenth of a WebSocket connect's CPU.
+    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
     let task = tokio::spawn(async move {
         axum::serve(listener, app)
             .with_graceful_shutdown(async move {

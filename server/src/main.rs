@@ -4,17 +4,31 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use server::Config;
+use server::config::LogFormat;
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
 async fn main() -> ExitCode {
     keep_large_buffers_out_of_the_heap();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .init();
     let config = Config::parse();
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let logs = tracing_subscriber::fmt().with_env_filter(filter);
+    match config.log_format {
+        LogFormat::Json => logs.json().init(),
+        LogFormat::Text => logs.init(),
+    }
+    if let Some(server::config::Command::Admin(command)) = &config.command {
+        return match server::cli::admin(&config, command).await {
+            Ok(done) => {
+                println!("{done}");
+                ExitCode::SUCCESS
+            }
+            Err(error) => {
+                eprintln!("hearth: {error}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let database = config.database_url.clone();
     let server = match server::start(config).await {
         Ok(server) => server,

@@ -159,8 +159,10 @@ impl Writer {
         }
         let sent_at = now_ms();
         let (messages, dones): (Vec<NewMessage>, Vec<Done>) = run.drain(..).unzip();
+        let started = std::time::Instant::now();
         let failure = match self.store.append_messages(&messages, sent_at).await {
             Ok(ids) => {
+                crate::operations::committed(messages.len(), started.elapsed());
                 for ((message, done), id) in messages.into_iter().zip(dones).zip(ids) {
                     publish(&self.hub, message, id, sent_at, done);
                 }

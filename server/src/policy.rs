@@ -265,5 +265,29 @@ pub fn decide_role_change(who: i64, role: Role, target: i64) -> Decision {
     Ok(())
 }
 
+/// May the administrator `who` disable `target`, or set its password? Not their own account:
+/// the server must keep its administrator (their own password is changed on /account).
+pub fn decide_account_change(who: i64, role: Role, target: i64) -> Decision {
+    decide_admin(role, AdminAction::ManageAccounts)?;
+    if who == target {
+        return Err(Denial::new(
+            ErrorCode::Invalid,
+            "You cannot disable your own account or set its password here; use Account.",
+        ));
+    }
+    Ok(())
+}
+
+/// May someone with `role` make invite links (to let a class sign up)?
+pub fn decide_invite(role: Role) -> Decision {
+    if role.is_staff() {
+        Ok(())
+    } else {
+        Err(forbidden(
+            "Only teachers and the administrator can make invite links.",
+        ))
+    }
+}
+
 #[cfg(test)]
 mod tests;

@@ -2,7 +2,8 @@
 //! welcome and catch-up, then a loop that writes hub frames out and runs incoming commands.
 
 use app::protocol::{
-    CHANGES_MAX, CLOSE_PROTOCOL, CLOSE_TOO_BIG, CLOSE_TOO_SLOW, ChatMessage, ClientFrame,
+    CHANGES_MAX, CLOSE_CATCH_UP_FAILED, CLOSE_DISABLED, CLOSE_PROTOCOL, CLOSE_SIGNED_OUT,
+    CLOSE_TOO_BIG, CLOSE_TOO_MANY_SOCKETS, CLOSE_TOO_SLOW, CLOSE_UNRESPONSIVE, ClientFrame,
     ErrorCode, MAX_FRAME_BYTES, PROTOCOL_VERSION, Role, ServerFrame,
 };
 use axum::extract::State;
@@ -16,7 +17,7 @@ use tokio::sync::mpsc;
 use crate::AppState;
 use crate::auth::{self, SignedIn};
 use crate::commands::{self, Client};
-use crate::hub::{Frame, Registration, encode};
+use crate::hub::{Frame, KickReason, Registration, encode};
 use crate::store::only_for;
 
 /// A client must say hello within this time.
@@ -31,6 +32,11 @@ const WRITE_BATCH: usize = 64;
 const READ_BUFFER: usize = 4 * 1024;
 /// Frames are written out once this much is buffered (and at every flush).
 const WRITE_BUFFER: usize = 16 * 1024;
+/// How often the server pings a connection.
+const PING_EVERY: Duration = Duration::from_secs(30);
+/// A connection that has sent nothing (not even a pong) for this long is closed: its user goes
+/// offline instead of staying "online" behind a half-open connection.
+const SILENT_MAX: Duration = Duration::from_secs(60);
 /// How long the final close frame may take to send.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 const CLOSE_GOING_AWAY: u16 = 1001;
@@ -55,7 +61,7 @@ pub async fn upgrade(
         .on_upgrade(move |socket| connection(socket, state, who))
 }
 
-fn close(code: u16, reason: &'static str) -> CloseFrame {
+fn close(code: u16, reason: impl Into<axum::extract::ws::Utf8Bytes>) -> CloseFrame {
     CloseFrame {
         code,
         reason: reason.into(),
@@ -80,7 +86,14 @@ async fn connection(mut socket: WebSocket, state: AppState, who: SignedIn) {
             return;
         }
     };
-    let registration = state.hub.connect(who.user.id);
+    let most = state.limits.sockets_per_user;
+    let Ok(registration) = state.hub.connect(who.user.id, who.session(), most) else {
+        crate::operations::refused("sockets");
+        let reason = format!("too many open connections for this account (at most {most})");
+        let frame = close(CLOSE_TOO_MANY_SOCKETS, reason);
+        let _ = tokio::time::timeout(CLOSE_TIMEOUT, socket.send(Message::Close(Some(frame)))).await;
+        return;
+    };
     let client = Client {
         me: who.user,
         conn: registration.id,
@@ -130,12 +143,30 @@ async fn handshake(socket: &mut WebSocket) -> Result<Resume, CloseFrame> {
 /// How a connection ends: with this close frame, or (`None`) with the socket already gone.
 type End = Option<CloseFrame>;
 
-fn too_slow() -> End {
-    Some(close(CLOSE_TOO_SLOW, "too slow: frames were not read"))
+/// The close frame for a connection kicked for `reason`.
+fn kicked_out(reason: KickReason) -> End {
+    Some(match reason {
+        KickReason::TooSlow => {
+            crate::operations::slow_reader();
+            close(CLOSE_TOO_SLOW, "too slow: frames were not read")
+        }
+        KickReason::SignedOut => close(CLOSE_SIGNED_OUT, "signed out"),
+        KickReason::Disabled => close(CLOSE_DISABLED, "this account was disabled"),
+    })
 }
 
-/// Resolves when the connection fell too far behind and must close.
-type Kicked<'p, 'n> = std::pin::Pin<&'p mut tokio::sync::futures::Notified<'n>>;
+/// Resolves when the connection must close (too slow, or its session ended); the kick says why.
+struct Kicked<'p, 'n> {
+    notified: std::pin::Pin<&'p mut tokio::sync::futures::Notified<'n>>,
+    kick: &'n crate::hub::Kick,
+}
+
+impl Kicked<'_, '_> {
+    async fn wait(&mut self) -> End {
+        self.notified.as_mut().await;
+        kicked_out(self.kick.reason())
+    }
+}
 
 /// Runs socket I/O unless the connection is kicked first: a client that stops reading must not
 /// hold its task in a blocked write.
@@ -145,7 +176,7 @@ async fn unless_kicked(
 ) -> Result<(), End> {
     tokio::select! {
         done = io => done.map_err(|_| None),
-        _ = kicked.as_mut() => Err(too_slow()),
+        end = kicked.wait() => Err(end),
     }
 }
 
@@ -200,8 +231,11 @@ async fn serve(
     } = registration;
     // One waiter each for the whole connection (not one per loop turn: registering a waiter
     // takes a lock, and this loop turns once per delivered frame).
-    let mut kicked = std::pin::pin!(kick.notified());
-    let kicked = &mut kicked;
+    let notified = std::pin::pin!(kick.notified());
+    let kicked = &mut Kicked {
+        notified,
+        kick: &kick,
+    };
     let mut shutdown = state.shutdown.clone();
     let mut shutting_down = std::pin::pin!(shutdown.changed());
     // Both batched lookups at once: the sidebar, and the count of unread feedback.
@@ -231,29 +265,33 @@ async fn serve(
         feedback_unread,
         direct_reviewable: state.config.review_direct_messages,
     };
-    // A catch-up that cannot be read is logged and skipped: the client still has history.
-    let or_nothing = |what: &str, read: Result<Vec<ChatMessage>, sqlx::Error>| {
-        read.unwrap_or_else(|error| {
-            tracing::error!(%error, "could not load {what}");
-            Vec::new()
-        })
+    // A catch-up that cannot be read closes the connection before the welcome, with a code
+    // that tells the client to come back with the same cursors: it never believes itself up
+    // to date when it is not.
+    let catch_up_failed = |what: &str, error: sqlx::Error| {
+        tracing::error!(%error, "could not load {what}");
+        Some(close(
+            CLOSE_CATCH_UP_FAILED,
+            "could not catch up; reconnect",
+        ))
     };
     let missed = match resume.messages {
-        Some(after) => or_nothing(
-            "missed messages",
-            state.store.missed(client.me.id, after, MISSED_MAX).await,
-        ),
+        Some(after) => match state.store.missed(client.me.id, after, MISSED_MAX).await {
+            Ok(missed) => missed,
+            Err(error) => return catch_up_failed("missed messages", error),
+        },
         None => Vec::new(),
     };
     let missed = only_for(missed, client.me.id, role.is_staff());
     let changed = match resume.changes {
-        Some(after) => or_nothing(
-            "changed messages",
-            state
-                .store
-                .changed_since(client.me.id, after, CHANGES_MAX)
-                .await,
-        ),
+        Some(after) => match state
+            .store
+            .changed_since(client.me.id, after, CHANGES_MAX)
+            .await
+        {
+            Ok(changed) => changed,
+            Err(error) => return catch_up_failed("changed messages", error),
+        },
         None => Vec::new(),
     };
     let changed = only_for(changed, client.me.id, role.is_staff());
@@ -276,9 +314,22 @@ async fn serve(
     {
         return end;
     }
+    // Liveness: a ping every PING_EVERY; anything heard from the client (a pong included)
+    // proves it is there.
+    let mut pings = tokio::time::interval_at(tokio::time::Instant::now() + PING_EVERY, PING_EVERY);
+    pings.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last_heard = tokio::time::Instant::now();
     loop {
         tokio::select! {
-            _ = kicked.as_mut() => return too_slow(),
+            end = kicked.wait() => return end,
+            _ = pings.tick() => {
+                if last_heard.elapsed() >= SILENT_MAX {
+                    return Some(close(CLOSE_UNRESPONSIVE, "no answer to pings"));
+                }
+                if let Err(end) = unless_kicked(kicked, socket.send(Message::Ping(Default::default()))).await {
+                    return end;
+                }
+            }
             _ = shutting_down.as_mut() => return Some(close(CLOSE_GOING_AWAY, "server shutting down")),
             frame = queue.recv() => {
                 let frame = frame?;
@@ -287,6 +338,7 @@ async fn serve(
                 }
             }
             incoming = socket.recv() => {
+                last_heard = tokio::time::Instant::now();
                 let reply = match incoming? {
                     // Boxed: the command futures (database queries) would otherwise make every
                     // idle connection's task as large as the largest command.

@@ -4,7 +4,7 @@
 use app::names::check_message;
 use app::protocol::{ErrorCode, HISTORY_PAGE, MessageKind, ServerFrame};
 
-use super::{Client, Outcome, Refusal, allowed, internal};
+use super::{Client, Outcome, Refusal, allowed, internal, rate_limited};
 use crate::AppState;
 use crate::hub::encode;
 use crate::message_log::NotStored;
@@ -29,6 +29,13 @@ pub async fn send(
     }
     if let Err(why) = check_message(&text) {
         return refuse(Refusal::new(ErrorCode::Invalid, why));
+    }
+    if let Err(wait) = state.limits.messages_per_user.check(client.me.id) {
+        return refuse(rate_limited(
+            "message",
+            wait,
+            "You are sending messages too fast; this one was not sent.",
+        ));
     }
     // The statement that stores the message checks the stored membership and mute (the
     // message log's batch trigger), so a member's post costs no extra read. A socket that is

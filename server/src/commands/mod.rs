@@ -81,6 +81,17 @@ impl From<Denial> for Refusal {
     }
 }
 
+/// Refused by a limit (`what`, for the metrics): "try again after `until`".
+fn rate_limited(what: &'static str, wait: crate::limits::RetryAfter, message: &str) -> Refusal {
+    crate::operations::refused(what);
+    let mut refusal = Refusal::new(
+        ErrorCode::RateLimited,
+        format!("{message} Try again in {} s.", wait.seconds()),
+    );
+    refusal.until = Some(now_ms() + wait.0.as_millis() as i64);
+    refusal
+}
+
 fn internal() -> Refusal {
     Refusal::new(
         ErrorCode::Internal,

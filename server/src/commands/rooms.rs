@@ -4,7 +4,7 @@
 use app::names::parse_room_name;
 use app::protocol::{ErrorCode, MessageKind, RoomKind, RoomSummary, ServerFrame, User, Visibility};
 
-use super::{Client, Outcome, Refusal, allowed};
+use super::{Client, Outcome, Refusal, allowed, rate_limited};
 use crate::AppState;
 use crate::hub::{Frame, encode};
 use crate::policy::Action;
@@ -75,6 +75,21 @@ pub async fn list(state: &AppState, client: &Client) -> Outcome {
     Ok(Some(ServerFrame::Rooms { rooms }))
 }
 
+/// Counts one room creation or rename against the person's limit.
+fn room_change_allowed(state: &AppState, client: &Client) -> Result<(), Refusal> {
+    state
+        .limits
+        .room_changes_per_user
+        .check(client.me.id)
+        .map_err(|wait| {
+            rate_limited(
+                "room_change",
+                wait,
+                "You have created or renamed too many rooms lately.",
+            )
+        })
+}
+
 pub async fn create(
     state: &AppState,
     client: &Client,
@@ -82,6 +97,7 @@ pub async fn create(
     visibility: Visibility,
 ) -> Outcome {
     let name = parse_room_name(name).map_err(invalid)?;
+    room_change_allowed(state, client)?;
     let room = state
         .store
         .create_room(&name, visibility, client.me.id)
@@ -114,6 +130,7 @@ pub async fn create(
 pub async fn rename(state: &AppState, client: &Client, room: i64, name: &str) -> Outcome {
     let (_, row) = allowed(state, client, room, Action::Rename).await?;
     let name = parse_room_name(name).map_err(|why| invalid(why).in_room(room))?;
+    room_change_allowed(state, client).map_err(|refusal| refusal.in_room(room))?;
     state
         .store
         .rename_room(room, &name)

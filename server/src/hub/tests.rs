@@ -9,8 +9,8 @@ fn frame(text: &'static str) -> Frame {
 #[test]
 fn room_frames_reach_only_subscribers() {
     let hub = Hub::default();
-    let mut a = hub.connect(1);
-    let mut b = hub.connect(2);
+    let mut a = hub.connect(1, 0, 0).unwrap();
+    let mut b = hub.connect(2, 0, 0).unwrap();
     hub.subscribe(a.id, &[10]);
     hub.to_room(10, &frame("x"));
     assert_eq!(a.queue.try_recv().unwrap().as_str(), "x");
@@ -20,8 +20,8 @@ fn room_frames_reach_only_subscribers() {
 #[test]
 fn a_user_stays_online_until_the_last_connection_closes() {
     let hub = Hub::default();
-    let first = hub.connect(7);
-    let second = hub.connect(7);
+    let first = hub.connect(7, 0, 0).unwrap();
+    let second = hub.connect(7, 0, 0).unwrap();
     assert!(first.came_online);
     assert!(!second.came_online);
     assert_eq!(hub.disconnect(first.id), None);
@@ -33,9 +33,9 @@ fn a_user_stays_online_until_the_last_connection_closes() {
 #[test]
 fn presence_reaches_only_the_watchers_of_the_users_rooms() {
     let hub = Hub::default();
-    let mut watcher = hub.connect(1);
-    let mut elsewhere = hub.connect(2);
-    let mut unwatched = hub.connect(3);
+    let mut watcher = hub.connect(1, 0, 0).unwrap();
+    let mut elsewhere = hub.connect(2, 0, 0).unwrap();
+    let mut unwatched = hub.connect(3, 0, 0).unwrap();
     hub.watch(watcher.id, 10);
     hub.watch(elsewhere.id, 20);
     hub.watch(elsewhere.id, 10);
@@ -50,7 +50,7 @@ fn presence_reaches_only_the_watchers_of_the_users_rooms() {
 #[test]
 fn a_connection_that_stops_reading_is_kicked() {
     let hub = Hub::default();
-    let reg = hub.connect(1);
+    let reg = hub.connect(1, 0, 0).unwrap();
     hub.subscribe(reg.id, &[1]);
     for _ in 0..QUEUE_FRAMES {
         hub.to_room(1, &frame("x"));
@@ -75,9 +75,9 @@ fn a_connection_that_stops_reading_is_kicked() {
 #[test]
 fn online_counts_change_once_per_person_and_are_announced_once() {
     let hub = Hub::default();
-    let a1 = hub.connect(1);
-    let a2 = hub.connect(1);
-    let b = hub.connect(2);
+    let a1 = hub.connect(1, 0, 0).unwrap();
+    let a2 = hub.connect(1, 0, 0).unwrap();
+    let b = hub.connect(2, 0, 0).unwrap();
     hub.subscribe(a1.id, &[10]);
     hub.subscribe(a2.id, &[10]);
     hub.subscribe(b.id, &[10, 11]);
@@ -89,7 +89,7 @@ fn online_counts_change_once_per_person_and_are_announced_once() {
 
     // One of Alice's tabs closes: she is still online. Bob comes and goes: no change.
     hub.disconnect(a1.id);
-    let b2 = hub.connect(2);
+    let b2 = hub.connect(2, 0, 0).unwrap();
     hub.subscribe(b2.id, &[10]);
     hub.disconnect(b2.id);
     assert!(hub.take_online_changes().is_empty());
@@ -101,11 +101,41 @@ fn online_counts_change_once_per_person_and_are_announced_once() {
 #[test]
 fn leaving_a_room_stops_its_frames_for_every_tab() {
     let hub = Hub::default();
-    let mut a = hub.connect(1);
-    let mut b = hub.connect(1);
+    let mut a = hub.connect(1, 0, 0).unwrap();
+    let mut b = hub.connect(1, 0, 0).unwrap();
     hub.subscribe_user(1, 5);
     hub.unsubscribe_user(1, 5);
     hub.to_room(5, &frame("x"));
     assert!(a.queue.try_recv().is_err());
     assert!(b.queue.try_recv().is_err());
+}
+
+#[test]
+fn an_account_may_hold_only_so_many_connections() {
+    let hub = Hub::default();
+    let first = hub.connect(1, 0, 2).unwrap();
+    let _second = hub.connect(1, 0, 2).unwrap();
+    assert!(hub.connect(1, 0, 2).is_err(), "the third is refused");
+    assert!(hub.connect(2, 0, 2).is_ok(), "someone else is not");
+    hub.disconnect(first.id);
+    assert!(hub.connect(1, 0, 2).is_ok(), "a closed one frees its place");
+}
+
+#[test]
+fn signing_out_kicks_only_that_sessions_connections() {
+    let hub = Hub::default();
+    let laptop = hub.connect(1, 100, 0).unwrap();
+    let phone = hub.connect(1, 200, 0).unwrap();
+    hub.kick_user(1, Some(100), KickReason::SignedOut);
+    let waker = std::task::Waker::noop();
+    let mut cx = std::task::Context::from_waker(waker);
+    let laptop_kicked = laptop.kicked.notified();
+    let phone_kicked = phone.kicked.notified();
+    tokio::pin!(laptop_kicked, phone_kicked);
+    assert!(laptop_kicked.as_mut().poll(&mut cx).is_ready());
+    assert_eq!(laptop.kicked.reason(), KickReason::SignedOut);
+    assert!(phone_kicked.as_mut().poll(&mut cx).is_pending());
+    hub.kick_user(1, None, KickReason::Disabled);
+    assert!(phone_kicked.as_mut().poll(&mut cx).is_ready());
+    assert_eq!(phone.kicked.reason(), KickReason::Disabled);
 }

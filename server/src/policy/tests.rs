@@ -283,3 +283,17 @@ fn reviews_of_private_rooms_and_conversations_are_logged_and_public_ones_not() {
     assert!(!review_is_logged(&public()));
     assert!(!review_is_logged(&archived()));
 }
+
+#[test]
+fn only_staff_make_invite_links() {
+    assert!(decide_invite(Role::Admin).is_ok());
+    assert!(decide_invite(Role::Teacher).is_ok());
+    assert!(decide_invite(Role::Member).is_err());
+}
+
+#[test]
+fn the_administrator_cannot_disable_their_own_account() {
+    assert!(decide_account_change(1, Role::Admin, 2).is_ok());
+    assert!(decide_account_change(1, Role::Admin, 1).is_err());
+    assert!(decide_account_change(1, Role::Teacher, 2).is_err());
+}

@@ -95,6 +95,15 @@ impl Store {
         Ok(Store { readers, writer })
     }
 
+    /// Writes one row, to show that the database takes writes (`/readyz`).
+    pub async fn probe_write(&self) -> Result<()> {
+        sqlx::query("INSERT OR REPLACE INTO readiness (id, checked_at) VALUES (1, ?1)")
+            .bind(now_ms())
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
+
     pub async fn close(&self) {
         self.readers.close().await;
         self.writer.close().await;

@@ -211,7 +211,7 @@ async fn usernames_and_passwords_out_of_bounds_are_refused_at_sign_up() {
 }
 
 #[tokio::test]
-async fn the_session_cookie_is_secure_behind_an_https_proxy() {
+async fn the_session_cookie_is_secure_and_host_only_behind_an_https_proxy() {
     let server = TestServer::start().await;
     let response = server
         .http()
@@ -230,6 +230,11 @@ async fn the_session_cookie_is_secure_behind_an_https_proxy() {
         .to_str()
         .unwrap();
     assert!(cookie.contains("; Secure"), "{cookie}");
+    assert!(cookie.starts_with("__Host-hearth_session="), "{cookie}");
+    assert!(
+        cookie.contains("Path=/;") && !cookie.contains("Domain"),
+        "{cookie}"
+    );
 }
 
 #[tokio::test]

@@ -1,6 +1,6 @@
 //! History: pages of 50, persistence across restarts, and catching up after a reconnect.
 
-use crate::support::{TestServer, text_of};
+use crate::support::{TestServer, text_of, without_flood_limits};
 use app::protocol::{ClientFrame, HISTORY_PAGE, LOBBY_ID, ServerFrame};
 
 async fn post_all(client: &mut crate::support::Client, texts: impl IntoIterator<Item = String>) {
@@ -40,7 +40,7 @@ async fn page(
 
 #[tokio::test]
 async fn history_comes_in_pages_of_fifty_newest_first() {
-    let server = TestServer::start().await;
+    let server = TestServer::start_with(without_flood_limits).await;
     let mut alice = server.connect(&server.register("alice").await).await;
     post_all(&mut alice, (1..=120).map(|i| format!("message {i}"))).await;
 
@@ -114,7 +114,7 @@ async fn a_reconnecting_client_gets_what_it_missed_without_duplicates() {
 async fn messages_sent_at_once_by_many_people_are_all_stored_in_one_order() {
     const PEOPLE: usize = 10;
     const EACH: usize = 20;
-    let server = TestServer::start().await;
+    let server = TestServer::start_with(without_flood_limits).await;
     let mut reader = server.connect(&server.register("reader").await).await;
     let mut senders = Vec::new();
     for i in 0..PEOPLE {

@@ -2,7 +2,7 @@
 //! moderation and posting command on a fresh room, and gets it done or refused with the code the
 //! policy gives.
 
-use crate::support::{Client, TestServer};
+use crate::support::{Client, TestServer, without_flood_limits};
 use app::protocol::{ClientFrame, ErrorCode, MuteLength, Role, Visibility};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -86,7 +86,7 @@ impl People {
 
 #[tokio::test]
 async fn every_role_in_every_kind_of_room_may_do_exactly_what_the_policy_says() {
-    let server = TestServer::start().await;
+    let server = TestServer::start_with(without_flood_limits).await;
     let admin = server.register("admin").await;
     let teacher = server.register("teacher").await;
     let mut people = People {

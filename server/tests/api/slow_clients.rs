@@ -6,11 +6,11 @@ use app::protocol::{CLOSE_TOO_SLOW, ClientFrame, LOBBY_ID, ServerFrame};
 use futures::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::support::TestServer;
+use crate::support::{TestServer, without_flood_limits};
 
 #[tokio::test]
 async fn a_client_that_stops_reading_is_disconnected() {
-    let server = TestServer::start().await;
+    let server = TestServer::start_with(without_flood_limits).await;
     let mut sleeper = server.connect(&server.register("sleeper").await).await;
     let sleeper_id = sleeper.me().id;
     // Eight posters, each reading everything it gets; the first also watches for the sleeper
