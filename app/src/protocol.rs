@@ -366,6 +366,10 @@ pub enum ServerFrame {
         /// conversations, and both people are told so in each.
         #[serde(default, skip_serializing_if = "is_default")]
         direct_reviewable: bool,
+        /// More was missed than the catch-up replays (its first 1,000 messages follow): the
+        /// client's logs have a gap, which it fills from history.
+        #[serde(default, skip_serializing_if = "is_default")]
+        replay_truncated: bool,
     },
     /// A new message (or membership notice) in a room the client belongs to.
     Message {

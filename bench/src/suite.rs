@@ -15,6 +15,18 @@ use crate::load::{Outcome, Plan};
 use crate::report::{self, Machine, Run};
 use crate::wire;
 
+/// Hearth's flags that turn off the per-address and per-person rate limits.
+pub(crate) const HEARTH_LIMITS_OFF: [&str; 8] = [
+    "--sign-ups-per-hour",
+    "0",
+    "--message-burst",
+    "0",
+    "--room-changes-per-hour",
+    "0",
+    "--sign-in-failures-per-address",
+    "0",
+];
+
 /// A server under test.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Server {
@@ -166,7 +178,11 @@ impl Running {
                     &format!("127.0.0.1:{port}"),
                     "--database-url",
                     &format!("sqlite://{}", database.display()),
-                ])
+                ]);
+                // The load comes from one address, far faster than people type, from accounts
+                // that each post and create rooms at machine speed: the abuse limits would
+                // refuse the benchmark itself (the peers have none). Turned off here only.
+                command.args(HEARTH_LIMITS_OFF)
             }
             Server::Node => {
                 command.args(["node", "bench/peers/node/server.js", "--port", &port_text])

@@ -420,6 +420,17 @@ pub async fn sign_out_everywhere(State(state): State<AppState>, headers: HeaderM
     signed_out(&state, &headers)
 }
 
+/// `GET /auth/session`: 204 while the request's session is live, 401 otherwise. The browser
+/// asks when its socket will not open, to tell an ended session (go to the sign-in page) from
+/// a server that is away (keep retrying).
+pub async fn session_status(State(state): State<AppState>, headers: HeaderMap) -> StatusCode {
+    if signed_in(&state, &headers).await.is_some() {
+        StatusCode::NO_CONTENT
+    } else {
+        StatusCode::UNAUTHORIZED
+    }
+}
+
 /// Checks `password` against the account's stored hash (within the hashing budget).
 pub async fn password_matches(state: &AppState, user: i64, password: String) -> Option<bool> {
     let account = state.store.account_by_id(user).await.ok()??;

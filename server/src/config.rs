@@ -96,6 +96,12 @@ pub struct Config {
     #[arg(long, env = "HEARTH_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
 
+    /// How often the server pings each socket, in milliseconds; a socket silent for two of
+    /// these (no pong, no frame) is closed and its user goes offline. (For tests: people keep
+    /// the default, 30 s.)
+    #[arg(long, env = "HEARTH_PING_MS", default_value_t = 30_000, hide = true)]
+    pub ping_ms: u64,
+
     /// Folder holding the built site (the wasm bundle, CSS and public files).
     #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]
     pub site_root: String,

@@ -101,6 +101,7 @@ pub fn router(state: AppState) -> Router {
         ));
     Router::new()
         .route("/ws", get(socket::upgrade))
+        .route("/auth/session", get(auth::session_status))
         .route("/healthz", get(operations::healthz))
         .route("/readyz", get(operations::readyz))
         .route("/metrics", get(operations::metrics))

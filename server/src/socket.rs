@@ -32,11 +32,6 @@ const WRITE_BATCH: usize = 64;
 const READ_BUFFER: usize = 4 * 1024;
 /// Frames are written out once this much is buffered (and at every flush).
 const WRITE_BUFFER: usize = 16 * 1024;
-/// How often the server pings a connection.
-const PING_EVERY: Duration = Duration::from_secs(30);
-/// A connection that has sent nothing (not even a pong) for this long is closed: its user goes
-/// offline instead of staying "online" behind a half-open connection.
-const SILENT_MAX: Duration = Duration::from_secs(60);
 /// How long the final close frame may take to send.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 const CLOSE_GOING_AWAY: u16 = 1001;
@@ -256,15 +251,7 @@ async fn serve(
         announce_presence(state, client.me.id, &joined, true);
     }
     state.hub.count_online(&mut rooms);
-    let welcome = ServerFrame::Welcome {
-        protocol: PROTOCOL_VERSION,
-        me: client.me.clone(),
-        role,
-        rooms,
-        changes: state.log.published_change(),
-        feedback_unread,
-        direct_reviewable: state.config.review_direct_messages,
-    };
+    let changes = state.log.published_change();
     // A catch-up that cannot be read closes the connection before the welcome, with a code
     // that tells the client to come back with the same cursors: it never believes itself up
     // to date when it is not.
@@ -282,6 +269,7 @@ async fn serve(
         },
         None => Vec::new(),
     };
+    let replay_truncated = missed.len() >= MISSED_MAX;
     let missed = only_for(missed, client.me.id, role.is_staff());
     let changed = match resume.changes {
         Some(after) => match state
@@ -295,6 +283,16 @@ async fn serve(
         None => Vec::new(),
     };
     let changed = only_for(changed, client.me.id, role.is_staff());
+    let welcome = ServerFrame::Welcome {
+        protocol: PROTOCOL_VERSION,
+        me: client.me.clone(),
+        role,
+        rooms,
+        changes,
+        feedback_unread,
+        direct_reviewable: state.config.review_direct_messages,
+        replay_truncated,
+    };
     // The welcome and the catch-up go out in one burst, before any live frame: new messages,
     // then the current state of those edited or deleted meanwhile.
     let catch_up = missed
@@ -314,16 +312,19 @@ async fn serve(
     {
         return end;
     }
-    // Liveness: a ping every PING_EVERY; anything heard from the client (a pong included)
-    // proves it is there.
-    let mut pings = tokio::time::interval_at(tokio::time::Instant::now() + PING_EVERY, PING_EVERY);
+    // Liveness: a ping every `ping_ms` (30 s); anything heard from the client (a pong
+    // included) proves it is there. A connection silent for two pings is closed: its user goes
+    // offline instead of staying "online" behind a half-open connection.
+    let ping_every = Duration::from_millis(state.config.ping_ms.max(1));
+    let silent_max = 2 * ping_every;
+    let mut pings = tokio::time::interval_at(tokio::time::Instant::now() + ping_every, ping_every);
     pings.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last_heard = tokio::time::Instant::now();
     loop {
         tokio::select! {
             end = kicked.wait() => return end,
             _ = pings.tick() => {
-                if last_heard.elapsed() >= SILENT_MAX {
+                if last_heard.elapsed() >= silent_max {
                     return Some(close(CLOSE_UNRESPONSIVE, "no answer to pings"));
                 }
                 if let Err(end) = unless_kicked(kicked, socket.send(Message::Ping(Default::default()))).await {

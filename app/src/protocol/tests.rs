@@ -117,6 +117,7 @@ fn server_frames_round_trip() {
             changes: 4,
             feedback_unread: 2,
             direct_reviewable: true,
+            replay_truncated: true,
         },
         ServerFrame::Message {
             message: message.clone(),

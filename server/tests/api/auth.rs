@@ -264,3 +264,89 @@ async fn a_configured_origin_may_connect() {
         403
     );
 }
+
+#[tokio::test]
+async fn pages_carry_a_content_security_policy_with_a_fresh_nonce() {
+    let server = TestServer::start().await;
+    let get = || server.http().get(format!("{}/login", server.base)).send();
+    let (first, second) = (get().await.unwrap(), get().await.unwrap());
+    let nonce_of = |response: &reqwest::Response| {
+        let policy = response.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert!(policy.contains("frame-ancestors 'none'"), "{policy}");
+        assert!(!policy.contains("unsafe-inline"), "{policy}");
+        let nonce = policy
+            .split("'nonce-")
+            .nth(1)
+            .and_then(|rest| rest.split('\'').next())
+            .unwrap()
+            .to_owned();
+        assert_eq!(response.headers()["x-content-type-options"], "nosniff");
+        assert_eq!(response.headers()["referrer-policy"], "same-origin");
+        assert_eq!(response.headers()["x-frame-options"], "DENY");
+        nonce
+    };
+    let (a, b) = (nonce_of(&first), nonce_of(&second));
+    assert_ne!(a, b, "a new nonce per response");
+    assert!(
+        first.headers().get("strict-transport-security").is_none(),
+        "no HSTS over plain http"
+    );
+    let html = first.text().await.unwrap();
+    assert!(
+        html.contains(&format!("nonce=\"{a}\"")),
+        "the hydration script carries the header's nonce"
+    );
+    assert!(
+        !html.contains("<script>") && !html.contains("<script type=\"module\">"),
+        "no script without the nonce"
+    );
+}
+
+#[tokio::test]
+async fn hsts_is_sent_over_https() {
+    let server = TestServer::start_with(|c| c.secure_cookies = true).await;
+    let response = server
+        .http()
+        .get(format!("{}/login", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        response.headers()["strict-transport-security"]
+            .to_str()
+            .unwrap()
+            .starts_with("max-age=")
+    );
+}
+
+#[tokio::test]
+async fn next_after_sign_in_never_leads_to_another_site_or_an_error() {
+    let server = TestServer::start().await;
+    server.register("alice").await;
+    for (next, expected) in [
+        ("/rooms/1", "/rooms/1"),
+        ("/\t/evil.example", "/"),
+        ("//evil.example", "/"),
+        ("/\\evil.example", "/"),
+        ("/rooms/1\nSet-Cookie: x=y", "/"),
+        ("https://evil.example", "/"),
+    ] {
+        let response = server
+            .http()
+            .post(format!("{}/auth/login", server.base))
+            .header("origin", &server.origin)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!(
+                "username=alice&password=correct%20horse%20battery&next={}",
+                crate::support::encode(next)
+            ))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 303, "next {next:?}");
+        assert_eq!(location(&response), expected, "next {next:?}");
+    }
+}

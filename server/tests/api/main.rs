@@ -9,6 +9,7 @@ mod feedback;
 mod history;
 mod limits;
 mod moderation;
+mod operations;
 mod policy;
 mod presence;
 mod private_rooms;

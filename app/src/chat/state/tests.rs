@@ -43,6 +43,7 @@ fn welcome(role: Role, rooms: Vec<RoomSummary>, changes: i64) -> ServerFrame {
         changes,
         feedback_unread: 0,
         direct_reviewable: false,
+        replay_truncated: false,
     }
 }
 
@@ -583,6 +584,7 @@ fn the_welcome_gives_the_unread_feedback_count_and_whether_direct_conversations_
             changes: 0,
             feedback_unread: 2,
             direct_reviewable: true,
+            replay_truncated: false,
         });
         assert_eq!(chat.feedback_unread.get_untracked(), 2);
         assert!(chat.direct_reviewable.get_untracked());
