@@ -12,6 +12,9 @@ fn explain(code: &str) -> String {
         "taken" => "That username is already taken.".into(),
         "username" => format!("Usernames are 1 to {MAX_USERNAME} characters, without spaces."),
         "password" => format!("Passwords are at least {MIN_PASSWORD} characters."),
+        "disabled" => "This account is disabled; ask the administrator.".into(),
+        "invite" => "Sign-ups need an invite link from a teacher or the administrator.".into(),
+        "closed" => "Sign-ups are closed on this server.".into(),
         _ => "Something went wrong on the server; please try again.".into(),
     }
 }
@@ -21,12 +24,25 @@ pub fn LoginPage() -> impl IntoView {
     let query = use_query_map();
     let error = move || query.read().get("error").map(|code| explain(&code));
     let next = move || query.read().get("next").unwrap_or_default();
+    // An invite link's token rides along with the sign-up (the server checks it).
+    let invite = move || query.read().get("invite").filter(|token| !token.is_empty());
     view! {
         <main class="login">
             <h1>"Hearth"</h1>
             <p class="tagline">"Sign in to chat with your class, club or team."</p>
             <form method="post" action="/auth/login">
                 {move || error().map(|text| view! { <p class="error" role="alert">{text}</p> })}
+                {move || {
+                    invite()
+                        .map(|token| {
+                            view! {
+                                <p class="invited">
+                                    "You were invited: choose a username and a password, then Create account."
+                                </p>
+                                <input type="hidden" name="invite" value=token/>
+                            }
+                        })
+                }}
                 <label>
                     "Username"
                     <input type="text" name="username" autocomplete="username" required maxlength=MAX_USERNAME.to_string()/>
@@ -35,7 +51,9 @@ pub fn LoginPage() -> impl IntoView {
                     "Password"
                     <input type="password" name="password" autocomplete="current-password" required/>
                 </label>
-                <input type="hidden" name="next" prop:value=next/>
+                // An attribute, not a property: it must be in the server's HTML for the form
+                // to carry it without JavaScript.
+                <input type="hidden" name="next" value=next/>
                 <div class="buttons">
                     <button type="submit">"Sign in"</button>
                     <button type="submit" formaction="/auth/register">"Create account"</button>

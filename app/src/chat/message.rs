@@ -29,6 +29,24 @@ pub(crate) fn clock(ms: i64) -> String {
     }
 }
 
+/// "14:05:07" in the reader's local time (UTC when rendered on the server or in tests).
+pub(crate) fn clock_seconds(ms: i64) -> String {
+    #[cfg(feature = "hydrate")]
+    {
+        let date = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(ms as f64));
+        format!(
+            "{:02}:{:02}:{:02}",
+            date.get_hours(),
+            date.get_minutes(),
+            date.get_seconds()
+        )
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        format!("{}:{:02}", clock(ms), ms.div_euclid(1000).rem_euclid(60))
+    }
+}
+
 /// One message or membership notice. A row is drawn once per state of its message (the log
 /// is keyed by id and change), so an edit or deletion redraws it; the feedback marker follows
 /// `marked` without a redraw.

@@ -91,16 +91,10 @@ pub fn ChatPage() -> impl IntoView {
         <div class="chat">
             <header class="topbar">
                 <span class="brand">"Hearth"</span>
-                <span class="status" role="status">
-                    {move || match chat.status.get() {
-                        Status::Connecting => "Connecting…",
-                        Status::Online => "",
-                        Status::Reconnecting => "Reconnecting…",
-                    }}
-                </span>
+                <span class="status" role="status">{move || chat.status.get().text()}</span>
                 <span class="whoami">{move || chat.me.get().map(|u| u.name)}</span>
-                // The review, feedback and accounts pages are server-rendered: leave the app
-                // for them.
+                // The review, feedback, administration and account pages are server-rendered:
+                // leave the app for them.
                 <a class="admin-link" href="/feedback" rel="external">
                     "Feedback"
                     {move || {
@@ -121,7 +115,15 @@ pub fn ChatPage() -> impl IntoView {
                         "Admin"
                     </a>
                 </Show>
-                <form method="post" action="/auth/logout" class="signout">
+                <a class="admin-link" href="/account" rel="external">
+                    "Account"
+                </a>
+                <form
+                    method="post"
+                    action="/auth/logout"
+                    class="signout"
+                    on:submit=move |_| chat.leaving.set_value(true)
+                >
                     <button type="submit">"Sign out"</button>
                 </form>
             </header>

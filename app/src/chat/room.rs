@@ -1,6 +1,8 @@
 //! The open room: its heading and actions, the message log (follows the newest message while
 //! the reader is at the bottom, loads older pages on scrolling up without jumping; each message
-//! offers editing and deletion to whoever may, and teachers their feedback), and the composer.
+//! offers editing and deletion to whoever may, and teachers their feedback; after it, this tab's
+//! messages the server has not stored yet: "Sending…", or "Not sent" with Retry), and the
+//! composer.
 
 use std::collections::HashSet;
 
@@ -8,6 +10,7 @@ use leptos::html;
 use leptos::prelude::*;
 
 use super::message::{MessageRow, clock};
+use super::state::{Delivery, Outgoing};
 use super::use_chat;
 use crate::names::{MAX_USERNAME, check_message, parse_room_name, parse_username};
 use crate::protocol::{ClientFrame, LOBBY_ID, RoomKind, muted_notice};
@@ -258,10 +261,15 @@ fn MessageLog(room: Memo<i64>) -> impl IntoView {
         anchor.set_value(None);
     });
 
+    // Messages written here that the server has not stored yet (or whose broadcast has not
+    // come back yet): after the log, as this user's own.
+    let outgoing = Memo::new(move |_| chat.outgoing(room.get()));
+
     // After messages are added: keep an older page from moving the view, or follow the newest.
     let count = Memo::new(move |_| {
         chat.logs
             .with(|logs| logs.get(&room.get()).map_or(0, |log| log.messages.len()))
+            + outgoing.with(Vec::len)
     });
     Effect::new(move |_| {
         // Read, not just tracked: a memo computes (and so follows its sources) only when read.
@@ -326,6 +334,11 @@ fn MessageLog(room: Memo<i64>) -> impl IntoView {
                         key=|m| (m.id, m.change)
                         children=move |message| view! { <MessageRow message me moderator reviewer marked/> }
                     />
+                    <For
+                        each=move || outgoing.get()
+                        key=|e| (e.nonce.clone(), e.delivery.clone())
+                        children=move |entry| view! { <OutgoingRow entry/> }
+                    />
                 </ol>
             </div>
             <Show when=move || !at_bottom.get()>
@@ -337,25 +350,75 @@ fn MessageLog(room: Memo<i64>) -> impl IntoView {
     }
 }
 
+/// A message from the outbox: "Sending…", or "Not sent" with the reason, Retry and Discard.
+#[component]
+fn OutgoingRow(entry: Outgoing) -> impl IntoView {
+    let chat = use_chat();
+    let name = move || chat.me.get().map(|u| u.name).unwrap_or_default();
+    let Outgoing {
+        nonce,
+        text,
+        written_at,
+        delivery,
+        ..
+    } = entry;
+    let time = clock(written_at);
+    let datetime = written_at.to_string();
+    match delivery {
+        Delivery::Sending => view! {
+            <li class="message mine outgoing sending">
+                <div class="meta">
+                    <span class="author">{name}</span>
+                    " "
+                    <span class="delivery">"Sending…"</span>
+                </div>
+                <p class="text">{text}</p>
+            </li>
+        }
+        .into_any(),
+        // Stored; its broadcast (with the server's time) replaces this row when it comes.
+        Delivery::Stored(_) => view! {
+            <li class="message mine outgoing">
+                <div class="meta">
+                    <span class="author">{name}</span>
+                    " "
+                    <time data-ms=datetime>{time}</time>
+                </div>
+                <p class="text">{text}</p>
+            </li>
+        }
+        .into_any(),
+        Delivery::NotSent(reason) => {
+            let again = nonce.clone();
+            view! {
+                <li class="message mine outgoing not-sent">
+                    <div class="meta">
+                        <span class="author">{name}</span>
+                        " "
+                        <span class="delivery">"Not sent"</span>
+                    </div>
+                    <p class="text">{text}</p>
+                    <p class="why" role="alert">{reason}</p>
+                    <div class="resend">
+                        <button type="button" on:click=move |_| chat.retry(&again)>
+                            "Retry"
+                        </button>
+                        <button type="button" on:click=move |_| chat.discard(&nonce)>
+                            "Discard"
+                        </button>
+                    </div>
+                </li>
+            }
+            .into_any()
+        }
+    }
+}
+
 #[component]
 fn Composer(room: Memo<i64>) -> impl IntoView {
     let chat = use_chat();
-    let text = RwSignal::new(String::new());
-    // The text that was sent and is awaiting its acknowledgement.
-    let sent_text = StoredValue::new(None::<String>);
-
-    // Once the server has stored the message, clear the composer (unless it was edited).
-    Effect::new(move |_| {
-        if chat.delivered.get().is_some() {
-            chat.delivered.set(None);
-            if let Some(sent) = sent_text.get_value()
-                && text.get_untracked() == sent
-            {
-                text.set(String::new());
-            }
-            sent_text.set_value(None);
-        }
-    });
+    // In the chat state: a message sent too fast comes back into it.
+    let text = chat.draft;
 
     let joined = move || chat.room(room.get()).is_some_and(|r| r.joined);
     // Posting is still sent while muted: the server decides, and its refusal says the same.
@@ -364,23 +427,15 @@ fn Composer(room: Memo<i64>) -> impl IntoView {
             .map(|until| view! { <p class="muted-notice">{muted_notice(until, clock)}</p> })
     };
 
+    // The message leaves the composer for the outbox at once, connected or not: it shows in
+    // the room as "Sending…" until the server stores it.
     let submit = move || {
-        if chat.pending.get_untracked().is_some() {
-            return;
-        }
         let body = text.get_untracked();
         if let Err(why) = check_message(&body) {
             chat.composer_error.set(Some(why));
             return;
         }
-        if chat.status.get_untracked() != super::state::Status::Online {
-            chat.composer_error.set(Some(
-                "Not connected right now; your message is kept here. Send it once reconnected."
-                    .into(),
-            ));
-            return;
-        }
-        sent_text.set_value(Some(body.clone()));
+        text.set(String::new());
         chat.post(room.get_untracked(), body);
     };
 
@@ -409,9 +464,7 @@ fn Composer(room: Memo<i64>) -> impl IntoView {
                     }
                 }
             ></textarea>
-            <button type="submit" disabled=move || chat.pending.get().is_some()>
-                "Send"
-            </button>
+            <button type="submit">"Send"</button>
             {move || chat.composer_error.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
         </form>
     }

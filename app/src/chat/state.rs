@@ -19,6 +19,25 @@ pub enum Status {
     Connecting,
     Online,
     Reconnecting,
+    /// The account has too many sockets open (close code 4008): this tab retries slowly.
+    TooManyTabs,
+    /// The session ended (signed out, disabled, expired): the page goes to the sign-in page.
+    SignedOut,
+}
+
+impl Status {
+    /// What the header's status line says.
+    pub fn text(self) -> &'static str {
+        match self {
+            Status::Connecting => "Connecting…",
+            Status::Online => "",
+            Status::Reconnecting => "Reconnecting…",
+            Status::TooManyTabs => {
+                "Too many tabs or devices are connected to this account. Close one; this tab tries again every 30 seconds."
+            }
+            Status::SignedOut => "Your session has ended; going to the sign-in page…",
+        }
+    }
 }
 
 /// The messages of one room the client has, sorted by id, without duplicates.
@@ -31,6 +50,10 @@ pub struct RoomLog {
     pub loaded: bool,
     /// An older page has been asked for and not arrived yet.
     pub loading_older: bool,
+    /// What is held here may not join up with the room's newest messages (more was missed than
+    /// a reconnect replays, or a room seen only as a preview): the next newest page drops what
+    /// is older than it instead of merging with it.
+    pub gap: bool,
 }
 
 impl RoomLog {
@@ -148,12 +171,14 @@ pub struct Chat {
     pub current: RwSignal<i64>,
     /// A message for everyone to see (a failed command, a deleted room).
     pub notice: RwSignal<Option<String>>,
-    /// The composer's problem: a refused or unsendable message.
+    /// The composer's problem: an unsendable message, or the server's "too fast".
     pub composer_error: RwSignal<Option<String>>,
-    /// The nonce of the message waiting for its `sent` acknowledgement.
-    pub pending: RwSignal<Option<String>>,
-    /// Text of the message that was acknowledged: the composer clears it if unchanged.
-    pub delivered: RwSignal<Option<String>>,
+    /// The text in the composer (here rather than in the composer, so that a message sent too
+    /// fast can come back into it).
+    pub draft: RwSignal<String>,
+    /// Messages written in this tab that the server has not stored yet, in the order written:
+    /// shown in their room as "Sending…" or "Not sent". See `outbox.rs`.
+    pub outbox: RwSignal<Vec<Outgoing>>,
     /// Where to go next (set when the current room disappears or a new room is ready).
     pub go_to: RwSignal<Option<String>>,
     /// A room this tab asked to create or a person it asked to talk to: open it when it appears.
@@ -161,9 +186,23 @@ pub struct Chat {
     /// The change cursor: the welcome's `changes`, raised by every live `message_changed`.
     /// A reconnect sends it, and the server replays the edits and deletions made since.
     pub changes: StoredValue<i64>,
-    pub outbox: StoredValue<Option<Outbox>>,
+    /// The resume cursor: the newest message id received as a `message` frame (live, or
+    /// replayed after a reconnect) in a room this user is in; before the first such message,
+    /// the newest message of their rooms at the first welcome. History pages and previews of
+    /// other rooms never move it: the server streams a connection's messages in id order, so
+    /// everything in this user's rooms up to it has reached this tab, and nothing after it is
+    /// skipped on reconnect.
+    pub resume: StoredValue<Option<i64>>,
+    /// The connection task's end of the channel to the socket.
+    pub sender: StoredValue<Option<Outbox>>,
     /// Set once the socket task runs, so it starts only once per page.
     pub started: StoredValue<bool>,
+    /// This page is signing out (its form was sent): the socket's close that follows needs no
+    /// trip to the sign-in page, the form's answer goes there.
+    pub leaving: StoredValue<bool>,
+    /// Makes this page's nonces unlike any other page's: the server treats a `send` whose nonce
+    /// it has seen from this user as a repeat (so a resend after a reconnect is stored once).
+    pub nonce_prefix: StoredValue<String>,
     next_nonce: StoredValue<u64>,
 }
 
@@ -189,13 +228,16 @@ impl Chat {
             current: RwSignal::new(LOBBY_ID),
             notice: RwSignal::new(None),
             composer_error: RwSignal::new(None),
-            pending: RwSignal::new(None),
-            delivered: RwSignal::new(None),
+            draft: RwSignal::new(String::new()),
+            outbox: RwSignal::new(Vec::new()),
             go_to: RwSignal::new(None),
             awaiting: RwSignal::new(None),
             changes: StoredValue::new(0),
-            outbox: StoredValue::new(None),
+            resume: StoredValue::new(None),
+            sender: StoredValue::new(None),
             started: StoredValue::new(false),
+            leaving: StoredValue::new(false),
+            nonce_prefix: StoredValue::new("m".to_owned()),
             next_nonce: StoredValue::new(0),
         }
     }
@@ -204,8 +246,8 @@ impl Chat {
     pub fn send(&self, frame: ClientFrame) -> bool {
         #[cfg(feature = "hydrate")]
         {
-            self.outbox.with_value(|outbox| {
-                outbox
+            self.sender.with_value(|sender| {
+                sender
                     .as_ref()
                     .is_some_and(|tx| tx.unbounded_send(frame).is_ok())
             })
@@ -217,17 +259,11 @@ impl Chat {
         }
     }
 
-    /// Posts a message; the composer keeps the text until the server acknowledges it.
-    pub fn post(&self, room: i64, text: String) {
-        let nonce = self.next_nonce.with_value(|n| format!("m{n}"));
-        self.next_nonce.update_value(|n| *n += 1);
-        self.pending.set(Some(nonce.clone()));
-        self.composer_error.set(None);
-        self.send(ClientFrame::Send {
-            room,
-            text,
-            nonce: Some(nonce),
-        });
+    /// A nonce no other message of this user carries.
+    fn new_nonce(&self) -> String {
+        let n = self.next_nonce.get_value();
+        self.next_nonce.set_value(n + 1);
+        format!("{}{n}", self.nonce_prefix.get_value())
     }
 
     pub fn room(&self, id: i64) -> Option<RoomSummary> {
@@ -311,10 +347,9 @@ impl Chat {
         ends
     }
 
-    /// The newest message id the client has in any room: where a reconnect resumes.
+    /// Where a reconnect resumes: see [`Chat::resume`].
     pub fn resume_cursor(&self) -> Option<i64> {
-        self.logs
-            .with_untracked(|logs| logs.values().filter_map(RoomLog::newest).max())
+        self.resume.get_value()
     }
 
     /// The change cursor to send in a hello: none before the first welcome (nothing to catch
@@ -379,14 +414,11 @@ impl Chat {
         }
     }
 
-    /// The connection dropped: whatever was in flight may or may not have arrived.
+    /// The connection dropped: whatever was in flight may or may not have arrived. Messages
+    /// stay in the outbox, "Sending…", and go again with the same nonces after the next
+    /// welcome (the server stores a nonce once).
     pub fn disconnected(&self) {
         self.status.set(Status::Reconnecting);
-        if self.pending.get_untracked().is_some() {
-            self.pending.set(None);
-            self.composer_error
-                .set(Some("The connection dropped before the server confirmed this message. It is still here; check the room and send it again if needed.".into()));
-        }
         if self.feedback_pending.get_untracked().is_some() {
             self.feedback_pending.set(None);
             self.feedback_error
@@ -437,5 +469,8 @@ impl Default for Chat {
 }
 
 mod frames;
+mod outbox;
 #[cfg(test)]
 mod tests;
+
+pub use outbox::{Delivery, Outgoing};

@@ -4,7 +4,7 @@ use std::collections::HashSet;
 
 use leptos::prelude::*;
 
-use super::{Chat, Status};
+use super::{Chat, RoomLog, Status};
 use crate::chat::message::clock;
 use crate::protocol::{
     ChatMessage, ClientFrame, ErrorCode, LOBBY_ID, MessageKind, RoomSummary, ServerFrame,
@@ -22,6 +22,7 @@ impl Chat {
                 changes,
                 feedback_unread,
                 direct_reviewable,
+                replay_truncated,
                 ..
             } => {
                 self.me.set(Some(me));
@@ -29,18 +30,58 @@ impl Chat {
                 self.feedback_unread.set(feedback_unread);
                 self.direct_reviewable.set(direct_reviewable);
                 self.changes.set_value(changes);
+                // The first welcome: nothing was replayed (there was no cursor to resume
+                // from), and everything of this user's rooms up to now is in history. Messages
+                // after the newest of them come live, so a reconnect resumes there.
+                if self.resume.get_value().is_none() {
+                    self.resume
+                        .set_value(rooms.iter().filter(|r| r.joined).map(|r| r.latest).max());
+                }
                 let current = self.current.get_untracked();
                 let listed: HashSet<i64> = rooms.iter().map(|r| r.id).collect();
+                let joined: HashSet<i64> =
+                    rooms.iter().filter(|r| r.joined).map(|r| r.id).collect();
+                let was_joined: HashSet<i64> = self.rooms.with_untracked(|rooms| {
+                    rooms.iter().filter(|r| r.joined).map(|r| r.id).collect()
+                });
                 let current_listed = listed.contains(&current);
                 // Rooms left, removed or deleted while away take their messages with them;
                 // the room on screen stays until the server says whether it still exists.
                 let kept = |room: &i64| listed.contains(room) || *room == current;
                 self.rooms.set(rooms);
                 self.status.set(Status::Online);
-                // Pages fetched before the drop may have gaps; refetch what is on screen.
                 self.logs.update(|logs| {
                     logs.retain(|room, _| kept(room));
-                    logs.values_mut().for_each(|log| log.loaded = false);
+                    for (room, log) in logs.iter_mut() {
+                        // The catch-up replays only the first 1,000 missed messages, so past
+                        // them the held logs have a gap of unknown size. Forget them: each
+                        // room starts again from its newest page when opened (the one on
+                        // screen now, below). What the replay still brings is held in a log
+                        // marked `gap`, whose newest page then drops what is older than
+                        // itself, so no fragment from before the gap stays beside it.
+                        // A preview (a room this user is not in) got nothing while away, and a
+                        // room joined while away replays only what came after this tab's
+                        // cursor: both may also have a gap, and are forgotten the same way.
+                        if replay_truncated || !joined.contains(room) || !was_joined.contains(room)
+                        {
+                            *log = RoomLog {
+                                gap: true,
+                                ..RoomLog::default()
+                            };
+                        } else {
+                            // Pages fetched before the drop join up with the catch-up; the one
+                            // on screen is fetched again.
+                            log.loaded = false;
+                        }
+                    }
+                    if replay_truncated {
+                        for &room in &joined {
+                            logs.entry(room).or_insert_with(|| RoomLog {
+                                gap: true,
+                                ..RoomLog::default()
+                            });
+                        }
+                    }
                 });
                 self.members.update(|all| all.retain(|room, _| kept(room)));
                 self.muted.update(|all| all.retain(|room, _| kept(room)));
@@ -51,15 +92,11 @@ impl Chat {
                     self.send(ClientFrame::ListRooms);
                 }
                 self.open_room(current);
+                self.resend_outbox();
             }
             ServerFrame::Message { message } => self.receive(message),
             ServerFrame::MessageChanged { message } => self.change(message),
-            ServerFrame::Sent { nonce, .. } => {
-                if self.pending.get_untracked().as_deref() == Some(nonce.as_str()) {
-                    self.pending.set(None);
-                    self.delivered.set(Some(nonce));
-                }
-            }
+            ServerFrame::Sent { nonce, id } => self.acknowledged(&nonce, id),
             ServerFrame::History {
                 room,
                 messages,
@@ -71,6 +108,16 @@ impl Chat {
                 self.logs.update(|logs| {
                     let log = logs.entry(room).or_default();
                     let was_older = log.loading_older;
+                    if log.gap && !was_older {
+                        // The newest page after a gap: what is held from before it is on the
+                        // far side of the gap. (What is newer came live after the page was
+                        // read; an empty page means the room was empty then.)
+                        if let Some(oldest) = messages.first().map(|m| m.id) {
+                            log.messages.retain(|m| m.id >= oldest);
+                        }
+                        log.gap = false;
+                        log.loaded = false;
+                    }
                     if was_older || !log.loaded || log.messages.is_empty() {
                         log.has_more = has_more;
                     }
@@ -212,17 +259,14 @@ impl Chat {
                 room,
                 until,
             } => {
-                if nonce.is_some() && nonce == self.pending.get_untracked() {
-                    self.pending.set(None);
-                    match until.filter(|_| code == ErrorCode::Muted) {
-                        Some(until) => {
-                            let room = room.unwrap_or_else(|| self.current.get_untracked());
-                            self.set_muted_until(room, Some(until));
-                            self.composer_error.set(Some(muted_notice(until, clock)));
-                        }
-                        None => self.composer_error.set(Some(message)),
-                    }
-                } else if code == ErrorCode::NotFound
+                // A refused post: its entry in the outbox says why.
+                let posted = nonce
+                    .as_deref()
+                    .is_some_and(|nonce| self.refused(nonce, code, message.clone(), until));
+                if posted {
+                    return;
+                }
+                if code == ErrorCode::NotFound
                     && let Some(room) = room
                     && self.vanished(room)
                 {
@@ -294,7 +338,7 @@ impl Chat {
 
     /// This user's own mute in `room` changed; an unmute also withdraws the composer's
     /// "You are muted" error.
-    fn set_muted_until(&self, room: i64, until: Option<i64>) {
+    pub(super) fn set_muted_until(&self, room: i64, until: Option<i64>) {
         let before = self.room(room).and_then(|r| r.muted_until);
         if before == until {
             return;
@@ -314,6 +358,11 @@ impl Chat {
         let id = message.id;
         let on_screen = self.current.get_untracked() == room;
         let mine = Some(message.author.id) == me;
+        let ours = |chat: &Chat| {
+            chat.rooms
+                .with_untracked(|rooms| rooms.iter().any(|r| r.id == room && r.joined))
+        };
+        let ours_before = ours(self);
         let counts = message.kind == MessageKind::Text && !mine;
         // Posting in a room marks it read up to one's own message (the server does the same).
         let clears = message.kind == MessageKind::Text && mine;
@@ -362,6 +411,13 @@ impl Chat {
                 }
             }
         });
+        // Delivered in this user's rooms (in one they just joined or left too): the server
+        // streams these in id order, so a reconnect resumes after it.
+        if ours_before || ours(self) {
+            self.resume
+                .update_value(|cursor| *cursor = Some(cursor.map_or(id, |c| c.max(id))));
+        }
+        self.arrived(id, room, message.kind, mine, &message.text);
         self.logs.update(|logs| {
             logs.entry(room).or_default().insert(message);
         });

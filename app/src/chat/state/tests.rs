@@ -532,25 +532,38 @@ fn being_muted_and_unmuted_sets_my_mute_in_that_room() {
     });
 }
 
+/// The one message in the outbox.
+fn only_outgoing(chat: &Chat) -> Outgoing {
+    let outbox = chat.outbox.get_untracked();
+    assert_eq!(outbox.len(), 1, "{outbox:?}");
+    outbox[0].clone()
+}
+
+fn refusal(code: ErrorCode, message: &str, nonce: &str, until: Option<i64>) -> ServerFrame {
+    ServerFrame::Error {
+        code,
+        message: message.into(),
+        nonce: Some(nonce.into()),
+        room: Some(LOBBY_ID),
+        until,
+    }
+}
+
 #[test]
-fn a_post_refused_for_a_mute_says_until_when_and_unmuting_withdraws_it() {
+fn a_post_refused_for_a_mute_is_not_sent_says_until_when_and_unmuting_withdraws_the_notice() {
     Owner::new().with(|| {
         let chat = Chat::new();
         chat.apply(welcome_alice(vec![lobby()]));
         chat.post(LOBBY_ID, "hello?".into());
-        let nonce = chat.pending.get_untracked();
-        chat.apply(ServerFrame::Error {
-            code: ErrorCode::Muted,
-            message: "muted".into(),
-            nonce,
-            room: Some(LOBBY_ID),
-            until: Some(FAR_1405),
-        });
-        assert_eq!(chat.pending.get_untracked(), None);
+        let nonce = only_outgoing(&chat).nonce;
+        chat.apply(refusal(ErrorCode::Muted, "muted", &nonce, Some(FAR_1405)));
+        let entry = only_outgoing(&chat);
         assert_eq!(
-            chat.composer_error.get_untracked().as_deref(),
-            Some("You are muted in this room until 14:05")
+            entry.delivery,
+            Delivery::NotSent("You are muted in this room until 14:05".into())
         );
+        assert_eq!(entry.text, "hello?");
+        assert_eq!(chat.outgoing(LOBBY_ID), vec![entry]);
         assert_eq!(chat.muted_until(LOBBY_ID), Some(FAR_1405));
         chat.apply(ServerFrame::MemberMuted {
             room: LOBBY_ID,
@@ -558,7 +571,335 @@ fn a_post_refused_for_a_mute_says_until_when_and_unmuting_withdraws_it() {
             until: None,
         });
         assert_eq!(chat.muted_until(LOBBY_ID), None);
-        assert_eq!(chat.composer_error.get_untracked(), None);
+        // Retry sends it again with the same nonce: Sending… until the server answers.
+        chat.retry(&nonce);
+        let entry = only_outgoing(&chat);
+        assert_eq!((entry.nonce, entry.delivery), (nonce, Delivery::Sending));
+    });
+}
+
+#[test]
+fn a_message_written_offline_shows_as_sending_until_sent_clears_it_and_it_shows_once() {
+    Owner::new().with(|| {
+        let chat = Chat::new();
+        chat.apply(welcome_alice(vec![lobby()]));
+        chat.disconnected();
+        chat.post(LOBBY_ID, "written offline".into());
+        let entry = only_outgoing(&chat);
+        assert_eq!(entry.delivery, Delivery::Sending);
+        assert_eq!(chat.outgoing(LOBBY_ID).len(), 1);
+        assert!(chat.outgoing(3).is_empty());
+        // Back online: it is still waiting (the welcome sends it again).
+        chat.apply(welcome_alice(vec![lobby()]));
+        assert_eq!(only_outgoing(&chat).delivery, Delivery::Sending);
+        // Stored as 20: the entry is done, and the broadcast shows it, once.
+        chat.apply(ServerFrame::Sent {
+            nonce: entry.nonce.clone(),
+            id: 20,
+        });
+        assert_eq!(only_outgoing(&chat).delivery, Delivery::Stored(20));
+        assert_eq!(chat.outgoing(LOBBY_ID).len(), 1);
+        chat.apply(ServerFrame::Message {
+            message: message(20, LOBBY_ID, ALICE, MessageKind::Text, "written offline"),
+        });
+        assert!(chat.outbox.get_untracked().is_empty());
+        assert!(chat.outgoing(LOBBY_ID).is_empty());
+        assert!(logged(&chat, LOBBY_ID, 20).is_some());
+    });
+}
+
+#[test]
+fn a_broadcast_that_overtakes_its_sent_is_not_shown_twice() {
+    Owner::new().with(|| {
+        let chat = Chat::new();
+        chat.apply(welcome_alice(vec![lobby()]));
+        chat.post(LOBBY_ID, "quick".into());
+        chat.post(LOBBY_ID, "quick".into());
+        let nonces: Vec<String> = chat
+            .outbox
+            .get_untracked()
+            .into_iter()
+            .map(|e| e.nonce)
+            .collect();
+        assert_ne!(nonces[0], nonces[1]);
+        chat.apply(ServerFrame::Message {
+            message: message(30, LOBBY_ID, ALICE, MessageKind::Text, "quick"),
+        });
+        // One of the two is on screen as message 30; the other still waits.
+        assert_eq!(chat.outgoing(LOBBY_ID).len(), 1);
+        chat.apply(ServerFrame::Sent {
+            nonce: nonces[0].clone(),
+            id: 30,
+        });
+        assert_eq!(chat.outbox.get_untracked().len(), 1);
+        assert_eq!(chat.outgoing(LOBBY_ID).len(), 1);
+        // The second one's broadcast and acknowledgement: nothing is left.
+        chat.apply(ServerFrame::Message {
+            message: message(31, LOBBY_ID, ALICE, MessageKind::Text, "quick"),
+        });
+        assert!(chat.outgoing(LOBBY_ID).is_empty());
+        chat.apply(ServerFrame::Sent {
+            nonce: nonces[1].clone(),
+            id: 31,
+        });
+        assert!(chat.outbox.get_untracked().is_empty());
+    });
+}
+
+#[test]
+fn a_refused_post_is_not_sent_with_the_server_reason() {
+    Owner::new().with(|| {
+        let chat = Chat::new();
+        chat.apply(welcome_alice(vec![lobby()]));
+        for (code, why) in [
+            (ErrorCode::Forbidden, "Join the room to post in it."),
+            (ErrorCode::NotFound, "There is no such room."),
+            (ErrorCode::Invalid, "Messages are at most 4000 characters."),
+            (
+                ErrorCode::Internal,
+                "The message was not stored; try again.",
+            ),
+        ] {
+            chat.outbox.set(Vec::new());
+            chat.post(LOBBY_ID, "refused".into());
+            let nonce = only_outgoing(&chat).nonce;
+            chat.apply(refusal(code, why, &nonce, None));
+            assert_eq!(only_outgoing(&chat).delivery, Delivery::NotSent(why.into()));
+            // No notice besides: the message says it.
+            assert_eq!(chat.notice.get_untracked(), None);
+            // A message that was not sent stays until retried or discarded, even across a
+            // reconnect.
+            chat.apply(welcome_alice(vec![lobby()]));
+            assert_eq!(only_outgoing(&chat).delivery, Delivery::NotSent(why.into()));
+            chat.discard(&nonce);
+            assert!(chat.outbox.get_untracked().is_empty());
+        }
+    });
+}
+
+#[test]
+fn a_post_sent_too_fast_goes_back_into_the_empty_composer_with_the_servers_words() {
+    Owner::new().with(|| {
+        let chat = Chat::new();
+        chat.apply(welcome_alice(vec![lobby()]));
+        chat.post(LOBBY_ID, "one more".into());
+        let nonce = only_outgoing(&chat).nonce;
+        let too_fast =
+            "You are sending messages too fast; this one was not sent. Try again in 3 s.";
+        chat.apply(refusal(
+            ErrorCode::RateLimited,
+            too_fast,
+            &nonce,
+            Some(FAR_1405 + 7_000),
+        ));
+        assert!(chat.outbox.get_untracked().is_empty());
+        assert_eq!(chat.draft.get_untracked(), "one more");
+        assert_eq!(
+            chat.composer_error.get_untracked(),
+            Some(format!("{too_fast} You can send again at 14:05:07."))
+        );
+
+        // With something else in the composer, the text is not lost: it waits as not sent.
+        chat.post(LOBBY_ID, "and another".into());
+        let nonce = chat.outbox.get_untracked()[0].nonce.clone();
+        chat.draft.set("half written".into());
+        chat.apply(refusal(
+            ErrorCode::RateLimited,
+            too_fast,
+            &nonce,
+            Some(FAR_1405 + 7_000),
+        ));
+        assert_eq!(chat.draft.get_untracked(), "half written");
+        let entry = only_outgoing(&chat);
+        assert_eq!(entry.text, "and another");
+        assert!(matches!(entry.delivery, Delivery::NotSent(why) if why.starts_with(too_fast)));
+    });
+}
+
+#[test]
+fn a_reconnect_drops_stored_entries_and_keeps_unanswered_ones() {
+    Owner::new().with(|| {
+        let chat = Chat::new();
+        chat.apply(welcome_alice(vec![lobby()]));
+        chat.post(LOBBY_ID, "stored".into());
+        chat.post(LOBBY_ID, "unanswered".into());
+        let stored = chat.outbox.get_untracked()[0].nonce.clone();
+        chat.apply(ServerFrame::Sent {
+            nonce: stored,
+            id: 40,
+        });
+        chat.disconnected();
+        // Message 40 comes with the catch-up (or from history); the other goes again.
+        chat.apply(welcome_alice(vec![lobby()]));
+        let entry = only_outgoing(&chat);
+        assert_eq!(
+            (entry.text.as_str(), entry.delivery),
+            ("unanswered", Delivery::Sending)
+        );
+    });
+}
+
+#[test]
+fn nonces_differ_between_pages() {
+    Owner::new().with(|| {
+        let one = Chat::new();
+        let other = Chat::new();
+        other.nonce_prefix.set_value("p2-".into());
+        one.post(LOBBY_ID, "a".into());
+        other.post(LOBBY_ID, "a".into());
+        assert_ne!(only_outgoing(&one).nonce, only_outgoing(&other).nonce);
+    });
+}
+
+#[test]
+fn the_resume_cursor_starts_at_the_first_welcome_and_follows_messages_received_in_my_rooms() {
+    Owner::new().with(|| {
+        let chat = Chat::new();
+        assert_eq!(chat.resume_cursor(), None);
+        let mut chess = room(3, "chess", true, 0);
+        chess.latest = 90;
+        let mut lobby = lobby();
+        lobby.latest = 80;
+        let mut go = room(4, "go", false, 0);
+        go.latest = 500;
+        chat.apply(welcome_alice(vec![lobby, chess, go]));
+        // The newest of the rooms she is in (not of the one she is not in).
+        assert_eq!(chat.resume_cursor(), Some(90));
+        chat.apply(text(95, LOBBY_ID, BOB));
+        assert_eq!(chat.resume_cursor(), Some(95));
+        // A later welcome (a reconnect) leaves it where it was: the catch-up moves it.
+        chat.apply(welcome_alice(vec![room(3, "chess", true, 0)]));
+        assert_eq!(chat.resume_cursor(), Some(95));
+        chat.apply(text(96, 3, BOB));
+        assert_eq!(chat.resume_cursor(), Some(96));
+    });
+}
+
+#[test]
+fn history_pages_and_previews_never_move_the_resume_cursor() {
+    Owner::new().with(|| {
+        let chat = Chat::new();
+        chat.apply(welcome_alice(vec![lobby(), room(4, "go", false, 0)]));
+        chat.apply(text(10, LOBBY_ID, BOB));
+        assert_eq!(chat.resume_cursor(), Some(10));
+        // A preview of a room she is not in, newer than anything of hers.
+        chat.current.set(4);
+        chat.apply(ServerFrame::History {
+            room: 4,
+            messages: vec![message(500, 4, BOB, MessageKind::Text, "go on")],
+            has_more: false,
+        });
+        // A page of her own room (a newer message she has not been sent yet).
+        chat.apply(ServerFrame::History {
+            room: LOBBY_ID,
+            messages: vec![message(10, LOBBY_ID, BOB, MessageKind::Text, "hi")],
+            has_more: true,
+        });
+        assert_eq!(chat.resume_cursor(), Some(10));
+        // Joining the previewed room: its notice comes live, and moves it.
+        chat.apply(ServerFrame::Message {
+            message: message(600, 4, ALICE, MessageKind::Joined, ""),
+        });
+        assert_eq!(chat.resume_cursor(), Some(600));
+    });
+}
+
+#[test]
+fn a_failed_catch_up_changes_nothing_so_the_next_hello_carries_the_same_cursors() {
+    Owner::new().with(|| {
+        let chat = Chat::new();
+        chat.apply(welcome(Role::Member, vec![lobby()], 7));
+        chat.apply(text(10, LOBBY_ID, BOB));
+        let cursors = (chat.resume_cursor(), chat.change_cursor());
+        // Closed with 4011 before any welcome: the connection only reports the drop.
+        chat.disconnected();
+        assert_eq!((chat.resume_cursor(), chat.change_cursor()), cursors);
+        assert_eq!(cursors, (Some(10), Some(7)));
+    });
+}
+
+#[test]
+fn a_truncated_replay_forgets_the_logs_and_the_newest_page_fills_the_gap() {
+    Owner::new().with(|| {
+        let chat = Chat::new();
+        chat.apply(welcome_alice(vec![lobby(), room(3, "chess", true, 0)]));
+        chat.apply(text(10, LOBBY_ID, BOB));
+        chat.apply(text(11, 3, BOB));
+        // Away for a long time: the server replays only the first 1,000 missed messages.
+        let ServerFrame::Welcome {
+            protocol,
+            me,
+            role,
+            rooms,
+            changes,
+            feedback_unread,
+            direct_reviewable,
+            ..
+        } = welcome_alice(vec![lobby(), room(3, "chess", true, 0)])
+        else {
+            unreachable!()
+        };
+        chat.apply(ServerFrame::Welcome {
+            protocol,
+            me,
+            role,
+            rooms,
+            changes,
+            feedback_unread,
+            direct_reviewable,
+            replay_truncated: true,
+        });
+        assert!(logged(&chat, LOBBY_ID, 10).is_none());
+        assert!(logged(&chat, 3, 11).is_none());
+        // The replay, then its gap, then the lobby's newest page (the room on screen).
+        chat.apply(text(20, LOBBY_ID, BOB));
+        chat.apply(text(21, 3, BOB));
+        chat.apply(ServerFrame::History {
+            room: LOBBY_ID,
+            messages: vec![
+                message(5000, LOBBY_ID, BOB, MessageKind::Text, "a"),
+                message(5001, LOBBY_ID, BOB, MessageKind::Text, "b"),
+            ],
+            has_more: true,
+        });
+        let lobby_ids: Vec<i64> = chat
+            .logs
+            .with_untracked(|logs| logs[&LOBBY_ID].messages.iter().map(|m| m.id).collect());
+        assert_eq!(lobby_ids, vec![5000, 5001]);
+        assert!(chat.logs.with_untracked(|logs| logs[&LOBBY_ID].has_more));
+        // Live messages and older pages join up as usual from here.
+        chat.apply(text(5002, LOBBY_ID, BOB));
+        assert!(logged(&chat, LOBBY_ID, 5002).is_some());
+        // Chess, opened later, also starts from its newest page.
+        chat.current.set(3);
+        chat.apply(ServerFrame::History {
+            room: 3,
+            messages: vec![message(4000, 3, BOB, MessageKind::Text, "c")],
+            has_more: true,
+        });
+        assert!(logged(&chat, 3, 21).is_none());
+        assert!(logged(&chat, 3, 4000).is_some());
+    });
+}
+
+#[test]
+fn a_reconnect_without_truncation_keeps_the_pages_read_so_far() {
+    Owner::new().with(|| {
+        let chat = Chat::new();
+        chat.apply(welcome_alice(vec![lobby()]));
+        chat.apply(ServerFrame::History {
+            room: LOBBY_ID,
+            messages: vec![message(10, LOBBY_ID, BOB, MessageKind::Text, "old")],
+            has_more: true,
+        });
+        chat.apply(welcome_alice(vec![lobby()]));
+        chat.apply(text(11, LOBBY_ID, BOB));
+        chat.apply(ServerFrame::History {
+            room: LOBBY_ID,
+            messages: vec![message(11, LOBBY_ID, BOB, MessageKind::Text, "hi")],
+            has_more: true,
+        });
+        assert!(logged(&chat, LOBBY_ID, 10).is_some());
     });
 }
 
