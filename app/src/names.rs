@@ -8,9 +8,18 @@
 //! the text around ([`INVISIBLE`]). They are unique under [`name_key`], which also makes names
 //! that only look alike ("name" with a Cyrillic "а") the same name.
 
+//!
+//! The Unicode tables (normalisation, general categories, confusables) are the server's: they
+//! would add about 110 KB (gzipped) to the browser's bundle. The browser trims and checks the
+//! usual invisible characters only, to explain a mistake early; the server's check is the rule.
+
+#[cfg(feature = "ssr")]
 use unicode_normalization::UnicodeNormalization;
+#[cfg(feature = "ssr")]
 use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
+#[cfg(feature = "ssr")]
 use unicode_security::GeneralSecurityProfile;
+#[cfg(feature = "ssr")]
 use unicode_security::general_security_profile::IdentifierType;
 
 /// Longest username, in characters.
@@ -70,9 +79,16 @@ pub fn parse_room_name(raw: &str) -> Result<String, String> {
 
 /// `raw` in NFKC, trimmed. NFKC first: it turns the wide and other compatibility spaces into
 /// plain ones, and can lengthen a name, so the limits apply to what is stored.
+#[cfg(feature = "ssr")]
 fn normalise(raw: &str) -> String {
     let name: String = raw.nfkc().collect();
     name.trim().to_owned()
+}
+
+/// In the browser: trimmed only (the server normalises).
+#[cfg(not(feature = "ssr"))]
+fn normalise(raw: &str) -> String {
+    raw.trim().to_owned()
 }
 
 /// Whether `c` shows nothing or steers the text instead of being text: controls (Cc), format
@@ -80,6 +96,7 @@ fn normalise(raw: &str) -> String {
 /// and marks, the soft hyphen, the byte-order mark, tags), line and paragraph separators,
 /// private-use and unassigned code points, and every other Default_Ignorable_Code_Point
 /// (variation selectors, the combining grapheme joiner, the Hangul fillers).
+#[cfg(feature = "ssr")]
 fn is_invisible(c: char) -> bool {
     use GeneralCategory::*;
     matches!(
@@ -88,7 +105,23 @@ fn is_invisible(c: char) -> bool {
     ) || c.identifier_type() == Some(IdentifierType::Default_Ignorable)
 }
 
-/// Message text: 1–4000 characters, not only whitespace. Kept exactly as typed.
+/// In the browser: controls and the common zero-width and direction characters (the server
+/// refuses the rest too).
+#[cfg(not(feature = "ssr"))]
+fn is_invisible(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{00AD}'
+                | '\u{061C}'
+                | '\u{200B}'..='\u{200F}'
+                | '\u{202A}'..='\u{202E}'
+                | '\u{2060}'..='\u{206F}'
+                | '\u{FE00}'..='\u{FE0F}'
+                | '\u{FEFF}'
+        )
+}
+
 /// Longest feedback on a message, in characters.
 pub const MAX_FEEDBACK: usize = 2000;
 /// Longest grade ("A-", "8/10", "pass"), in characters.
@@ -127,6 +160,7 @@ pub fn check_grade(grade: &str, comment: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Message text: 1–4000 characters, not only whitespace. Kept exactly as typed.
 pub fn check_message(text: &str) -> Result<(), String> {
     if text.trim().is_empty() {
         return Err("Type a message first.".into());
@@ -152,6 +186,7 @@ pub fn check_message(text: &str) -> Result<(), String> {
 /// Keys are for equality only: they do not sort like the names ("m" becomes "rn", digits become
 /// letters). The stored keys follow this function's definition; the server recomputes them at
 /// start when it changes (a new Unicode version in the crate's tables counts).
+#[cfg(feature = "ssr")]
 pub fn name_key(name: &str) -> String {
     let lower: String = name.nfkc().collect::<String>().to_lowercase();
     unicode_security::skeleton(&lower)

@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Instant;
 
+use app::names::name_key;
 use reqwest::Url;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
@@ -139,10 +140,11 @@ async fn open(db: &Path) -> Result<SqlitePool, String> {
 async fn filled(db: &Path) -> Option<(i64, i64, i64)> {
     let pool = open(db).await.ok()?;
     let found = sqlx::query_as(
-        "SELECT r.id, r.texts, (SELECT id FROM users WHERE username_key = 'student001')
+        "SELECT r.id, r.texts, (SELECT id FROM users WHERE username_key = ?2)
          FROM rooms r WHERE r.name_key = ?1",
     )
-    .bind(ROOM)
+    .bind(name_key(ROOM))
+    .bind(name_key("student001"))
     .fetch_optional(&pool)
     .await;
     pool.close().await;
@@ -165,10 +167,15 @@ async fn fill(db: &Path, cookie: &Path, n: usize, port: u16) -> Result<(), Strin
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64);
-    let names: Vec<String> = (1..=STUDENTS).map(|s| format!("student{s:03}")).collect();
+    // Names with their keys, as the server stores them (a name's key is its confusable
+    // skeleton).
+    let names: Vec<(String, String)> = (1..=STUDENTS)
+        .map(|s| format!("student{s:03}"))
+        .map(|name| (name_key(&name), name))
+        .collect();
     sqlx::query(
         "INSERT INTO users (username, username_key, password_hash, created_at, role)
-         SELECT value, value, 'never signs in', ?2, 'member' FROM json_each(?1)",
+         SELECT value ->> 1, value ->> 0, 'never signs in', ?2, 'member' FROM json_each(?1)",
     )
     .bind(serde_json::to_string(&names).map_err(|e| e.to_string())?)
     .bind(now)
@@ -177,10 +184,11 @@ async fn fill(db: &Path, cookie: &Path, n: usize, port: u16) -> Result<(), Strin
     .map_err(sql)?;
     let room = sqlx::query(
         "INSERT INTO rooms (kind, name, name_key, created_by, created_at, visibility)
-         SELECT 'room', ?1, ?1, id, ?2, 'public' FROM users WHERE role = 'admin'",
+         SELECT 'room', ?1, ?3, id, ?2, 'public' FROM users WHERE role = 'admin'",
     )
     .bind(ROOM)
     .bind(now)
+    .bind(name_key(ROOM))
     .execute(&pool)
     .await
     .map_err(sql)?

@@ -323,8 +323,10 @@ pub async fn register(
         (Registration::Invite, None) => return back("invite"),
         _ => {}
     }
-    let Ok(username) = parse_username(&form.username) else {
-        return back("username");
+    let username = match parse_username(&form.username) {
+        Ok(username) => username,
+        Err(why) if why == app::names::INVISIBLE => return back("invisible"),
+        Err(_) => return back("username"),
     };
     if check_password(&form.password).is_err() {
         return back("password");

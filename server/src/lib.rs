@@ -139,19 +139,29 @@ pub fn router(state: AppState) -> Router {
 /// TCP keepalive: first probe after this long without traffic, then one per interval.
 const KEEPALIVE_IDLE: std::time::Duration = std::time::Duration::from_secs(60);
 const KEEPALIVE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(15);
-/// How often expired sessions are deleted.
-const PURGE_SESSIONS_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
+/// How often expired sessions and day-old send nonces are deleted.
+const PURGE_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
+/// How long a send's nonce makes a repeat of it a duplicate.
+const NONCES_KEPT_MS: i64 = 24 * 3600 * 1000;
 
-/// Deletes expired sessions now and then every [`PURGE_SESSIONS_EVERY`]; ends with the store.
-async fn purge_expired_sessions(store: Store) {
-    let mut ticks = tokio::time::interval(PURGE_SESSIONS_EVERY);
+/// Deletes expired sessions and day-old send nonces now and then every [`PURGE_EVERY`]; ends
+/// with the store.
+async fn purge_expired(store: Store) {
+    let mut ticks = tokio::time::interval(PURGE_EVERY);
     loop {
         ticks.tick().await;
-        match store.purge_expired_sessions().await {
-            Ok(0) => {}
-            Ok(purged) => tracing::info!(purged, "expired sessions deleted"),
+        let purged = match store.purge_expired_sessions().await {
+            Ok(sessions) => store
+                .purge_nonces(store::now_ms() - NONCES_KEPT_MS)
+                .await
+                .map(|nonces| (sessions, nonces)),
+            Err(error) => Err(error),
+        };
+        match purged {
+            Ok((0, 0)) => {}
+            Ok((sessions, nonces)) => tracing::info!(sessions, nonces, "expired rows deleted"),
             Err(sqlx::Error::PoolClosed) => return,
-            Err(error) => tracing::warn!(%error, "could not delete expired sessions"),
+            Err(error) => tracing::warn!(%error, "could not delete expired sessions or nonces"),
         }
     }
 }
@@ -170,7 +180,7 @@ pub type Error = Box<dyn std::error::Error + Send + Sync>;
 pub async fn start(config: Config) -> Result<Server, Error> {
     operations::recorder();
     let store = Store::open(&config.database_url).await?;
-    tokio::spawn(purge_expired_sessions(store.clone()));
+    tokio::spawn(purge_expired(store.clone()));
     let hub = Arc::new(Hub::default());
     let log = MessageLog::start(store.clone(), hub.clone()).await?;
     tokio::spawn(hub::announce_online_counts(

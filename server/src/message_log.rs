@@ -14,7 +14,7 @@ use app::protocol::{ChatMessage, MessageKind, ServerFrame, User};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::hub::{Hub, encode};
-use crate::store::{Change, NewMessage, Refused, Store, now_ms};
+use crate::store::{Change, NewMessage, Refused, Store, is_duplicate, now_ms};
 
 /// Most writes taken at once; a run of new messages among them is one transaction.
 pub const MAX_BATCH: usize = 512;
@@ -28,6 +28,8 @@ pub enum NotStored {
     NoMessage,
     /// The database failed, or the server is stopping.
     Failed,
+    /// Its author sent this nonce before: that message, with this id, is the one stored.
+    Duplicate(i64),
 }
 
 enum Write {
@@ -85,11 +87,25 @@ impl MessageLog {
         kind: MessageKind,
         text: String,
     ) -> Result<ChatMessage, NotStored> {
+        self.append_once(room, author, kind, text, None).await
+    }
+
+    /// Like [`append`](Self::append), but a `nonce` its author sent before (within a day) is
+    /// not stored again: it is answered with [`NotStored::Duplicate`] and the stored id.
+    pub async fn append_once(
+        &self,
+        room: i64,
+        author: User,
+        kind: MessageKind,
+        text: String,
+        nonce: Option<String>,
+    ) -> Result<ChatMessage, NotStored> {
         let message = NewMessage {
             room,
             author,
             kind,
             text,
+            nonce,
         };
         self.write(|done| Write::Append { message, done }).await
     }
@@ -171,25 +187,35 @@ impl Writer {
             Err(error) => error,
         };
         // The trigger refuses the whole batch for one message it may not store (its author
-        // left the room a moment ago, say): ask which, refuse those, and store the rest together.
-        let refused = if Refused::of(&failure).is_some() {
-            self.store
-                .refused(&messages, sent_at)
-                .await
-                .unwrap_or_default()
-        } else {
-            Vec::new()
-        };
+        // left the room a moment ago, say, or sent this nonce before): ask which, answer those,
+        // and store the rest together.
+        let mut aside: Vec<(usize, NotStored)> = Vec::new();
+        if Refused::of(&failure).is_some() {
+            let refused = self.store.refused(&messages, sent_at).await;
+            aside.extend(
+                refused
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|(at, why)| (at, NotStored::Refused(why))),
+            );
+        } else if is_duplicate(&failure) {
+            let sent = self.store.already_sent(&messages).await;
+            aside.extend(
+                sent.unwrap_or_default()
+                    .into_iter()
+                    .map(|(at, id)| (at, NotStored::Duplicate(id))),
+            );
+        }
         let mut keep = Vec::with_capacity(messages.len());
         for (at, (message, done)) in messages.into_iter().zip(dones).enumerate() {
-            match refused.iter().find(|(r, _)| *r == at) {
+            match aside.iter().find(|(a, _)| *a == at) {
                 Some(&(_, why)) => {
-                    let _ = done.send(Err(NotStored::Refused(why)));
+                    let _ = done.send(Err(why));
                 }
                 None => keep.push((message, done)),
             }
         }
-        if !refused.is_empty() && !keep.is_empty() {
+        if !aside.is_empty() && !keep.is_empty() {
             let (messages, dones): (Vec<NewMessage>, Vec<Done>) = keep.into_iter().unzip();
             match self.store.append_messages(&messages, sent_at).await {
                 Ok(ids) => {
@@ -201,17 +227,25 @@ impl Writer {
                 Err(_) => keep = messages.into_iter().zip(dones).collect(),
             }
         }
-        // Still failing (the database, or rights that changed again): one by one.
+        // Still failing (the database, rights that changed again, or one nonce twice in the
+        // batch): one by one.
         for (message, done) in keep {
             match self.store.append_message(&message, sent_at).await {
                 Ok(id) => publish(&self.hub, message, id, sent_at, done),
                 Err(error) => {
-                    let why = match Refused::of(&error) {
-                        Some(why) => NotStored::Refused(why),
-                        None => {
-                            tracing::warn!(%error, room = message.room, "message not stored");
-                            NotStored::Failed
-                        }
+                    let why = if let Some(why) = Refused::of(&error) {
+                        NotStored::Refused(why)
+                    } else if is_duplicate(&error)
+                        && let Ok(sent) = self
+                            .store
+                            .already_sent(std::slice::from_ref(&message))
+                            .await
+                        && let Some(&(_, id)) = sent.first()
+                    {
+                        NotStored::Duplicate(id)
+                    } else {
+                        tracing::warn!(%error, room = message.room, "message not stored");
+                        NotStored::Failed
                     };
                     let _ = done.send(Err(why));
                 }

@@ -46,13 +46,21 @@ pub async fn send(
     }
     match state
         .log
-        .append(room, client.me.clone(), MessageKind::Text, text)
+        .append_once(
+            room,
+            client.me.clone(),
+            MessageKind::Text,
+            text,
+            nonce.clone(),
+        )
         .await
     {
         Ok(message) => Ok(nonce.map(|nonce| ServerFrame::Sent {
             nonce,
             id: message.id,
         })),
+        // Sent before (the acknowledgement was lost): the same answer as then.
+        Err(NotStored::Duplicate(id)) => Ok(nonce.map(|nonce| ServerFrame::Sent { nonce, id })),
         Err(NotStored::Refused(_)) => {
             // Say why, in the policy's words (not found, not a member, muted until when).
             allowed(state, client, room, Action::Post).await?;

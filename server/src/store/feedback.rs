@@ -241,7 +241,7 @@ impl Store {
              FROM grades g JOIN rooms r ON r.id = g.room_id JOIN users u ON u.id = g.user_id
              LEFT JOIN users t ON t.id = g.graded_by
              WHERE (?1 IS NULL OR g.room_id = ?1) AND (?2 IS NULL OR g.user_id = ?2)
-             ORDER BY lower(r.name), r.id, u.username_key",
+             ORDER BY lower(r.name), r.id, lower(u.username), u.id",
         )
         .bind(room)
         .bind(user)

@@ -12,6 +12,8 @@ pub struct NewMessage {
     pub author: User,
     pub kind: MessageKind,
     pub text: String,
+    /// The sender's nonce: the same one again (within a day) is a duplicate, not stored.
+    pub nonce: Option<String>,
 }
 
 /// A change to a stored message.
@@ -30,6 +32,13 @@ pub enum Refused {
     NotMember,
     /// The author is muted there.
     Muted,
+}
+
+/// Whether a failed batch statement says a message's nonce was used before (migration 0008).
+pub fn is_duplicate(error: &sqlx::Error) -> bool {
+    error
+        .as_database_error()
+        .is_some_and(|e| e.message() == "duplicate nonce")
 }
 
 impl Refused {
@@ -139,7 +148,7 @@ impl Store {
         if batch.is_empty() {
             return Ok(Vec::new());
         }
-        let rows: Vec<(i64, i64, &str, &str, i64)> = batch
+        let rows: Vec<(i64, i64, &str, &str, i64, Option<&str>)> = batch
             .iter()
             .map(|m| {
                 let words = match m.kind {
@@ -152,6 +161,7 @@ impl Store {
                     kind_name(m.kind),
                     m.text.as_str(),
                     words,
+                    m.nonce.as_deref(),
                 )
             })
             .collect();
@@ -206,6 +216,36 @@ impl Store {
             .into_iter()
             .filter_map(|(at, reason)| Some((at as usize, Refused::parse(&reason)?)))
             .collect())
+    }
+
+    /// Which messages of `batch` repeat a nonce their author used before, with the id stored
+    /// then (by position): asked after a batch failed as a duplicate.
+    pub async fn already_sent(&self, batch: &[NewMessage]) -> Result<Vec<(usize, i64)>> {
+        let rows: Vec<(i64, Option<&str>)> = batch
+            .iter()
+            .map(|m| (m.author.id, m.nonce.as_deref()))
+            .collect();
+        let found = sqlx::query_as::<_, (i64, i64)>(
+            "SELECT b.key, s.message_id
+             FROM json_each(?1) AS b
+             JOIN sent_nonces s ON s.author_id = b.value ->> 0 AND s.nonce = b.value ->> 1",
+        )
+        .bind(json_array(&rows)?)
+        .fetch_all(&self.writer)
+        .await?;
+        Ok(found
+            .into_iter()
+            .map(|(at, id)| (at as usize, id))
+            .collect())
+    }
+
+    /// Forgets the nonces of sends older than `before`: sending one of those again stores it.
+    pub async fn purge_nonces(&self, before: i64) -> Result<u64> {
+        let done = sqlx::query("DELETE FROM sent_nonces WHERE sent_at < ?1")
+            .bind(before)
+            .execute(&self.writer)
+            .await?;
+        Ok(done.rows_affected())
     }
 
     /// Edits or deletes message `id` as change number `change`, made by `by` at `at`: the
@@ -371,6 +411,7 @@ mod tests {
 
     fn text(room: i64, author: &User, text: &str) -> NewMessage {
         NewMessage {
+            nonce: None,
             room,
             author: author.clone(),
             kind: MessageKind::Text,

@@ -6,6 +6,7 @@
 
 mod feedback;
 mod messages;
+mod name_keys;
 mod review;
 mod rights;
 mod rooms;
@@ -20,7 +21,7 @@ use sqlx::sqlite::{
 };
 
 pub use feedback::{Feedback, FeedbackItem, FeedbackTarget, Grade, ReviewEntry};
-pub use messages::{Change, NewMessage, Refused, only_for};
+pub use messages::{Change, NewMessage, Refused, is_duplicate, only_for};
 pub use review::{ReviewRoom, ReviewedMessage, Selection, StudentFigures, Version};
 pub use rights::MessageFacts;
 pub use rooms::{ArchivedRoom, RoomRow};
@@ -88,6 +89,9 @@ impl Store {
             .connect_with(writer_options)
             .await?;
         sqlx::migrate!("./migrations").run(&writer).await?;
+        // Names are unique by their confusable skeleton: keys stored under an older
+        // definition (or older Unicode tables) are recomputed.
+        name_keys::rekey(&writer).await?;
         let readers = SqlitePoolOptions::new()
             .max_connections(8)
             .connect_with(common.read_only(true))

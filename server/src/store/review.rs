@@ -148,7 +148,7 @@ impl Store {
                     CASE WHEN r.kind = 'direct' THEN
                         (SELECT group_concat(username, ' & ') FROM
                             (SELECT u.username FROM memberships o JOIN users u ON u.id = o.user_id
-                              WHERE o.room_id = r.id ORDER BY u.username_key))
+                              WHERE o.room_id = r.id ORDER BY lower(u.username), u.id))
                     ELSE r.name END,
                     r.archived_at IS NOT NULL
              FROM rooms r
@@ -174,7 +174,7 @@ impl Store {
     pub async fn room_students(&self, room: i64) -> Result<Vec<User>> {
         let rows = sqlx::query_as::<_, (i64, String)>(
             "SELECT u.id, u.username FROM memberships m JOIN users u ON u.id = m.user_id
-             WHERE m.room_id = ?1 AND u.role = 'member' ORDER BY u.username_key",
+             WHERE m.room_id = ?1 AND u.role = 'member' ORDER BY lower(u.username), u.id",
         )
         .bind(room)
         .fetch_all(&self.readers)
@@ -370,7 +370,7 @@ impl Store {
                    FROM messages
                    WHERE room_id = ?1 AND kind = 'text' GROUP BY author_id) AS t
              JOIN users u ON u.id = t.author_id
-             ORDER BY u.username_key",
+             ORDER BY lower(u.username), u.id",
         )
         .bind(room)
         .fetch_all(&self.readers)

@@ -315,7 +315,7 @@ impl Store {
             "SELECT u.id, u.username, x.until
              FROM memberships m JOIN users u ON u.id = m.user_id
              LEFT JOIN mutes x ON x.room_id = m.room_id AND x.user_id = m.user_id AND x.until > ?2
-             WHERE m.room_id = ?1 ORDER BY u.username_key",
+             WHERE m.room_id = ?1 ORDER BY lower(u.username), u.id",
         )
         .bind(room)
         .bind(now_ms())

@@ -210,7 +210,7 @@ impl Store {
     /// Every account, by name.
     pub async fn users(&self) -> Result<Vec<User>> {
         let rows = sqlx::query_as::<_, (i64, String)>(
-            "SELECT id, username FROM users ORDER BY username_key",
+            "SELECT id, username FROM users ORDER BY lower(username), id",
         )
         .fetch_all(&self.readers)
         .await?;
@@ -235,7 +235,7 @@ impl Store {
     /// accounts page.
     pub async fn accounts(&self) -> Result<Vec<(User, Role, bool)>> {
         let rows = sqlx::query_as::<_, (i64, String, String, bool)>(
-            "SELECT id, username, role, disabled_at IS NOT NULL FROM users ORDER BY username_key",
+            "SELECT id, username, role, disabled_at IS NOT NULL FROM users ORDER BY lower(username), id",
         )
         .fetch_all(&self.readers)
         .await?;

@@ -3,12 +3,14 @@
 
 mod auth;
 mod bad_input;
+mod delivery;
 mod direct_messages;
 mod edits;
 mod feedback;
 mod history;
 mod limits;
 mod moderation;
+mod names;
 mod operations;
 mod policy;
 mod presence;

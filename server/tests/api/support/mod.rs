@@ -388,14 +388,16 @@ impl Client {
 
     /// Posts `text` to `room` and waits until the server has stored it; returns its id.
     pub async fn say(&mut self, room: i64, text: &str) -> i64 {
+        // A nonce of its own: the same nonce again would be a repeat of the same message.
+        let said = format!("said-{}", COUNTER.fetch_add(1, Ordering::Relaxed));
         self.send(&ClientFrame::Send {
             room,
             text: text.into(),
-            nonce: Some("said".into()),
+            nonce: Some(said.clone()),
         })
         .await;
         self.expect(|f| match f {
-            ServerFrame::Sent { nonce, id } if nonce == "said" => Some(id),
+            ServerFrame::Sent { nonce, id } if nonce == said => Some(id),
             ServerFrame::Error { message, .. } => panic!("not sent: {message}"),
             _ => None,
         })
