@@ -3,6 +3,7 @@
 
 mod auth;
 mod bad_input;
+mod crash;
 mod delivery;
 mod direct_messages;
 mod edits;
