@@ -9,7 +9,7 @@ BINARYEN_VERSION := 132
 # The wasm-bindgen CLI must match the library version in Cargo.lock exactly.
 WASM_BINDGEN_VERSION := $(shell awk '/^name = "wasm-bindgen"$$/ { getline; gsub(/"/, "", $$3); print $$3 }' Cargo.lock)
 
-.PHONY: run test setup test-setup build lint rust-test e2e bench-smoke bench
+.PHONY: run test setup test-setup build lint rust-test e2e bench-smoke bench fuzz
 
 ## Installs the build tools that are missing.
 setup:
@@ -33,6 +33,12 @@ run: build
 test-setup: setup
 	@test -x /usr/bin/chromium || { apt-get update && apt-get install -y chromium; }
 	cd end2end && npm ci --no-audit --no-fund
+
+## Hostile frames for longer than `make test` does: FUZZ_CASES sequences of arbitrary frames
+## and commands over real sockets (the property test in server/tests/api/hostile.rs).
+FUZZ_CASES ?= 2000
+fuzz:
+	PROPTEST_CASES=$(FUZZ_CASES) cargo test -p server --test api -- hostile::
 
 lint:
 	cargo fmt --all --check

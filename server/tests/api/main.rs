@@ -9,6 +9,7 @@ mod direct_messages;
 mod edits;
 mod feedback;
 mod history;
+mod hostile;
 mod limits;
 mod moderation;
 mod names;
