@@ -8,7 +8,11 @@ cd "$(dirname "$0")/.."
 port=${HEARTH_SMOKE_PORT:-3102}
 peer_port=$((port + 1))
 dir=$(mktemp -d)
-./target/release/hearth --addr "127.0.0.1:$port" --database-url "sqlite://$dir/hearth.db" >"$dir/server.log" 2>&1 &
+# The load signs up hundreds of accounts from one address and posts at machine speed: the abuse
+# limits are off here, as in the suite (bench/src/suite.rs, HEARTH_LIMITS_OFF).
+limits_off=(--sign-ups-per-hour 0 --message-burst 0 --room-changes-per-hour 0 --sign-in-failures-per-address 0)
+./target/release/hearth --addr "127.0.0.1:$port" --database-url "sqlite://$dir/hearth.db" "${limits_off[@]}" \
+  >"$dir/server.log" 2>&1 &
 server=$!
 node bench/peers/node/server.js --port "$peer_port" >"$dir/peer.log" 2>&1 &
 peer=$!

@@ -121,6 +121,9 @@ struct Routes {
     watchers: HashMap<i64, HashMap<ConnId, Outbox>>,
     /// Rooms whose online count changed since the last announcement.
     recounted: HashSet<i64>,
+    /// Per connected user, how many times their memberships changed (joined, left, added,
+    /// removed): a connect checks that none changed between reading its rooms and subscribing.
+    memberships: HashMap<i64, u64>,
 }
 
 impl Routes {
@@ -255,6 +258,7 @@ impl Hub {
                 watching: None,
             },
         );
+        routes.memberships.entry(user).or_default();
         let conns = routes.users.entry(user).or_default();
         conns.insert(id);
         Ok(Registration {
@@ -316,6 +320,7 @@ impl Hub {
             return None;
         }
         routes.users.remove(&conn.user);
+        routes.memberships.remove(&conn.user);
         Some(conn.rooms.into_iter().collect())
     }
 
@@ -361,9 +366,38 @@ impl Hub {
         }
     }
 
+    /// How many times `user`'s memberships changed while they were connected: read before
+    /// reading their rooms, and given to [`subscribe_if_unchanged`](Self::subscribe_if_unchanged).
+    pub fn membership_changes(&self, user: i64) -> u64 {
+        self.read().memberships.get(&user).copied().unwrap_or(0)
+    }
+
+    /// Subscribes `conn` (of `user`) to `rooms` unless the user's memberships changed since
+    /// `seen` (a leave in another tab, say, between reading the rooms and now); then the rooms
+    /// read are stale, and the caller reads them again.
+    pub fn subscribe_if_unchanged(
+        &self,
+        conn: ConnId,
+        user: i64,
+        rooms: &[i64],
+        seen: u64,
+    ) -> bool {
+        let mut routes = self.write();
+        if routes.memberships.get(&user).copied().unwrap_or(0) != seen {
+            return false;
+        }
+        for &room in rooms {
+            routes.subscribe(conn, room);
+        }
+        true
+    }
+
     /// Subscribes every connection of `user` to `room` (the user joined it).
     pub fn subscribe_user(&self, user: i64, room: i64) {
         let mut routes = self.write();
+        if let Some(changes) = routes.memberships.get_mut(&user) {
+            *changes += 1;
+        }
         for conn in routes.conns_of(user) {
             routes.subscribe(conn, room);
         }
@@ -373,6 +407,9 @@ impl Hub {
     /// they stop hearing its presence too.
     pub fn unsubscribe_user(&self, user: i64, room: i64) {
         let mut routes = self.write();
+        if let Some(changes) = routes.memberships.get_mut(&user) {
+            *changes += 1;
+        }
         for conn in routes.conns_of(user) {
             routes.unsubscribe(conn, room);
         }

@@ -144,9 +144,9 @@ const PURGE_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
 /// How long a send's nonce makes a repeat of it a duplicate.
 const NONCES_KEPT_MS: i64 = 24 * 3600 * 1000;
 
-/// Deletes expired sessions and day-old send nonces now and then every [`PURGE_EVERY`]; ends
-/// with the store.
-async fn purge_expired(store: Store) {
+/// Deletes expired sessions (closing their sockets) and day-old send nonces now and then
+/// every [`PURGE_EVERY`]; ends with the store.
+async fn purge_expired(store: Store, hub: std::sync::Weak<Hub>) {
     let mut ticks = tokio::time::interval(PURGE_EVERY);
     loop {
         ticks.tick().await;
@@ -158,8 +158,17 @@ async fn purge_expired(store: Store) {
             Err(error) => Err(error),
         };
         match purged {
-            Ok((0, 0)) => {}
-            Ok((sessions, nonces)) => tracing::info!(sessions, nonces, "expired rows deleted"),
+            Ok((sessions, nonces)) => {
+                if let Some(hub) = hub.upgrade() {
+                    for (user, token_hash) in &sessions {
+                        let session = Some(auth::session_key(token_hash));
+                        hub.kick_user(*user, session, hub::KickReason::SignedOut);
+                    }
+                }
+                if !sessions.is_empty() || nonces > 0 {
+                    tracing::info!(sessions = sessions.len(), nonces, "expired rows deleted");
+                }
+            }
             Err(sqlx::Error::PoolClosed) => return,
             Err(error) => tracing::warn!(%error, "could not delete expired sessions or nonces"),
         }
@@ -180,8 +189,8 @@ pub type Error = Box<dyn std::error::Error + Send + Sync>;
 pub async fn start(config: Config) -> Result<Server, Error> {
     operations::recorder();
     let store = Store::open(&config.database_url).await?;
-    tokio::spawn(purge_expired(store.clone()));
     let hub = Arc::new(Hub::default());
+    tokio::spawn(purge_expired(store.clone(), Arc::downgrade(&hub)));
     let log = MessageLog::start(store.clone(), hub.clone()).await?;
     tokio::spawn(hub::announce_online_counts(
         Arc::downgrade(&hub),

@@ -217,8 +217,10 @@ impl Writer {
         }
         if !aside.is_empty() && !keep.is_empty() {
             let (messages, dones): (Vec<NewMessage>, Vec<Done>) = keep.into_iter().unzip();
+            let started = std::time::Instant::now();
             match self.store.append_messages(&messages, sent_at).await {
                 Ok(ids) => {
+                    crate::operations::committed(messages.len(), started.elapsed());
                     for ((message, done), id) in messages.into_iter().zip(dones).zip(ids) {
                         publish(&self.hub, message, id, sent_at, done);
                     }
@@ -230,8 +232,12 @@ impl Writer {
         // Still failing (the database, rights that changed again, or one nonce twice in the
         // batch): one by one.
         for (message, done) in keep {
+            let started = std::time::Instant::now();
             match self.store.append_message(&message, sent_at).await {
-                Ok(id) => publish(&self.hub, message, id, sent_at, done),
+                Ok(id) => {
+                    crate::operations::committed(1, started.elapsed());
+                    publish(&self.hub, message, id, sent_at, done);
+                }
                 Err(error) => {
                     let why = if let Some(why) = Refused::of(&error) {
                         NotStored::Refused(why)

@@ -233,20 +233,30 @@ async fn serve(
     };
     let mut shutdown = state.shutdown.clone();
     let mut shutting_down = std::pin::pin!(shutdown.changed());
-    // Both batched lookups at once: the sidebar, and the count of unread feedback.
-    let (rooms, unread_feedback) = tokio::join!(
-        state.lookups.rooms.get(client.me.id),
-        state.lookups.unread_feedback.get(client.me.id)
-    );
-    let (mut rooms, feedback_unread) = match (rooms, unread_feedback) {
-        (Ok(rooms), Ok(unread)) => (rooms.unwrap_or_default(), unread.unwrap_or(0)),
-        // The lookup task logged why.
-        _ => return Some(close(CLOSE_SERVER_ERROR, "server error")),
+    // The sidebar, and the count of unread feedback (both batched lookups, at once). Subscribe
+    // before reading what was missed and the change cursor, so nothing falls between the two;
+    // the client drops the duplicates (by id, and by change number). A membership that changed
+    // between reading the rooms and subscribing (a leave in another tab) makes the rooms stale:
+    // read them again.
+    let (mut rooms, feedback_unread, joined) = loop {
+        let seen = state.hub.membership_changes(client.me.id);
+        let (rooms, unread_feedback) = tokio::join!(
+            state.lookups.rooms.get(client.me.id),
+            state.lookups.unread_feedback.get(client.me.id)
+        );
+        let (rooms, unread) = match (rooms, unread_feedback) {
+            (Ok(rooms), Ok(unread)) => (rooms.unwrap_or_default(), unread.unwrap_or(0)),
+            // The lookup task logged why.
+            _ => return Some(close(CLOSE_SERVER_ERROR, "server error")),
+        };
+        let joined: Vec<i64> = rooms.iter().map(|r| r.id).collect();
+        if state
+            .hub
+            .subscribe_if_unchanged(client.conn, client.me.id, &joined, seen)
+        {
+            break (rooms, unread, joined);
+        }
     };
-    let joined: Vec<i64> = rooms.iter().map(|r| r.id).collect();
-    // Subscribe before reading what was missed and the change cursor, so nothing falls between
-    // the two; the client drops the duplicates (by id, and by change number).
-    state.hub.subscribe(client.conn, &joined);
     if came_online {
         announce_presence(state, client.me.id, &joined, true);
     }

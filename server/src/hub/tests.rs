@@ -139,3 +139,21 @@ fn signing_out_kicks_only_that_sessions_connections() {
     assert!(phone_kicked.as_mut().poll(&mut cx).is_ready());
     assert_eq!(phone.kicked.reason(), KickReason::Disabled);
 }
+
+#[test]
+fn a_connect_that_read_its_rooms_before_a_leave_is_told_to_read_again() {
+    let hub = Hub::default();
+    let other_tab = hub.connect(1, 0, 0).unwrap();
+    hub.subscribe(other_tab.id, &[5]);
+    let connecting = hub.connect(1, 0, 0).unwrap();
+    let seen = hub.membership_changes(1);
+    // The other tab leaves room 5 after the connecting one read its rooms (5 among them).
+    hub.unsubscribe_user(1, 5);
+    assert!(!hub.subscribe_if_unchanged(connecting.id, 1, &[5], seen));
+    assert!(
+        !hub.is_subscribed(connecting.id, 5),
+        "not subscribed to the room left"
+    );
+    let seen = hub.membership_changes(1);
+    assert!(hub.subscribe_if_unchanged(connecting.id, 1, &[], seen));
+}

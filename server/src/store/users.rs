@@ -162,13 +162,12 @@ impl Store {
         Ok(())
     }
 
-    /// Deletes the sessions that have expired; returns how many.
-    pub async fn purge_expired_sessions(&self) -> Result<u64> {
-        let done = sqlx::query("DELETE FROM sessions WHERE expires_at <= ?1")
+    /// Deletes the sessions that have expired; returns whose they were (account, token hash).
+    pub async fn purge_expired_sessions(&self) -> Result<Vec<(i64, String)>> {
+        sqlx::query_as("DELETE FROM sessions WHERE expires_at <= ?1 RETURNING user_id, token_hash")
             .bind(now_ms())
-            .execute(&self.writer)
-            .await?;
-        Ok(done.rows_affected())
+            .fetch_all(&self.writer)
+            .await
     }
 
     /// Stores an invite link's token hash, valid until `expires_at`.
