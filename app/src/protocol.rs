@@ -15,6 +15,10 @@ pub const MAX_FRAME_BYTES: usize = 64 * 1024;
 /// Messages per history page.
 pub const HISTORY_PAGE: usize = 50;
 
+/// People per page of `members` and `list_users` replies (a school's lobby holds thousands):
+/// `more` says whether another page follows, which `more_members` / `more_users` ask for.
+pub const PEOPLE_PAGE: usize = 200;
+
 /// Most changed messages (edits, deletions) replayed on reconnect.
 pub const CHANGES_MAX: usize = 1000;
 
@@ -335,8 +339,17 @@ pub enum ClientFrame {
         room: i64,
         message: i64,
     },
-    /// Every account, for starting a conversation.
+    /// The accounts, by name, for starting a conversation: the first [`PEOPLE_PAGE`].
     ListUsers,
+    /// The next page of accounts, after the one named `after` (the last name shown).
+    MoreUsers {
+        after: String,
+    },
+    /// The next page of a room's members, after the one named `after`.
+    MoreMembers {
+        room: i64,
+        after: String,
+    },
     /// Every public room, and the private ones this user is in, for browsing rooms to join.
     ListRooms,
     /// Private feedback on a message, from a teacher (or the administrator) who may review its
@@ -395,9 +408,13 @@ pub enum ServerFrame {
         members: Vec<User>,
         /// Ids of the members online now.
         online: Vec<i64>,
-        /// The members muted now.
+        /// The members muted now (all of them, on every page).
         #[serde(default)]
         muted: Vec<Muted>,
+        /// Another page of members follows (`more_members`); `members` is the first
+        /// [`PEOPLE_PAGE`], by name.
+        #[serde(default, skip_serializing_if = "is_default")]
+        more: bool,
     },
     /// A room appeared for this client: created, joined elsewhere, added to, or a conversation
     /// opened.
@@ -453,8 +470,27 @@ pub enum ServerFrame {
     FeedbackUnread {
         count: u32,
     },
+    /// Reply to `list_users`: the first page of accounts, by name.
     Users {
         users: Vec<User>,
+        /// Another page follows (`more_users`).
+        #[serde(default, skip_serializing_if = "is_default")]
+        more: bool,
+    },
+    /// Reply to `more_users`: the next page.
+    MoreUsers {
+        users: Vec<User>,
+        #[serde(default, skip_serializing_if = "is_default")]
+        more: bool,
+    },
+    /// Reply to `more_members`: the next page of the room's members, and which of them are
+    /// online.
+    MoreMembers {
+        room: i64,
+        members: Vec<User>,
+        online: Vec<i64>,
+        #[serde(default, skip_serializing_if = "is_default")]
+        more: bool,
     },
     /// Reply to `list_rooms`: every room this user may see, in creation order.
     Rooms {

@@ -58,6 +58,11 @@ pub fn Members(room: Memo<i64>) -> impl IntoView {
                     }
                 />
             </ul>
+            <Show when=move || chat.members_after.with(|all| all.contains_key(&room.get()))>
+                <button type="button" class="more" on:click=move |_| chat.more_members(room.get_untracked())>
+                    "Show more members"
+                </button>
+            </Show>
         </aside>
     }
 }

@@ -219,6 +219,11 @@ pub fn Sidebar() -> impl IntoView {
                             }
                         />
                     </ul>
+                    <Show when=move || chat.users_after.with(Option::is_some)>
+                        <button type="button" class="more" on:click=move |_| chat.more_users()>
+                            "Show more people"
+                        </button>
+                    </Show>
                 </Show>
             </nav>
         </div>

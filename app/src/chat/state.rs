@@ -163,7 +163,12 @@ pub struct Chat {
     /// Who is muted in each room whose members were asked for: user id → until (Unix ms).
     pub muted: RwSignal<HashMap<i64, HashMap<i64, i64>>>,
     pub online: RwSignal<HashSet<i64>>,
+    /// Per room whose members were asked for: the last name of the last page received, while
+    /// another page follows (`more_members` asks for it).
+    pub members_after: RwSignal<HashMap<i64, String>>,
     pub users: RwSignal<Vec<User>>,
+    /// The last name of the last page of accounts received, while another page follows.
+    pub users_after: RwSignal<Option<String>>,
     pub status: RwSignal<Status>,
     /// The time mutes are compared with (Unix ms); the chat page refreshes it when one ends.
     pub now: RwSignal<i64>,
@@ -223,6 +228,8 @@ impl Chat {
             muted: RwSignal::new(HashMap::new()),
             online: RwSignal::new(HashSet::new()),
             users: RwSignal::new(Vec::new()),
+            users_after: RwSignal::new(None),
+            members_after: RwSignal::new(HashMap::new()),
             status: RwSignal::new(Status::Connecting),
             now: RwSignal::new(now_ms()),
             current: RwSignal::new(LOBBY_ID),
@@ -358,6 +365,23 @@ impl Chat {
         self.me
             .with_untracked(Option::is_some)
             .then(|| self.changes.get_value())
+    }
+
+    /// Asks for the next page of `room`'s members, if another follows.
+    pub fn more_members(&self, room: i64) {
+        if let Some(after) = self
+            .members_after
+            .with_untracked(|all| all.get(&room).cloned())
+        {
+            self.send(ClientFrame::MoreMembers { room, after });
+        }
+    }
+
+    /// Asks for the next page of accounts, if another follows.
+    pub fn more_users(&self) {
+        if let Some(after) = self.users_after.get_untracked() {
+            self.send(ClientFrame::MoreUsers { after });
+        }
     }
 
     /// Asks for what the room on screen needs: its newest page, its members, and marks it read.

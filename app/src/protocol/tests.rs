@@ -35,6 +35,13 @@ fn client_frames_round_trip() {
             before: None,
         },
         ClientFrame::Members { room: 2 },
+        ClientFrame::MoreMembers {
+            room: 2,
+            after: "bob".into(),
+        },
+        ClientFrame::MoreUsers {
+            after: "bob".into(),
+        },
         ClientFrame::CreateRoom {
             name: "rust".into(),
             visibility: Visibility::Private,
@@ -142,6 +149,17 @@ fn server_frames_round_trip() {
             members: vec![alice.clone()],
             online: vec![1],
             muted: vec![Muted { user: 1, until: 9 }],
+            more: true,
+        },
+        ServerFrame::MoreMembers {
+            room: 1,
+            members: vec![alice.clone()],
+            online: vec![],
+            more: false,
+        },
+        ServerFrame::MoreUsers {
+            users: vec![alice.clone()],
+            more: true,
         },
         ServerFrame::Rooms {
             rooms: vec![room.clone()],
@@ -175,7 +193,10 @@ fn server_frames_round_trip() {
             until: None,
         },
         ServerFrame::RoleChanged { role: Role::Admin },
-        ServerFrame::Users { users: vec![alice] },
+        ServerFrame::Users {
+            users: vec![alice],
+            more: false,
+        },
         ServerFrame::Read {
             room: 1,
             message: 7,

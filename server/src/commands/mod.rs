@@ -140,9 +140,11 @@ pub async fn run(state: &AppState, client: &Client, frame: ClientFrame) -> Outco
         ClientFrame::JoinRoom { room } => rooms::join(state, client, room).await,
         ClientFrame::LeaveRoom { room } => rooms::leave(state, client, room).await,
         ClientFrame::OpenDirect { user } => rooms::open_direct(state, client, user).await,
-        ClientFrame::ListUsers => Ok(Some(ServerFrame::Users {
-            users: state.store.users().await?,
-        })),
+        ClientFrame::ListUsers => rooms::users(state, None).await,
+        ClientFrame::MoreUsers { after } => rooms::users(state, Some(&after)).await,
+        ClientFrame::MoreMembers { room, after } => {
+            rooms::more_members(state, client, room, &after).await
+        }
         ClientFrame::ListRooms => rooms::list(state, client).await,
         ClientFrame::AddMember { room, username } => {
             moderation::add(state, client, room, &username).await

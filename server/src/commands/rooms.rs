@@ -2,7 +2,9 @@
 //! conversation, the member list and the room listing.
 
 use app::names::parse_room_name;
-use app::protocol::{ErrorCode, MessageKind, RoomKind, RoomSummary, ServerFrame, User, Visibility};
+use app::protocol::{
+    ErrorCode, MessageKind, PEOPLE_PAGE, RoomKind, RoomSummary, ServerFrame, User, Visibility,
+};
 
 use super::{Client, Outcome, Refusal, allowed, rate_limited};
 use crate::AppState;
@@ -59,13 +61,40 @@ pub async fn members(state: &AppState, client: &Client, room: i64) -> Outcome {
     allowed(state, client, room, Action::Read).await?;
     // Watch first, then read who is online: a change in between arrives after this reply.
     state.hub.watch(client.conn, room);
-    let (members, muted) = state.store.members(room).await?;
+    let (members, more) = state.store.members_page(room, None, PEOPLE_PAGE).await?;
+    let muted = state.store.muted_in(room).await?;
     let online = state.hub.online_among(members.iter().map(|u| u.id));
     Ok(Some(ServerFrame::Members {
         room,
         members,
         online,
         muted,
+        more,
+    }))
+}
+
+/// The next page of `room`'s members, after the one named `after`.
+pub async fn more_members(state: &AppState, client: &Client, room: i64, after: &str) -> Outcome {
+    allowed(state, client, room, Action::Read).await?;
+    let (members, more) = state
+        .store
+        .members_page(room, Some(after), PEOPLE_PAGE)
+        .await?;
+    let online = state.hub.online_among(members.iter().map(|u| u.id));
+    Ok(Some(ServerFrame::MoreMembers {
+        room,
+        members,
+        online,
+        more,
+    }))
+}
+
+/// The accounts by name, a page at a time: the first (`after` none), or the next.
+pub async fn users(state: &AppState, after: Option<&str>) -> Outcome {
+    let (users, more) = state.store.users_page(after, PEOPLE_PAGE).await?;
+    Ok(Some(match after {
+        None => ServerFrame::Users { users, more },
+        Some(_) => ServerFrame::MoreUsers { users, more },
     }))
 }
 

@@ -310,26 +310,48 @@ impl Store {
     }
 
     /// The members of `room` by name, and those of them muted now.
+    /// Every member of `room` by name, and those muted now.
     pub async fn members(&self, room: i64) -> Result<(Vec<User>, Vec<Muted>)> {
-        let rows = sqlx::query_as::<_, (i64, String, Option<i64>)>(
-            "SELECT u.id, u.username, x.until
+        let (members, _) = self.members_page(room, None, usize::MAX).await?;
+        Ok((members, self.muted_in(room).await?))
+    }
+
+    /// Up to `limit` members of `room` by name, after the one named `after`, and whether more
+    /// follow.
+    pub async fn members_page(
+        &self,
+        room: i64,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<(Vec<User>, bool)> {
+        let rows = sqlx::query_as::<_, (i64, String)>(
+            "SELECT u.id, u.username
              FROM memberships m JOIN users u ON u.id = m.user_id
-             LEFT JOIN mutes x ON x.room_id = m.room_id AND x.user_id = m.user_id AND x.until > ?2
-             WHERE m.room_id = ?1 ORDER BY lower(u.username), u.id",
+             WHERE m.room_id = ?1 AND (?2 IS NULL OR lower(u.username) > lower(?2))
+             ORDER BY lower(u.username), u.id LIMIT ?3",
+        )
+        .bind(room)
+        .bind(after)
+        .bind(i64::try_from(limit.saturating_add(1)).unwrap_or(i64::MAX))
+        .fetch_all(&self.readers)
+        .await?;
+        Ok(page_of(rows, limit))
+    }
+
+    /// The members of `room` muted now.
+    pub async fn muted_in(&self, room: i64) -> Result<Vec<Muted>> {
+        sqlx::query_as::<_, (i64, i64)>(
+            "SELECT user_id, until FROM mutes WHERE room_id = ?1 AND until > ?2",
         )
         .bind(room)
         .bind(now_ms())
         .fetch_all(&self.readers)
-        .await?;
-        let muted = rows
-            .iter()
-            .filter_map(|&(user, _, until)| until.map(|until| Muted { user, until }))
-            .collect();
-        let members = rows
-            .into_iter()
-            .map(|(id, name, _)| User { id, name })
-            .collect();
-        Ok((members, muted))
+        .await
+        .map(|rows| {
+            rows.into_iter()
+                .map(|(user, until)| Muted { user, until })
+                .collect()
+        })
     }
 
     /// Mutes `user` in `room` until `until` (Unix ms), by `moderator`.
@@ -409,4 +431,16 @@ impl Store {
         .await?;
         Ok(())
     }
+}
+
+/// The first `limit` of `rows` (which hold one more if more follow) as users, and whether more
+/// follow.
+pub(super) fn page_of(mut rows: Vec<(i64, String)>, limit: usize) -> (Vec<User>, bool) {
+    let more = rows.len() > limit;
+    rows.truncate(limit);
+    let users = rows
+        .into_iter()
+        .map(|(id, name)| User { id, name })
+        .collect();
+    (users, more)
 }

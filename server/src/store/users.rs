@@ -206,17 +206,18 @@ impl Store {
         Ok(row.map(|(id, name)| User { id, name }))
     }
 
-    /// Every account, by name.
-    pub async fn users(&self) -> Result<Vec<User>> {
+    /// Up to `limit` accounts by name, after the one named `after`, and whether more follow.
+    pub async fn users_page(&self, after: Option<&str>, limit: usize) -> Result<(Vec<User>, bool)> {
         let rows = sqlx::query_as::<_, (i64, String)>(
-            "SELECT id, username FROM users ORDER BY lower(username), id",
+            "SELECT id, username FROM users
+             WHERE ?1 IS NULL OR lower(username) > lower(?1)
+             ORDER BY lower(username), id LIMIT ?2",
         )
+        .bind(after)
+        .bind(i64::try_from(limit.saturating_add(1)).unwrap_or(i64::MAX))
         .fetch_all(&self.readers)
         .await?;
-        Ok(rows
-            .into_iter()
-            .map(|(id, name)| User { id, name })
-            .collect())
+        Ok(super::rooms::page_of(rows, limit))
     }
 
     /// The account named `username` (ignoring case).

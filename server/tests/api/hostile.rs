@@ -97,6 +97,9 @@ fn command() -> impl Strategy<Value = ClientFrame> {
         id().prop_map(|user| ClientFrame::OpenDirect { user }),
         (id(), id()).prop_map(|(room, message)| ClientFrame::MarkRead { room, message }),
         Just(ClientFrame::ListRooms),
+        // Not `list_users`: it is the probe, whose reply ends each frame's answers.
+        text().prop_map(|after| ClientFrame::MoreUsers { after }),
+        (id(), text()).prop_map(|(room, after)| ClientFrame::MoreMembers { room, after }),
         (id(), text()).prop_map(|(message, text)| ClientFrame::GiveFeedback { message, text }),
     ]
 }

@@ -216,3 +216,74 @@ async fn an_account_may_open_only_so_many_sockets() {
     let again = tokio::time::timeout(WAIT, server.connect(&cookie)).await;
     assert!(again.is_ok());
 }
+
+#[tokio::test]
+async fn a_school_of_accounts_comes_in_pages_not_one_frame() {
+    use app::protocol::PEOPLE_PAGE;
+    let server = TestServer::start().await;
+    let cookie = server.register("aaron").await;
+    // Accounts made directly in the database: signing 250 people up would take minutes.
+    server
+        .sql(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 250)
+             INSERT INTO users (username, username_key, password_hash, created_at)
+             SELECT printf('pupil%03d', i), printf('pupil%03d-key', i), 'x', 0 FROM n",
+        )
+        .await;
+    server
+        .sql("INSERT INTO memberships (room_id, user_id) SELECT 1, id FROM users WHERE username LIKE 'pupil%'")
+        .await;
+    let mut aaron = server.connect(&cookie).await;
+    aaron.send(&ClientFrame::ListUsers).await;
+    let (first, more) = aaron
+        .expect(|f| match f {
+            ServerFrame::Users { users, more } => Some((users, more)),
+            _ => None,
+        })
+        .await;
+    assert_eq!(first.len(), PEOPLE_PAGE);
+    assert!(more);
+    assert_eq!(first[0].name, "aaron");
+    aaron
+        .send(&ClientFrame::MoreUsers {
+            after: first.last().unwrap().name.clone(),
+        })
+        .await;
+    let (rest, more) = aaron
+        .expect(|f| match f {
+            ServerFrame::MoreUsers { users, more } => Some((users, more)),
+            _ => None,
+        })
+        .await;
+    assert!(!more);
+    assert_eq!(first.len() + rest.len(), 251, "everyone once");
+    assert_eq!(rest.last().unwrap().name, "pupil250");
+
+    aaron.send(&ClientFrame::Members { room: LOBBY_ID }).await;
+    let (members, more) = aaron
+        .expect(|f| match f {
+            ServerFrame::Members { members, more, .. } => Some((members, more)),
+            _ => None,
+        })
+        .await;
+    assert_eq!((members.len(), more), (PEOPLE_PAGE, true));
+    aaron
+        .send(&ClientFrame::MoreMembers {
+            room: LOBBY_ID,
+            after: members.last().unwrap().name.clone(),
+        })
+        .await;
+    let (rest, online, more) = aaron
+        .expect(|f| match f {
+            ServerFrame::MoreMembers {
+                members,
+                online,
+                more,
+                ..
+            } => Some((members, online, more)),
+            _ => None,
+        })
+        .await;
+    assert_eq!((members.len() + rest.len(), more), (251, false));
+    assert!(online.is_empty(), "the pupils are offline");
+}

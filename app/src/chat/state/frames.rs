@@ -138,9 +138,11 @@ impl Chat {
                 members,
                 online,
                 muted,
+                more,
             } => {
                 let me = self.me.get_untracked().map(|u| u.id);
                 let mine = muted.iter().find(|m| Some(m.user) == me).map(|m| m.until);
+                self.set_members_after(room, more, &members);
                 self.members.update(|all| {
                     all.insert(room, members);
                 });
@@ -232,7 +234,39 @@ impl Chat {
                 }
             }
             ServerFrame::FeedbackUnread { count } => self.feedback_unread.set(count),
-            ServerFrame::Users { users } => self.users.set(users),
+            ServerFrame::MoreMembers {
+                room,
+                members,
+                online,
+                more,
+            } => {
+                self.set_members_after(room, more, &members);
+                self.members.update(|all| {
+                    let list = all.entry(room).or_default();
+                    for member in members {
+                        if list.iter().all(|m| m.id != member.id) {
+                            list.push(member);
+                        }
+                    }
+                });
+                self.online.update(|set| set.extend(online));
+            }
+            ServerFrame::Users { users, more } => {
+                self.users_after
+                    .set(more.then(|| users.last().map(|u| u.name.clone())).flatten());
+                self.users.set(users);
+            }
+            ServerFrame::MoreUsers { users, more } => {
+                self.users_after
+                    .set(more.then(|| users.last().map(|u| u.name.clone())).flatten());
+                self.users.update(|all| {
+                    for user in users {
+                        if all.iter().all(|u| u.id != user.id) {
+                            all.push(user);
+                        }
+                    }
+                });
+            }
             ServerFrame::Rooms { rooms: listed } => self.rooms.update(|rooms| {
                 // Rooms this client belongs to are kept live since the welcome: keep those
                 // entries. Every other named room comes from the listing, which also drops
@@ -293,6 +327,20 @@ impl Chat {
     }
 
     /// Drops everything the client holds about a room that is gone for this user.
+    /// Remembers where `room`'s next page of members starts (after this page's last name), or
+    /// that none follows.
+    fn set_members_after(&self, room: i64, more: bool, page: &[crate::protocol::User]) {
+        let after = page.last().map(|u| u.name.clone()).filter(|_| more);
+        self.members_after.update(|all| match after {
+            Some(after) => {
+                all.insert(room, after);
+            }
+            None => {
+                all.remove(&room);
+            }
+        });
+    }
+
     fn forget_room(&self, room: i64) {
         self.rooms.update(|rooms| rooms.retain(|r| r.id != room));
         self.logs.update(|logs| {

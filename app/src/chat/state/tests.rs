@@ -457,6 +457,7 @@ fn added_and_removed_people_join_and_leave_the_members_list() {
             members: vec![user(ALICE)],
             online: vec![ALICE],
             muted: vec![],
+            more: false,
         });
         let members = |chat: &Chat| {
             chat.members
@@ -488,6 +489,7 @@ fn members_show_who_is_muted_until_unmuted_or_the_time_is_up() {
                 user: BOB,
                 until: FAR_1405,
             }],
+            more: false,
         });
         assert!(chat.is_muted(LOBBY_ID, BOB));
         assert!(!chat.is_muted(LOBBY_ID, ALICE));
@@ -1082,5 +1084,44 @@ fn feedback_in_flight_when_the_connection_drops_can_be_sent_again() {
         // Not sent while offline.
         assert!(chat.give_feedback(10, "Nice.".into()).is_err());
         assert_eq!(chat.feedback_pending.get_untracked(), None);
+    });
+}
+
+#[test]
+fn a_long_members_list_comes_page_by_page() {
+    Owner::new().with(|| {
+        let chat = Chat::new();
+        chat.apply(welcome_alice(vec![lobby()]));
+        chat.apply(ServerFrame::Members {
+            room: LOBBY_ID,
+            members: vec![user(ALICE)],
+            online: vec![ALICE],
+            muted: vec![],
+            more: true,
+        });
+        assert_eq!(
+            chat.members_after
+                .with_untracked(|a| a.get(&LOBBY_ID).cloned()),
+            Some("alice".to_owned()),
+            "the next page starts after the last name"
+        );
+        chat.apply(ServerFrame::MoreMembers {
+            room: LOBBY_ID,
+            members: vec![user(BOB)],
+            online: vec![BOB],
+            more: false,
+        });
+        let names = chat.members.with_untracked(|all| {
+            all[&LOBBY_ID]
+                .iter()
+                .map(|u| u.name.clone())
+                .collect::<Vec<_>>()
+        });
+        assert_eq!(names, ["alice", "bob"]);
+        assert!(chat.online.get_untracked().contains(&BOB));
+        assert!(
+            chat.members_after.with_untracked(|a| a.is_empty()),
+            "no more pages"
+        );
     });
 }
