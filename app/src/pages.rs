@@ -9,7 +9,8 @@ use crate::names::{MAX_USERNAME, MIN_PASSWORD};
 fn explain(code: &str) -> String {
     match code {
         "credentials" => "Wrong username or password.".into(),
-        "taken" => "That username is already taken.".into(),
+        "taken" => "That username is taken (or one that looks just like it).".into(),
+        "invisible" => crate::names::INVISIBLE.into(),
         "username" => format!("Usernames are 1 to {MAX_USERNAME} characters, without spaces."),
         "password" => format!("Passwords are at least {MIN_PASSWORD} characters."),
         "disabled" => "This account is disabled; ask the administrator.".into(),

@@ -34,6 +34,10 @@ pub enum Refused {
     Muted,
 }
 
+/// One message as the commit batch's trigger reads it: room, author, kind, body, word count and
+/// nonce (migrations 0004, 0006 and 0008).
+type BatchRow<'m> = (i64, i64, &'static str, &'m str, i64, Option<&'m str>);
+
 /// Whether a failed batch statement says a message's nonce was used before (migration 0008).
 pub fn is_duplicate(error: &sqlx::Error) -> bool {
     error
@@ -148,7 +152,7 @@ impl Store {
         if batch.is_empty() {
             return Ok(Vec::new());
         }
-        let rows: Vec<(i64, i64, &str, &str, i64, Option<&str>)> = batch
+        let rows: Vec<BatchRow> = batch
             .iter()
             .map(|m| {
                 let words = match m.kind {
