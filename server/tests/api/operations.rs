@@ -123,3 +123,39 @@ async fn a_client_that_answers_pings_stays_connected() {
     assert!(pings >= 3, "pinged {pings} times");
     alice.say(LOBBY_ID, "still here").await;
 }
+
+#[test]
+fn logs_can_be_json_lines() {
+    use std::io::{BufRead, BufReader};
+    let db = crate::support::temp_db();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_hearth"))
+        .args([
+            "--addr",
+            "127.0.0.1:0",
+            "--database-url",
+            &format!("sqlite://{}", db.display()),
+            "--log-format",
+            "json",
+        ])
+        .env("RUST_LOG", "info")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("hearth starts");
+    let line = BufReader::new(child.stdout.take().unwrap())
+        .lines()
+        .next()
+        .expect("a log line")
+        .unwrap();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let _ = std::fs::remove_dir_all(db.parent().unwrap());
+    let entry: serde_json::Value = serde_json::from_str(&line).expect("a JSON object per line");
+    assert_eq!(entry["level"], "INFO");
+    assert!(
+        entry["fields"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("listening on http://127.0.0.1:"),
+        "{line}"
+    );
+}
