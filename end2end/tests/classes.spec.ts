@@ -1,6 +1,5 @@
 import { test, expect } from "@playwright/test";
 import {
-  composer,
   createRoom,
   member,
   messages,
@@ -152,10 +151,11 @@ test("the teacher mutes a student, who sees the notice and cannot post", async (
 
   await expect(s.page.getByText(/You are muted in this room until \d\d:\d\d/)).toBeVisible();
   const attempt = uniqueName("Can I still talk? ");
-  await composer(s.page).fill(attempt);
-  await composer(s.page).press("Enter");
-  await expect(s.page.getByRole("alert")).toContainText("You are muted in this room until");
-  await expect(composer(s.page)).toHaveValue(attempt);
+  await send(s.page, attempt);
+  // The refused message stays on the student's screen, not sent, saying why.
+  const refused = messages(s.page).filter({ hasText: attempt });
+  await expect(refused).toContainText("Not sent");
+  await expect(refused.getByRole("alert")).toContainText("You are muted in this room until");
 
   // Everyone sees that the student is muted; the teacher can unmute them.
   await expect(row).toContainText("muted");
@@ -167,9 +167,14 @@ test("the teacher mutes a student, who sees the notice and cannot post", async (
 
   await unmute.click();
   await expect(row.getByRole("button", { name: `Mute ${student}`, exact: true })).toBeVisible();
+  // The student discards the refused copy (which keeps its reason), and the composer's notice
+  // has gone too; they write it again.
+  await refused.getByRole("button", { name: "Discard" }).click();
+  await expect(refused).toHaveCount(0);
   await expect(s.page.getByText("You are muted in this room")).toHaveCount(0);
   await send(s.page, attempt);
   await expect(messages(t.page).filter({ hasText: attempt })).toBeVisible();
+  await expect(messages(s.page).filter({ hasText: attempt })).toHaveCount(1);
 
   await t.context.close();
   await s.context.close();

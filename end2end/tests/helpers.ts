@@ -1,4 +1,4 @@
-import { Browser, BrowserContext, Page, expect } from "@playwright/test";
+import { Browser, BrowserContext, Page, WebSocketRoute, expect } from "@playwright/test";
 
 export const PASSWORD = "correct horse battery";
 
@@ -36,9 +36,18 @@ export function messages(page: Page) {
   return page.getByRole("log", { name: "Messages" }).getByRole("listitem");
 }
 
-/** Opens a fresh browser context and goes through the sign-in page with `button`. */
-async function enter(browser: Browser, name: string, button: "Create account" | "Sign in") {
+/**
+ * Opens a fresh browser context and goes through the sign-in page with `button`. `prepare`
+ * runs on the context before any page opens (to route its WebSockets, for example).
+ */
+async function enter(
+  browser: Browser,
+  name: string,
+  button: "Create account" | "Sign in",
+  prepare?: (context: BrowserContext) => Promise<void>,
+) {
   const context = await browser.newContext();
+  await prepare?.(context);
   const page = await context.newPage();
   if (process.env.DEBUG_CONSOLE) page.on("console", (m) => console.log(name, m.text()));
   page.on("dialog", async (dialog) => {
@@ -55,8 +64,12 @@ async function enter(browser: Browser, name: string, button: "Create account" | 
   return { context, page };
 }
 
-export async function signUp(browser: Browser, name: string): Promise<{ context: BrowserContext; page: Page }> {
-  return enter(browser, name, "Create account");
+export async function signUp(
+  browser: Browser,
+  name: string,
+  prepare?: (context: BrowserContext) => Promise<void>,
+): Promise<{ context: BrowserContext; page: Page }> {
+  return enter(browser, name, "Create account", prepare);
 }
 
 export async function signIn(browser: Browser, name: string): Promise<{ context: BrowserContext; page: Page }> {
@@ -83,7 +96,10 @@ export async function send(page: Page, text: string) {
   await expect(composer(page)).toHaveValue("");
 }
 
-/** Posts many messages quickly from inside the page, over a second socket of the same session. */
+/**
+ * Posts many messages quickly from inside the page, over a second socket of the same session.
+ * Fails (rather than waiting forever) if the server refuses one, e.g. as too fast.
+ */
 export async function postMany(page: Page, room: number, texts: string[]) {
   await page.evaluate(
     async ({ room, texts }) => {
@@ -92,15 +108,18 @@ export async function postMany(page: Page, room: number, texts: string[]) {
         ws.onopen = resolve;
         ws.onerror = reject;
       });
-      ws.send(JSON.stringify({ type: "hello", protocol: 5 }));
+      ws.send(JSON.stringify({ type: "hello", protocol: 6 }));
       let acked = 0;
-      const done = new Promise<void>((resolve) => {
+      const done = new Promise<void>((resolve, reject) => {
         ws.onmessage = (event) => {
           const frame = JSON.parse(event.data);
           if (frame.type === "sent" && ++acked === texts.length) resolve();
+          if (frame.type === "error") reject(new Error(`postMany: ${frame.code}: ${frame.message}`));
         };
       });
-      texts.forEach((text, i) => ws.send(JSON.stringify({ type: "send", room, text, nonce: `bulk${i}` })));
+      // The server stores a nonce once per person: each call has its own.
+      const batch = `bulk${Date.now().toString(36)}${Math.floor(Math.random() * 1e6)}-`;
+      texts.forEach((text, i) => ws.send(JSON.stringify({ type: "send", room, text, nonce: `${batch}${i}` })));
       await done;
       ws.close();
     },
@@ -116,4 +135,37 @@ export async function createRoom(page: Page, name: string, visibility: "Public" 
   await page.getByRole("button", { name: "Create", exact: true }).click();
   await expect(page.getByRole("heading", { level: 1 })).toHaveText(name);
   return Number(new URL(page.url()).pathname.split("/").pop());
+}
+
+/**
+ * The chat socket's cable, for a context routed through it (`attach`, before the page opens):
+ * every socket goes through Playwright to the real server. `unplug` closes the sockets open now
+ * (the page sees its socket close, as when a network drops) and closes every new one at once,
+ * until `plug`.
+ */
+export class Cable {
+  private online = true;
+  private open: { page: WebSocketRoute; server: WebSocketRoute }[] = [];
+
+  async attach(context: BrowserContext) {
+    await context.routeWebSocket(/\/ws$/, (page) => {
+      if (!this.online) {
+        void page.close({ code: 1001, reason: "offline" });
+        return;
+      }
+      this.open.push({ page, server: page.connectToServer() });
+    });
+  }
+
+  async unplug() {
+    this.online = false;
+    for (const { page, server } of this.open.splice(0)) {
+      await page.close({ code: 1001, reason: "offline" });
+      await server.close();
+    }
+  }
+
+  plug() {
+    this.online = true;
+  }
 }

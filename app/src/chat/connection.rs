@@ -106,8 +106,24 @@ async fn connect(
         resume_after: chat.resume_cursor(),
         changes_after: chat.change_cursor(),
     };
-    // Sending waits for the socket to open; if it never does, the close event below says so.
-    let mut writable = write.send(Message::Text(hello.to_json())).await.is_ok();
+    // Sending waits for the socket to open. A socket that closes instead (refused, or closed
+    // before it opened) may not wake the sending side at all: its close event ends the wait.
+    let mut writable = {
+        let mut sending = write.send(Message::Text(hello.to_json()));
+        loop {
+            match select(&mut sending, read.next()).await {
+                Either::Left((sent, _)) => break sent.is_ok(),
+                Either::Right((Some(Err(WebSocketError::ConnectionClose(event))), _)) => {
+                    ended.code = Some(event.code);
+                    return Some(ended);
+                }
+                Either::Right((None, _)) => return Some(ended),
+                // An error event (its close event follows), or a frame before the hello went
+                // out (none is sent before it).
+                Either::Right((Some(_), _)) => {}
+            }
+        }
+    };
     loop {
         match select(read.next(), outgoing.next()).await {
             Either::Left((Some(Ok(Message::Text(text))), _)) => {
