@@ -45,6 +45,53 @@ test("signing out everywhere sends the same person's open chat elsewhere to sign
   await elsewhere.context.close();
 });
 
+test("a session that ended unseen sends the chat to sign in when its socket comes back", async ({ browser }) => {
+  const name = uniqueName("gone");
+  const cable = new Cable();
+  const { context, page } = await signUp(browser, name, (context) => cable.attach(context));
+  const roomPath = new URL(page.url()).pathname;
+  // The session cookie is gone (as when it expires): the open socket does not know.
+  await context.clearCookies();
+  await cable.unplug();
+  await expect(page.getByRole("status")).toHaveText("Reconnecting…");
+  cable.plug();
+  // The socket is refused (a 401 the page cannot see); GET /auth/session says why.
+  await expect(page).toHaveURL(new RegExp(`/login\\?next=${encodeURIComponent(roomPath)}$`), { timeout: 30_000 });
+  await context.close();
+});
+
+test("a tab beyond the account's socket limit says so and connects once one closes", async ({ browser }) => {
+  test.setTimeout(90_000);
+  const name = uniqueName("tabs");
+  const { context, page } = await signUp(browser, name);
+  // The chat holds one socket; 19 more reach the server's default limit of 20.
+  await page.evaluate(async () => {
+    const held: WebSocket[] = [];
+    for (let i = 0; i < 19; i++) {
+      const ws = new WebSocket(`ws://${location.host}/ws`);
+      await new Promise((resolve, reject) => {
+        ws.onopen = resolve;
+        ws.onerror = reject;
+      });
+      ws.send(JSON.stringify({ type: "hello", protocol: 6 }));
+      await new Promise<void>((resolve) => {
+        ws.onmessage = () => resolve();
+      });
+      held.push(ws);
+    }
+    (window as unknown as { held: WebSocket[] }).held = held;
+  });
+  const extra = await context.newPage();
+  await extra.goto("/rooms/1");
+  await expect(extra.getByRole("status")).toHaveText(
+    "Too many tabs or devices are connected to this account. Close one; this tab tries again every 30 seconds.",
+  );
+  await page.evaluate(() => (window as unknown as { held: WebSocket[] }).held.forEach((ws) => ws.close()));
+  await expect(extra.getByRole("status")).toHaveText("", { timeout: 40_000 });
+  await expect(member(extra, name)).toContainText("online");
+  await context.close();
+});
+
 test("a message written while offline shows as Sending… and is delivered once back online", async ({ browser }) => {
   const ann = uniqueName("ann");
   const ben = uniqueName("ben");
