@@ -422,7 +422,17 @@ impl Chat {
                     r.unread = 0;
                     r.last_read = r.last_read.max(id);
                 });
-                // A preview got no live messages: fetch what was said since it loaded.
+                // A preview got no live messages: what was said since it loaded may be more than
+                // a page, so its pages give way to the newest one (fetched now if on screen,
+                // otherwise when opened).
+                if joined && !ours_before {
+                    self.logs.update(|logs| {
+                        if let Some(log) = logs.get_mut(&room) {
+                            log.gap = true;
+                            log.loaded = false;
+                        }
+                    });
+                }
                 if joined && on_screen {
                     self.send(ClientFrame::History { room, before: None });
                 }

@@ -885,6 +885,37 @@ fn a_truncated_replay_forgets_the_logs_and_the_newest_page_fills_the_gap() {
 }
 
 #[test]
+fn joining_a_previewed_room_starts_it_again_from_its_newest_page() {
+    Owner::new().with(|| {
+        let chat = Chat::new();
+        chat.apply(welcome_alice(vec![lobby(), room(4, "go", false, 0)]));
+        chat.current.set(4);
+        chat.apply(ServerFrame::History {
+            room: 4,
+            messages: vec![message(10, 4, BOB, MessageKind::Text, "early")],
+            has_more: false,
+        });
+        // Much was said before she joins; none of it came to the preview.
+        chat.apply(ServerFrame::Message {
+            message: message(900, 4, ALICE, MessageKind::Joined, ""),
+        });
+        chat.apply(ServerFrame::History {
+            room: 4,
+            messages: vec![
+                message(800, 4, BOB, MessageKind::Text, "late"),
+                message(900, 4, ALICE, MessageKind::Joined, ""),
+            ],
+            has_more: true,
+        });
+        let ids: Vec<i64> = chat
+            .logs
+            .with_untracked(|logs| logs[&4].messages.iter().map(|m| m.id).collect());
+        assert_eq!(ids, vec![800, 900]);
+        assert!(chat.logs.with_untracked(|logs| logs[&4].has_more));
+    });
+}
+
+#[test]
 fn a_reconnect_without_truncation_keeps_the_pages_read_so_far() {
     Owner::new().with(|| {
         let chat = Chat::new();
