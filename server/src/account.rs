@@ -34,7 +34,12 @@ pub struct Notice {
 }
 
 /// The "New invite link" form, and the link just made, if any.
-pub fn invite_section(from: &str, invite: Option<&str>, headers: &HeaderMap) -> String {
+pub fn invite_section(
+    state: &AppState,
+    from: &str,
+    invite: Option<&str>,
+    headers: &HeaderMap,
+) -> String {
     let mut html = format!(
         r#"<h2>Invite links</h2>
 <p class="hint">Anyone with an invite link can create an account for {INVITE_DAYS} days, even when sign-ups are by invitation only.</p>
@@ -45,10 +50,7 @@ pub fn invite_section(from: &str, invite: Option<&str>, headers: &HeaderMap) -> 
             .get(axum::http::header::HOST)
             .and_then(|h| h.to_str().ok())
             .unwrap_or("localhost");
-        let scheme = if headers
-            .get("x-forwarded-proto")
-            .is_some_and(|p| p.as_bytes().eq_ignore_ascii_case(b"https"))
-        {
+        let scheme = if auth::is_https(state, headers) {
             "https"
         } else {
             "http"
@@ -103,6 +105,7 @@ pub async fn page(
     ));
     if policy::decide_invite(who.role).is_ok() {
         body.push_str(&invite_section(
+            &state,
             "account",
             notice.invite.as_deref(),
             &headers,

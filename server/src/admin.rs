@@ -156,6 +156,7 @@ pub async fn accounts_page(
     }
     body.push_str("</tbody></table>\n");
     body.push_str(&crate::account::invite_section(
+        &state,
         "admin",
         notice.invite.as_deref(),
         &headers,
