@@ -305,3 +305,53 @@ impl Store {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::store::now_ms;
+    use crate::store::test_support::{fresh_store, remove};
+
+    #[tokio::test]
+    async fn expired_sessions_are_purged_and_live_ones_kept() {
+        let (store, path) = fresh_store("sessions").await;
+        let alice = store.create_user("alice", "x").await.unwrap().unwrap().user;
+        store
+            .create_session("old", alice.id, now_ms() - 1)
+            .await
+            .unwrap();
+        store
+            .create_session("live", alice.id, now_ms() + 60_000)
+            .await
+            .unwrap();
+        let purged = store.purge_expired_sessions().await.unwrap();
+        assert_eq!(purged, [(alice.id, "old".to_owned())]);
+        let live = store
+            .session_users(&["old".to_owned(), "live".to_owned()])
+            .await
+            .unwrap();
+        assert_eq!(live.keys().collect::<Vec<_>>(), ["live"]);
+        remove(store, path).await;
+    }
+
+    #[tokio::test]
+    async fn a_disabled_account_has_no_live_session() {
+        let (store, path) = fresh_store("disabled").await;
+        let alice = store.create_user("alice", "x").await.unwrap().unwrap().user;
+        store
+            .create_session("s", alice.id, now_ms() + 60_000)
+            .await
+            .unwrap();
+        assert!(store.set_disabled(alice.id, true).await.unwrap());
+        let live = store.session_users(&["s".to_owned()]).await.unwrap();
+        assert!(live.is_empty());
+        assert!(
+            store
+                .account_by_name("alice")
+                .await
+                .unwrap()
+                .unwrap()
+                .disabled
+        );
+        remove(store, path).await;
+    }
+}
