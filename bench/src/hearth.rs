@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use app::protocol::{
     ClientFrame, MessageKind, PROTOCOL_VERSION, RoomKind, ServerFrame, Visibility,
@@ -18,6 +19,16 @@ use crate::wire::{self, Socket, Wire};
 const PASSWORD: &str = "load-test-password";
 /// Preparation steps (joins, conversations) in flight at once.
 const PREPARE_CONCURRENCY: usize = 32;
+
+/// The protocol version the clients' `hello` carries: this build's, unless told to speak an
+/// older server's (`hearth-load suite --hearth-protocol`, to measure an older binary; a server
+/// closes a socket whose hello names another version).
+static PROTOCOL: AtomicU32 = AtomicU32::new(PROTOCOL_VERSION);
+
+/// Makes every client's `hello` carry `version` from now on.
+pub fn speak_protocol(version: u32) {
+    PROTOCOL.store(version, Ordering::Relaxed);
+}
 
 /// Signed-up accounts: their names and session cookies, by client number.
 pub struct Accounts {
@@ -136,7 +147,7 @@ async fn connect(server: &str, cookie: &str, source: IpAddr) -> Result<(Socket, 
     )
     .await?;
     let hello = ClientFrame::Hello {
-        protocol: PROTOCOL_VERSION,
+        protocol: PROTOCOL.load(Ordering::Relaxed),
         resume_after: None,
         changes_after: None,
     };
@@ -181,33 +192,29 @@ async fn create_rooms(
     Ok(rooms)
 }
 
-/// Makes client `i` a member of `rooms[i / members]`, for every client.
+/// Makes each client `i` of `joins` a member of its room.
 async fn join_rooms(
     server: &str,
     accounts: &Accounts,
-    rooms: &[i64],
-    members: usize,
+    joins: impl Iterator<Item = (usize, i64)>,
 ) -> Result<(), String> {
-    stream::iter(0..rooms.len() * members)
-        .map(|i| {
-            let room = rooms[i / members];
-            async move {
-                let (mut ws, me) = connect_to_prepare(server, &accounts.cookies[i]).await?;
-                command(&mut ws, &ClientFrame::JoinRoom { room }).await?;
-                wait_for(&mut ws, |f| match f {
-                    ServerFrame::Message { message }
-                        if message.room == room
-                            && message.kind == MessageKind::Joined
-                            && message.author.id == me =>
-                    {
-                        Some(())
-                    }
-                    _ => None,
-                })
-                .await?;
-                let _ = ws.close(None).await;
-                Ok::<(), String>(())
-            }
+    stream::iter(joins)
+        .map(|(i, room)| async move {
+            let (mut ws, me) = connect_to_prepare(server, &accounts.cookies[i]).await?;
+            command(&mut ws, &ClientFrame::JoinRoom { room }).await?;
+            wait_for(&mut ws, |f| match f {
+                ServerFrame::Message { message }
+                    if message.room == room
+                        && message.kind == MessageKind::Joined
+                        && message.author.id == me =>
+                {
+                    Some(())
+                }
+                _ => None,
+            })
+            .await?;
+            let _ = ws.close(None).await;
+            Ok::<(), String>(())
         })
         .buffer_unordered(PREPARE_CONCURRENCY)
         .try_collect()
@@ -221,17 +228,25 @@ async fn open_conversations(
     accounts: &Accounts,
     pairs: usize,
 ) -> Result<Vec<i64>, String> {
-    // Account ids by name, from the user list.
+    // Account ids by name, from the user list, page after page.
     let (mut ws, _) = connect_to_prepare(server, &accounts.cookies[0]).await?;
     command(&mut ws, &ClientFrame::ListUsers).await?;
-    let ids: HashMap<String, i64> = wait_for(&mut ws, |f| match f {
-        ServerFrame::Users { users } => Some(users),
-        _ => None,
-    })
-    .await?
-    .into_iter()
-    .map(|u| (u.name, u.id))
-    .collect();
+    let mut ids = HashMap::new();
+    loop {
+        let (users, more) = wait_for(&mut ws, |f| match f {
+            ServerFrame::Users { users, more } | ServerFrame::MoreUsers { users, more } => {
+                Some((users, more))
+            }
+            _ => None,
+        })
+        .await?;
+        let last = users.last().map(|u| u.name.clone());
+        ids.extend(users.into_iter().map(|u| (u.name, u.id)));
+        match last {
+            Some(after) if more => command(&mut ws, &ClientFrame::MoreUsers { after }).await?,
+            _ => break,
+        }
+    }
     let _ = ws.close(None).await;
     stream::iter(0..pairs)
         .map(|pair| {
@@ -257,8 +272,8 @@ async fn open_conversations(
 }
 
 /// Prepares the rooms of `plan`: named rooms (created by the last account) that client `i`
-/// joins as a member of room `i / members`, or, for `private`, a direct conversation for each
-/// pair of clients. Returns the rooms' ids.
+/// joins as a member of room `i / members` (and the flooder, if any, the first room), or, for
+/// `private`, a direct conversation for each pair of clients. Returns the rooms' ids.
 pub async fn prepare(
     server: &str,
     accounts: &Accounts,
@@ -271,11 +286,15 @@ pub async fn prepare(
     }
     let organizer = accounts.cookies.last().ok_or("no accounts")?;
     let rooms = create_rooms(server, organizer, label, plan.rooms).await?;
-    join_rooms(server, accounts, &rooms, plan.members).await?;
+    let members = plan.members;
+    let clients = (0..plan.clients()).map(|i| (i, rooms[i / members]));
+    let flooder = plan.flood.then(|| (plan.clients(), rooms[0]));
+    join_rooms(server, accounts, clients.chain(flooder)).await?;
     Ok(rooms)
 }
 
-/// Runs `plan` against a prepared Hearth: client `i` is account `i`, already in its room.
+/// Runs `plan` against a prepared Hearth: client `i` is account `i`, already in its room (the
+/// flooder is the account after the clients').
 pub async fn load(
     plan: &Plan,
     server: &str,

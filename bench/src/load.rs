@@ -28,6 +28,9 @@ use crate::wire::{Incoming, Socket, Wire};
 const CONNECT_CONCURRENCY: usize = 256;
 /// How long to wait for the last deliveries of a step after publishing stops.
 const DRAIN: Duration = Duration::from_secs(10);
+/// Sends the flooder keeps unanswered: it sends the next as soon as the server answers one
+/// (`sent` or an error), so it floods as fast as the server reads, never faster.
+const FLOOD_WINDOW: u64 = 16;
 
 /// What to run.
 #[derive(Clone, Debug)]
@@ -47,12 +50,44 @@ pub struct Plan {
     pub stop_above_p99: Option<Duration>,
     /// Local addresses to spread connections over.
     pub sources: Vec<IpAddr>,
+    /// One more client, a member of the first room, floods it: each rate runs twice, first
+    /// without the flooder, then with it sending as fast as the server answers (ignoring
+    /// `rate_limited`). Its deliveries are not counted; the others' are.
+    pub flood: bool,
 }
 
 impl Plan {
+    /// The measured clients (the flooder not included).
     pub fn clients(&self) -> usize {
         self.rooms * self.members
     }
+
+    /// The accounts the clients need, the flooder's included.
+    pub fn accounts(&self) -> usize {
+        self.clients() + usize::from(self.flood)
+    }
+
+    /// Each step's publish rate, and whether the flooder floods during it.
+    fn steps(&self) -> Vec<(f64, bool)> {
+        let flood: &[bool] = if self.flood { &[false, true] } else { &[false] };
+        self.rates
+            .iter()
+            .flat_map(|&rate| flood.iter().map(move |&f| (rate, f)))
+            .collect()
+    }
+}
+
+/// What the flooder did during one step.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Flood {
+    /// Sends it made.
+    pub sent: u64,
+    /// Answered `sent`: stored.
+    pub stored: u64,
+    /// Refused with `rate_limited`.
+    pub rate_limited: u64,
+    /// Refused otherwise.
+    pub refused: u64,
 }
 
 /// The figures of one publishing step.
@@ -68,6 +103,11 @@ pub struct Step {
     pub cpu_seconds: Option<f64>,
     /// The machine's CPU time its hypervisor took during the step, in percent.
     pub steal_percent: f64,
+    /// The generator's own CPU seconds during the step (its deliveries' latency includes its
+    /// own delays when it nears the step's length).
+    pub generator_cpu_seconds: f64,
+    /// The flooder's sends and their answers, for a step it flooded.
+    pub flood: Option<Flood>,
 }
 
 impl Step {
@@ -141,6 +181,10 @@ struct Counters {
     received: Vec<AtomicU64>,
     duplicated: Vec<AtomicU64>,
     latency: Vec<Mutex<Histogram<u64>>>,
+    flood_sent: Vec<AtomicU64>,
+    flood_stored: Vec<AtomicU64>,
+    flood_limited: Vec<AtomicU64>,
+    flood_refused: Vec<AtomicU64>,
 }
 
 impl Counters {
@@ -151,6 +195,20 @@ impl Counters {
             received: zeros(),
             duplicated: zeros(),
             latency: (0..steps).map(|_| Mutex::new(histogram())).collect(),
+            flood_sent: zeros(),
+            flood_stored: zeros(),
+            flood_limited: zeros(),
+            flood_refused: zeros(),
+        }
+    }
+
+    fn flood(&self, step: usize) -> Flood {
+        let read = |v: &[AtomicU64]| v[step].load(Ordering::Relaxed);
+        Flood {
+            sent: read(&self.flood_sent),
+            stored: read(&self.flood_stored),
+            rate_limited: read(&self.flood_limited),
+            refused: read(&self.flood_refused),
         }
     }
 }
@@ -159,7 +217,12 @@ impl Counters {
 #[derive(Clone, Copy, PartialEq)]
 enum Phase {
     Idle,
-    Publish { step: usize, pace: Pace },
+    Publish {
+        step: usize,
+        pace: Pace,
+        /// The flooder floods during this step.
+        flood: bool,
+    },
     Stop,
 }
 
@@ -218,8 +281,9 @@ impl Sequences {
     }
 }
 
-/// Connects `plan.clients()` clients (client `i` is in room `i / members`) with `connect`,
-/// runs the steps and returns the figures. `room_id` maps a room number to the id the wire uses.
+/// Connects `plan.clients()` clients (client `i` is in room `i / members`) with `connect`, and
+/// the flooder (client `plan.clients()`, in the first room) if the plan has one, runs the steps
+/// and returns the figures. `room_id` maps a room number to the id the wire uses.
 pub async fn run<C, F>(
     plan: &Plan,
     wire: Wire,
@@ -232,7 +296,8 @@ where
     F: Future<Output = Result<Socket, String>>,
 {
     let clients = plan.clients();
-    let steps = plan.rates.len();
+    let step_plan = plan.steps();
+    let steps = step_plan.len();
     let counters = Arc::new(Counters::new(steps));
     let (phase, phase_rx) = watch::channel(Phase::Idle);
     let publishers_total = (plan.rooms * plan.publishers).max(1);
@@ -272,10 +337,19 @@ where
     // Let the server settle (queues drained, buffers returned) before reading its memory.
     tokio::time::sleep(Duration::from_secs(2)).await;
     let connected = server_pid.map(ProcStats::read).transpose()?;
+    // The flooder comes in once the others' connect is measured.
+    if plan.flood {
+        let room = room_id(0);
+        let ws = connect(clients, room, plan.sources[clients % plan.sources.len()])
+            .await
+            .map_err(|e| format!("the flooder: {e}"))?;
+        tasks.spawn(flooder(ws, wire, room, phase_rx.clone(), counters.clone()));
+    }
 
     let mut results = Vec::new();
-    for (step, &rate) in plan.rates.iter().enumerate() {
+    for (step, &(rate, flood)) in step_plan.iter().enumerate() {
         let before = server_pid.map(ProcStats::read).transpose()?;
+        let generator_before = ProcStats::read(std::process::id())?.cpu_seconds;
         let machine_before = MachineTicks::read();
         let began = Instant::now();
         let pace = if plan.closed_loop {
@@ -283,7 +357,7 @@ where
         } else {
             Pace::Rate(rate / publishers_total as f64)
         };
-        let _ = phase.send(Phase::Publish { step, pace });
+        let _ = phase.send(Phase::Publish { step, pace, flood });
         tokio::time::sleep(Duration::from_secs_f64(plan.step_seconds)).await;
         let _ = phase.send(Phase::Idle);
         let seconds = began.elapsed().as_secs_f64();
@@ -296,6 +370,8 @@ where
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         let after = server_pid.map(ProcStats::read).transpose()?;
+        let generator_cpu_seconds =
+            ProcStats::read(std::process::id())?.cpu_seconds - generator_before;
         let latency = counters.latency[step]
             .lock()
             .map(|h| h.clone())
@@ -312,12 +388,21 @@ where
                 .zip(after)
                 .map(|(b, a)| a.cpu_seconds - b.cpu_seconds),
             steal_percent: MachineTicks::read().steal_percent_since(&machine_before),
+            generator_cpu_seconds,
+            flood: flood.then(|| counters.flood(step)),
         };
         let over = plan
             .stop_above_p99
             .is_some_and(|limit| result.p(0.99) > limit.as_secs_f64() * 1000.0);
         eprintln!(
-            "  step {rate}/s: {:.0} deliveries/s, p99 {:.1} ms, lost {}, duplicated {}",
+            "  step {rate}/s{}: {:.0} deliveries/s, p99 {:.1} ms, lost {}, duplicated {}",
+            result
+                .flood
+                .map(|f| format!(
+                    " with the flooder ({} sent, {} stored, {} rate_limited)",
+                    f.sent, f.stored, f.rate_limited
+                ))
+                .unwrap_or_default(),
             result.deliveries_per_second(),
             result.p(0.99),
             result.lost(),
@@ -455,6 +540,73 @@ async fn client(
     let _ = ws.close(None).await;
 }
 
+/// The flooding client: while a step floods, it keeps [`FLOOD_WINDOW`] sends unanswered,
+/// sending the next as each answer comes (`sent` or an error: refusals are ignored, as a
+/// careless or hostile client would). Its texts are not stamps, so nobody counts them as
+/// deliveries; each carries a nonce of its own.
+async fn flooder(
+    mut ws: Socket,
+    wire: Wire,
+    room: i64,
+    mut phase: watch::Receiver<Phase>,
+    counters: Arc<Counters>,
+) {
+    // The step answers are counted in: the last one that flooded (late answers included).
+    let mut step = None;
+    let mut flooding = false;
+    let mut unanswered = 0u64;
+    let mut number = 0u64;
+    loop {
+        tokio::select! {
+            changed = phase.changed() => {
+                if changed.is_err() {
+                    break;
+                }
+                match *phase.borrow_and_update() {
+                    Phase::Stop => break,
+                    Phase::Publish { step: s, flood: true, .. } => {
+                        step = Some(s);
+                        flooding = true;
+                    }
+                    _ => flooding = false,
+                }
+            }
+            incoming = ws.next() => {
+                let text = match incoming {
+                    Some(Ok(Message::Text(text))) => text,
+                    Some(Ok(_)) => continue,
+                    Some(Err(_)) | None => break,
+                };
+                let Some(s) = step else { continue };
+                let counter = match wire.parse(text.as_str()) {
+                    Incoming::Sent => &counters.flood_stored,
+                    Incoming::Refused { rate_limited: true } => &counters.flood_limited,
+                    Incoming::Refused { rate_limited: false } => &counters.flood_refused,
+                    _ => continue,
+                };
+                counter[s].fetch_add(1, Ordering::Relaxed);
+                unanswered = unanswered.saturating_sub(1);
+            }
+        }
+        if flooding && let Some(s) = step {
+            while unanswered < FLOOD_WINDOW {
+                number += 1;
+                let text = format!("flood {s} {number}");
+                if ws
+                    .send(Message::text(wire.publish(room, &text)))
+                    .await
+                    .is_err()
+                {
+                    return;
+                }
+                unanswered += 1;
+                counters.flood_sent[s].fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+    let _ = ws.close(None).await;
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -493,6 +645,29 @@ mod tests {
     }
 
     #[test]
+    fn a_flooded_plan_runs_each_rate_without_then_with_the_flooder() {
+        let mut plan = Plan {
+            rooms: 1,
+            members: 10,
+            publishers: 2,
+            rates: vec![50.0, 100.0],
+            step_seconds: 1.0,
+            closed_loop: false,
+            stop_above_p99: None,
+            sources: vec![],
+            flood: false,
+        };
+        assert_eq!(plan.steps(), [(50.0, false), (100.0, false)]);
+        assert_eq!(plan.accounts(), 10);
+        plan.flood = true;
+        assert_eq!(
+            plan.steps(),
+            [(50.0, false), (50.0, true), (100.0, false), (100.0, true)]
+        );
+        assert_eq!((plan.clients(), plan.accounts()), (10, 11));
+    }
+
+    #[test]
     fn what_was_expected_and_not_received_is_lost() {
         let step = Step {
             rate: 10.0,
@@ -504,6 +679,8 @@ mod tests {
             latency: histogram(),
             cpu_seconds: None,
             steal_percent: 0.0,
+            generator_cpu_seconds: 0.0,
+            flood: None,
         };
         assert_eq!(step.lost(), 3);
     }

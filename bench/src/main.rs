@@ -81,6 +81,11 @@ struct RunArgs {
     /// Exit non-zero if any delivery was lost or duplicated.
     #[arg(long)]
     strict: bool,
+    /// One more client floods the first room (Hearth only): each rate runs without it, then
+    /// with it sending as fast as the server answers, ignoring `rate_limited`. Run against a
+    /// server with its limits on to see what they spare the others.
+    #[arg(long)]
+    flood: bool,
 }
 
 #[derive(clap::Args)]
@@ -110,6 +115,19 @@ struct SuiteArgs {
     /// up 10,001 accounts takes minutes).
     #[arg(long)]
     accounts: Option<PathBuf>,
+    /// The Hearth binary to measure (another build, for a before/after comparison). The kept
+    /// accounts' database must be one it can open: a binary refuses a database with migrations
+    /// it does not know, so keep separate accounts for an older binary.
+    #[arg(long, default_value = suite::HEARTH_BINARY)]
+    hearth_binary: PathBuf,
+    /// The protocol version the clients' `hello` names (default: this build's); an older
+    /// binary closes a socket that names a version it does not speak.
+    #[arg(long)]
+    hearth_protocol: Option<u32>,
+    /// Hearth's publishers send without a nonce (a browser always sends one), to measure what
+    /// the idempotent path costs.
+    #[arg(long)]
+    no_nonce: bool,
 }
 
 #[tokio::main(flavor = "current_thread")]
@@ -129,6 +147,9 @@ async fn run(args: RunArgs) -> Result<(), String> {
     if args.rooms * args.members == 0 || args.publishers > args.members {
         return Err("need at least one client, and no more publishers than members".into());
     }
+    if args.flood && args.protocol != Wire::Hearth {
+        return Err("--flood is for Hearth (its answers are counted)".into());
+    }
     let plan = Plan {
         rooms: args.rooms,
         members: args.members,
@@ -138,13 +159,14 @@ async fn run(args: RunArgs) -> Result<(), String> {
         closed_loop: false,
         stop_above_p99: None,
         sources: args.source.clone(),
+        flood: args.flood,
     };
     let server = args.server.trim_end_matches('/');
     let outcome = match args.protocol {
         Wire::Hearth => {
             // Untimed: accounts, rooms, memberships.
             let prefix = format!("L{:x}", std::process::id());
-            let accounts = hearth::sign_up(server, &prefix, plan.clients() + 1, 8).await?;
+            let accounts = hearth::sign_up(server, &prefix, plan.accounts() + 1, 8).await?;
             let rooms = hearth::prepare(server, &accounts, &prefix, &plan, false).await?;
             hearth::load(&plan, server, args.server_pid, &rooms, &accounts).await?
         }
@@ -159,8 +181,14 @@ async fn run(args: RunArgs) -> Result<(), String> {
     let mut faulty = false;
     for step in &outcome.steps {
         println!(
-            "rate={}/s published={} expected={} delivered={} lost={} duplicated={} deliveries_per_s={:.0} latency_ms p50={:.2} p99={:.2} max={:.2}{}",
+            "rate={}/s{} published={} expected={} delivered={} lost={} duplicated={} deliveries_per_s={:.0} latency_ms p50={:.2} p99={:.2} max={:.2}{}",
             step.rate,
+            step.flood
+                .map(|f| format!(
+                    " flood_sent={} flood_stored={} flood_rate_limited={} flood_refused={}",
+                    f.sent, f.stored, f.rate_limited, f.refused
+                ))
+                .unwrap_or_default(),
             step.published,
             step.expected,
             step.received,
@@ -222,7 +250,12 @@ async fn suite(args: SuiteArgs) -> Result<(), String> {
             .collect(),
         base_port: args.port,
         accounts_dir: args.accounts,
+        hearth_binary: args.hearth_binary,
     };
+    if let Some(version) = args.hearth_protocol {
+        hearth::speak_protocol(version);
+    }
+    wire::send_nonces(!args.no_nonce);
     let started = std::time::Instant::now();
     let report = suite::run(&options).await?;
     eprintln!(

@@ -158,6 +158,8 @@ fn mib(kib: u64) -> String {
 fn step_row(out: &mut String, server: &str, step: &Step, closed_loop: bool) {
     let rate = if closed_loop {
         format!("{:.0} (closed loop)", step.published as f64 / step.seconds)
+    } else if step.flood.is_some() {
+        format!("{} + flooder", step.rate)
     } else {
         format!("{}", step.rate)
     };
@@ -303,6 +305,7 @@ pub fn write(dir: &Path, machine: &Machine, runs: &[Run]) -> Result<PathBuf, Str
             }
         }
         ratios(&mut out, &these);
+        flood(&mut out, &these);
         out.push('\n');
         if scenario.name == "big-room" {
             match chart(&dir.join("big-room.svg"), &these) {
@@ -325,6 +328,61 @@ pub fn write(dir: &Path, machine: &Machine, runs: &[Run]) -> Result<PathBuf, Str
     let path = dir.join("report.md");
     std::fs::write(&path, out).map_err(|e| format!("{}: {e}", path.display()))?;
     Ok(path)
+}
+
+/// For a scenario with a flooder: the others' latency in each step, without and with it, and
+/// what became of the flooder's sends.
+fn flood(out: &mut String, runs: &[&Run]) {
+    let flooded = |o: &Outcome| o.steps.iter().any(|s| s.flood.is_some());
+    if !runs.iter().any(|r| r.outcome.as_ref().is_ok_and(flooded)) {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "\nThe others' latency without and with one member flooding the room (sending its next \
+         message as each is answered, ignoring `rate_limited`), and what became of its sends:\n"
+    );
+    let _ = writeln!(
+        out,
+        "| Server | Step | Flooder | Others' p50 (ms) | Others' p99 (ms) | Others' max (ms) | Lost | Flood sends | Stored | `rate_limited` | Other refusals | Server CPU (s) | Generator CPU (s) |"
+    );
+    let _ = writeln!(out, "|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    for run in runs {
+        let Ok(o) = &run.outcome else { continue };
+        if !flooded(o) {
+            continue;
+        }
+        for (i, step) in o.steps.iter().enumerate() {
+            let f = step.flood.unwrap_or_default();
+            let flood_cells = if step.flood.is_some() {
+                format!(
+                    "{} | {} | {} | {}",
+                    f.sent, f.stored, f.rate_limited, f.refused
+                )
+            } else {
+                "– | – | – | –".into()
+            };
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {:.2} | {:.2} | {:.2} | {} | {flood_cells} | {} | {:.2} |",
+                run.server.name(),
+                i + 1,
+                if step.flood.is_some() {
+                    format!("flooding ({:.0} sends/s)", f.sent as f64 / step.seconds)
+                } else {
+                    "idle".into()
+                },
+                step.p(0.5),
+                step.p(0.99),
+                step.max_ms(),
+                step.lost(),
+                step.cpu_seconds
+                    .map(|c| format!("{c:.2}"))
+                    .unwrap_or_else(|| "–".into()),
+                step.generator_cpu_seconds,
+            );
+        }
+    }
 }
 
 /// Hearth/peer ratios for one scenario.
@@ -565,6 +623,8 @@ mod tests {
             latency,
             cpu_seconds: Some(cpu),
             steal_percent: 3.0,
+            generator_cpu_seconds: 0.5,
+            flood: None,
         };
         Run {
             scenario: scenarios(1.0, &[])
@@ -634,6 +694,32 @@ mod tests {
             ratio(deliveries_per_cpu_second(h), deliveries_per_cpu_second(n)),
             "22.0×"
         );
+    }
+
+    #[test]
+    fn a_flooded_step_shows_what_became_of_the_flood() {
+        let dir = std::env::temp_dir().join(format!("hearth-flood-{}", std::process::id()));
+        let mut run = big_room(Server::Hearth, 50_000, 1.0, 0);
+        if let Ok(outcome) = &mut run.outcome {
+            let mut flooded = outcome.steps[0].clone();
+            flooded.flood = Some(crate::load::Flood {
+                sent: 40_000,
+                stored: 80,
+                rate_limited: 39_920,
+                refused: 0,
+            });
+            outcome.steps.push(flooded);
+        }
+        let report =
+            std::fs::read_to_string(write(&dir, &Machine::read("0"), &[run]).expect("written"))
+                .expect("readable");
+        assert!(report.contains("| Hearth | 1 | idle | 20.02 |"), "{report}");
+        assert!(
+            report.contains("| Hearth | 2 | flooding (40000 sends/s) | 20.02 | 20.02 | 20.02 | 0 | 40000 | 80 | 39920 | 0 | 1.00 | 0.50 |"),
+            "{report}"
+        );
+        assert!(report.contains("| Hearth | 100 + flooder |"), "{report}");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

@@ -23,7 +23,7 @@ use sqlx::sqlite::{
 use crate::hearth;
 use crate::measure::{MachineTicks, PeakRss, rss_kib};
 use crate::report::Machine;
-use crate::suite::{Running, Server};
+use crate::suite::{Launch, Running, Server};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -158,7 +158,7 @@ async fn fill(db: &Path, cookie: &Path, n: usize, port: u16) -> Result<(), Strin
     for suffix in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
     }
-    let server = Running::start(Server::Hearth, port, Some(db), None).await?;
+    let server = Running::start(Server::Hearth, port, Some(db), None, &Launch::default()).await?;
     let session = hearth::session(&hearth::http()?, &server.url, "register", ADMIN).await;
     server.stop().await;
     std::fs::write(cookie, session?).map_err(|e| format!("{}: {e}", cookie.display()))?;
@@ -338,7 +338,14 @@ pub async fn run(args: Args) -> Result<(), String> {
 
     let cpu = Some(args.server_cpu.as_str());
     let ticks = MachineTicks::read();
-    let server = Running::start(Server::Hearth, args.port, Some(&db), cpu).await?;
+    let server = Running::start(
+        Server::Hearth,
+        args.port,
+        Some(&db),
+        cpu,
+        &Launch::default(),
+    )
+    .await?;
     let measured = measure(&server, room, student, n, &cookie).await;
     server.stop().await;
     let (searches, exports) = measured?;

@@ -15,17 +15,37 @@ use crate::load::{Outcome, Plan};
 use crate::report::{self, Machine, Run};
 use crate::wire;
 
-/// Hearth's flags that turn off the per-address and per-person rate limits.
-pub(crate) const HEARTH_LIMITS_OFF: [&str; 8] = [
-    "--sign-ups-per-hour",
-    "0",
-    "--message-burst",
-    "0",
-    "--room-changes-per-hour",
-    "0",
-    "--sign-in-failures-per-address",
-    "0",
+/// Hearth's settings that turn off the per-address and per-person rate limits
+/// (`--sign-ups-per-hour 0 --message-burst 0 --room-changes-per-hour 0
+/// --sign-in-failures-per-address 0`), given as the flags' environment variables: a binary from
+/// before the limits ignores them, where it would refuse the flags, so the suite can measure it
+/// too (`--hearth-binary`).
+pub(crate) const HEARTH_LIMITS_OFF: [(&str, &str); 4] = [
+    ("HEARTH_SIGN_UPS_PER_HOUR", "0"),
+    ("HEARTH_MESSAGE_BURST", "0"),
+    ("HEARTH_ROOM_CHANGES_PER_HOUR", "0"),
+    ("HEARTH_SIGN_IN_FAILURES_PER_ADDRESS", "0"),
 ];
+
+/// The Hearth binary the suite measures unless told otherwise.
+pub(crate) const HEARTH_BINARY: &str = "target/release/hearth";
+
+/// How Hearth is started.
+#[derive(Clone, Debug)]
+pub(crate) struct Launch {
+    pub binary: PathBuf,
+    /// With its default limits (else [`HEARTH_LIMITS_OFF`]).
+    pub limits: bool,
+}
+
+impl Default for Launch {
+    fn default() -> Self {
+        Launch {
+            binary: PathBuf::from(HEARTH_BINARY),
+            limits: false,
+        }
+    }
+}
 
 /// A server under test.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -55,6 +75,9 @@ pub struct Scenario {
     pub private: bool,
     /// Only Hearth stores messages; the peers have nothing to compare.
     pub hearth_only: bool,
+    /// The timed Hearth keeps its default rate limits (preparing it still runs without them:
+    /// one account creates every room).
+    pub limits: bool,
 }
 
 pub struct Options {
@@ -69,6 +92,8 @@ pub struct Options {
     /// Where to keep the signed-up accounts (database and session cookies) for the next run;
     /// `None`: a fresh sign-up each run, in a temporary directory.
     pub accounts_dir: Option<PathBuf>,
+    /// The Hearth binary to run.
+    pub hearth_binary: PathBuf,
 }
 
 pub fn scenarios(scale: f64, sources: &[IpAddr]) -> Vec<Scenario> {
@@ -82,6 +107,7 @@ pub fn scenarios(scale: f64, sources: &[IpAddr]) -> Vec<Scenario> {
         closed_loop: false,
         stop_above_p99: None,
         sources: sources.to_vec(),
+        flood: false,
     };
     vec![
         Scenario {
@@ -90,6 +116,7 @@ pub fn scenarios(scale: f64, sources: &[IpAddr]) -> Vec<Scenario> {
             plan: plan(n(100), 100, 0, vec![], 5.0),
             private: false,
             hearth_only: false,
+            limits: false,
         },
         Scenario {
             name: "big-room",
@@ -106,6 +133,7 @@ pub fn scenarios(scale: f64, sources: &[IpAddr]) -> Vec<Scenario> {
             },
             private: false,
             hearth_only: false,
+            limits: false,
         },
         Scenario {
             name: "big-room-10k",
@@ -113,6 +141,7 @@ pub fn scenarios(scale: f64, sources: &[IpAddr]) -> Vec<Scenario> {
             plan: plan(1, n(10_000), 1, vec![1.0], 10.0),
             private: false,
             hearth_only: false,
+            limits: false,
         },
         Scenario {
             name: "many-rooms",
@@ -120,6 +149,7 @@ pub fn scenarios(scale: f64, sources: &[IpAddr]) -> Vec<Scenario> {
             plan: plan(n(1000), 10, 1, vec![n(1000) as f64], 10.0),
             private: false,
             hearth_only: false,
+            limits: false,
         },
         Scenario {
             name: "private",
@@ -127,6 +157,7 @@ pub fn scenarios(scale: f64, sources: &[IpAddr]) -> Vec<Scenario> {
             plan: plan(n(5000), 2, 2, vec![n(5000) as f64], 10.0),
             private: true,
             hearth_only: false,
+            limits: false,
         },
         Scenario {
             name: "persist",
@@ -137,6 +168,19 @@ pub fn scenarios(scale: f64, sources: &[IpAddr]) -> Vec<Scenario> {
             },
             private: false,
             hearth_only: true,
+            limits: false,
+        },
+        Scenario {
+            name: "flood",
+            title: "Flood: 1 room × 1,000 members, 20 publishers at 50 messages/s, default limits; \
+                    one more member floods the room in every other step",
+            plan: Plan {
+                flood: true,
+                ..plan(1, n(1000), 20, vec![50.0, 50.0], 10.0)
+            },
+            private: false,
+            hearth_only: true,
+            limits: true,
         },
     ]
 }
@@ -152,13 +196,14 @@ impl Running {
         self.child.id()
     }
 
-    /// Starts `server` on `port` (Hearth on `database`), pinned to `cpu` if given, and waits
-    /// until it listens.
+    /// Starts `server` on `port` (Hearth on `database`, as `hearth` says), pinned to `cpu` if
+    /// given, and waits until it listens.
     pub(crate) async fn start(
         server: Server,
         port: u16,
         database: Option<&Path>,
         cpu: Option<&str>,
+        hearth: &Launch,
     ) -> Result<Running, String> {
         let mut command = match cpu {
             Some(cpu) => {
@@ -172,8 +217,7 @@ impl Running {
         match server {
             Server::Hearth => {
                 let database = database.ok_or("Hearth needs a database")?;
-                command.args([
-                    "target/release/hearth",
+                command.arg(&hearth.binary).args([
                     "--addr",
                     &format!("127.0.0.1:{port}"),
                     "--database-url",
@@ -181,8 +225,16 @@ impl Running {
                 ]);
                 // The load comes from one address, far faster than people type, from accounts
                 // that each post and create rooms at machine speed: the abuse limits would
-                // refuse the benchmark itself (the peers have none). Turned off here only.
-                command.args(HEARTH_LIMITS_OFF)
+                // refuse the benchmark itself (the peers have none). Turned off here only,
+                // except where a scenario measures them.
+                for (name, value) in HEARTH_LIMITS_OFF {
+                    if hearth.limits {
+                        command.env_remove(name);
+                    } else {
+                        command.env(name, value);
+                    }
+                }
+                &mut command
             }
             Server::Node => {
                 command.args(["node", "bench/peers/node/server.js", "--port", &port_text])
@@ -275,6 +327,7 @@ async fn accounts_for(
     template: &Path,
     count: usize,
     port: u16,
+    hearth: &Launch,
 ) -> Result<hearth::Accounts, String> {
     let kept = dir.join("accounts.tsv");
     if template.exists()
@@ -292,7 +345,7 @@ async fn accounts_for(
     }
     eprintln!("signing up {count} Hearth accounts (untimed)…");
     let started = Instant::now();
-    let server = Running::start(Server::Hearth, port, Some(template), None).await?;
+    let server = Running::start(Server::Hearth, port, Some(template), None, hearth).await?;
     let accounts = hearth::sign_up(&server.url, "bench", count, 16).await;
     server.stop().await;
     let accounts = accounts?;
@@ -316,15 +369,19 @@ pub async fn run(options: &Options) -> Result<PathBuf, String> {
     let template = accounts_dir.join("accounts.db");
     let port = options.base_port;
     let mut runs = Vec::new();
+    let hearth = Launch {
+        binary: options.hearth_binary.clone(),
+        limits: false,
+    };
 
     // Untimed: Hearth accounts for the largest scenario, plus one organizer for the rooms.
     let accounts = if options.servers.contains(&Server::Hearth) {
         let most = scenarios
             .iter()
-            .map(|s| s.plan.clients())
+            .map(|s| s.plan.accounts())
             .max()
             .unwrap_or(0);
-        Some(accounts_for(&accounts_dir, &template, most + 1, port).await?)
+        Some(accounts_for(&accounts_dir, &template, most + 1, port, &hearth).await?)
     } else {
         None
     };
@@ -338,7 +395,11 @@ pub async fn run(options: &Options) -> Result<PathBuf, String> {
             let outcome = match server {
                 Server::Hearth => {
                     let accounts = accounts.as_ref().ok_or("no accounts")?;
-                    run_hearth(options, scenario, accounts, &template, &work, port).await
+                    let launch = Launch {
+                        limits: scenario.limits,
+                        ..hearth.clone()
+                    };
+                    run_hearth(options, scenario, accounts, &template, &work, port, &launch).await
                 }
                 _ => run_peer(options, scenario, server, port).await,
             };
@@ -353,7 +414,14 @@ pub async fn run(options: &Options) -> Result<PathBuf, String> {
         }
     }
     let _ = std::fs::remove_dir_all(&work);
-    let machine = Machine::read(&options.server_cpu);
+    let mut machine = Machine::read(&options.server_cpu);
+    if options.hearth_binary != Path::new(HEARTH_BINARY) {
+        // The commit above is the generator's; the Hearth measured is another build.
+        machine.versions.push((
+            "Hearth binary measured".into(),
+            options.hearth_binary.display().to_string(),
+        ));
+    }
     report::write(&options.out, &machine, &runs)
 }
 
@@ -363,7 +431,14 @@ async fn run_peer(
     server: Server,
     port: u16,
 ) -> Result<Outcome, String> {
-    let running = Running::start(server, port, None, Some(&options.server_cpu)).await?;
+    let running = Running::start(
+        server,
+        port,
+        None,
+        Some(&options.server_cpu),
+        &Launch::default(),
+    )
+    .await?;
     let outcome = wire::socketio_load(&scenario.plan, &running.url, Some(running.pid())).await;
     running.stop().await;
     outcome
@@ -376,6 +451,7 @@ async fn run_hearth(
     template: &Path,
     work: &Path,
     port: u16,
+    hearth: &Launch,
 ) -> Result<Outcome, String> {
     let plan = &scenario.plan;
     let database = work.join(format!("{}.db", scenario.name));
@@ -383,7 +459,11 @@ async fn run_hearth(
 
     // Untimed: rooms and memberships, through the product's own interfaces.
     let started = Instant::now();
-    let server = Running::start(Server::Hearth, port, Some(&database), None).await?;
+    let unlimited = Launch {
+        limits: false,
+        ..hearth.clone()
+    };
+    let server = Running::start(Server::Hearth, port, Some(&database), None, &unlimited).await?;
     let prepared =
         hearth::prepare(&server.url, accounts, scenario.name, plan, scenario.private).await;
     server.stop().await;
@@ -398,6 +478,7 @@ async fn run_hearth(
         port,
         Some(&database),
         Some(&options.server_cpu),
+        hearth,
     )
     .await?;
     let outcome = hearth::load(plan, &running.url, Some(running.pid()), &rooms, accounts).await;

@@ -6,6 +6,7 @@
 
 use std::borrow::Cow;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use futures::{FutureExt, SinkExt, StreamExt};
@@ -28,6 +29,15 @@ const STEP_TIMEOUT: Duration = Duration::from_secs(60);
 /// deliveries that are small frames.
 const READ_BUFFER: usize = 4 * 1024;
 
+/// Whether Hearth's sends carry a nonce (as a browser's do). Off only to measure what the
+/// idempotent path costs (`hearth-load suite --no-nonce`): the bench sent none before 2026-12-02b.
+static HEARTH_NONCE: AtomicBool = AtomicBool::new(true);
+
+/// Makes Hearth's sends carry a nonce, or not, from now on.
+pub fn send_nonces(on: bool) {
+    HEARTH_NONCE.store(on, Ordering::Relaxed);
+}
+
 /// Which protocol a server speaks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Wire {
@@ -45,6 +55,12 @@ pub enum Incoming<'a> {
     },
     /// Engine.IO ping: answer with [`Wire::pong`].
     Ping,
+    /// Hearth's `sent`: a send (with its nonce) was stored.
+    Sent,
+    /// Hearth's `error` for a send: `rate_limited`, or another refusal.
+    Refused {
+        rate_limited: bool,
+    },
     Other,
 }
 
@@ -54,6 +70,15 @@ struct HearthFrame<'a> {
     kind: &'a str,
     #[serde(default, borrow)]
     message: Option<HearthMessage<'a>>,
+}
+
+/// An `error` frame, whose `message` is text, not a chat message.
+#[derive(Deserialize)]
+struct HearthError<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: &'a str,
+    #[serde(borrow)]
+    code: &'a str,
 }
 
 #[derive(Deserialize)]
@@ -79,9 +104,16 @@ fn socketio_room(room: i64) -> String {
 }
 
 impl Wire {
-    /// The frame that posts `text` to `room`.
+    /// The frame that posts `text` to `room`. Hearth's carries `text` as its nonce too, as a
+    /// browser's send carries one (unique per message: every text is a unique stamp), so the
+    /// server takes the idempotent path (the nonce stored with the message) and answers the
+    /// sender with `sent`. Socket.IO has no such thing.
     pub fn publish(self, room: i64, text: &str) -> String {
         match self {
+            Wire::Hearth if HEARTH_NONCE.load(Ordering::Relaxed) => {
+                serde_json::json!({"type": "send", "room": room, "text": text, "nonce": text})
+                    .to_string()
+            }
             Wire::Hearth => {
                 serde_json::json!({"type": "send", "room": room, "text": text}).to_string()
             }
@@ -102,7 +134,17 @@ impl Wire {
                     room: m.room,
                     text: m.text,
                 },
-                _ => Incoming::Other,
+                Ok(HearthFrame { kind: "sent", .. }) => Incoming::Sent,
+                Ok(_) => Incoming::Other,
+                Err(_) => match serde_json::from_str::<HearthError>(frame) {
+                    Ok(HearthError {
+                        kind: "error",
+                        code,
+                    }) => Incoming::Refused {
+                        rate_limited: code == "rate_limited",
+                    },
+                    _ => Incoming::Other,
+                },
             },
             Wire::SocketIo => {
                 if frame == "2" {
@@ -282,5 +324,31 @@ mod tests {
         ));
         let joined = text.replace(r#""kind":"text""#, r#""kind":"joined""#);
         assert!(matches!(wire.parse(&joined), Incoming::Other));
+    }
+
+    #[test]
+    fn a_hearth_send_carries_its_text_as_nonce_and_its_answers_are_recognised() {
+        let wire = Wire::Hearth;
+        let frame: serde_json::Value =
+            serde_json::from_str(&wire.publish(4, "0:1:2:3")).expect("JSON");
+        assert_eq!(
+            frame,
+            serde_json::json!({"type": "send", "room": 4, "text": "0:1:2:3", "nonce": "0:1:2:3"})
+        );
+        assert!(matches!(
+            wire.parse(r#"{"type":"sent","nonce":"0:1:2:3","id":131}"#),
+            Incoming::Sent
+        ));
+        let limited = r#"{"type":"error","code":"rate_limited","message":"You are sending messages too fast; this one was not sent. Try again in 1 s.","nonce":"f1","room":4,"until":1}"#;
+        assert!(matches!(
+            wire.parse(limited),
+            Incoming::Refused { rate_limited: true }
+        ));
+        assert!(matches!(
+            wire.parse(&limited.replace("rate_limited", "forbidden")),
+            Incoming::Refused {
+                rate_limited: false
+            }
+        ));
     }
 }
