@@ -330,6 +330,7 @@ async fn serve(
     let mut pings = tokio::time::interval_at(tokio::time::Instant::now() + ping_every, ping_every);
     pings.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last_heard = tokio::time::Instant::now();
+    let mut paused_until: Option<tokio::time::Instant> = None;
     loop {
         tokio::select! {
             end = kicked.wait() => return end,
@@ -348,7 +349,11 @@ async fn serve(
                     return end;
                 }
             }
-            incoming = socket.recv() => {
+            // Paused after a rate-limited send: see `pause_after`.
+            () = tokio::time::sleep_until(paused_until.unwrap_or_else(tokio::time::Instant::now)), if paused_until.is_some() => {
+                paused_until = None;
+            }
+            incoming = socket.recv(), if paused_until.is_none() => {
                 last_heard = tokio::time::Instant::now();
                 let reply = match incoming? {
                     // Boxed: the command futures (database queries) would otherwise make every
@@ -359,6 +364,7 @@ async fn serve(
                     Ok(_) => None, // ping and pong are answered by the WebSocket layer
                     Err(error) => return too_big(&error).then(|| close(CLOSE_TOO_BIG, "frame too large")),
                 };
+                paused_until = reply.as_ref().and_then(pause_after);
                 // Whatever the hub queued meanwhile (for a `send`, often the message itself)
                 // goes out in the same write as the reply.
                 if let Some(reply) = reply
@@ -369,6 +375,28 @@ async fn serve(
             }
         }
     }
+}
+
+/// Longest pause in reading a connection after a refusal by a rate limit.
+const RATE_PAUSE_MAX: Duration = Duration::from_secs(2);
+
+/// After `reply` refuses a command by a short rate limit (a message sent too fast), the
+/// connection is not read again until the limit admits the next one: what a flooder sends
+/// meanwhile waits in its own socket buffers (TCP pushes back), instead of costing the server a
+/// refusal per frame, which took a core and raised everyone else's latency. Frames to the
+/// client keep flowing. A long wait (room changes, minutes) pauses nothing.
+fn pause_after(reply: &ServerFrame) -> Option<tokio::time::Instant> {
+    let ServerFrame::Error {
+        code: ErrorCode::RateLimited,
+        until: Some(until),
+        ..
+    } = reply
+    else {
+        return None;
+    };
+    // One millisecond more: `until` is rounded to the millisecond.
+    let wait = Duration::from_millis(u64::try_from(until - crate::store::now_ms() + 1).ok()?);
+    (wait <= RATE_PAUSE_MAX).then(|| tokio::time::Instant::now() + wait)
 }
 
 async fn respond(state: &AppState, client: &Client, text: &str) -> Option<ServerFrame> {
