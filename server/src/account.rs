@@ -12,7 +12,7 @@ use serde::Deserialize;
 
 use crate::AppState;
 use crate::auth::{self, SignedIn};
-use crate::hub::KickReason;
+use crate::hub::{KickReason, Sessions};
 use crate::pages::{self, escape, query_value, refused};
 use crate::policy;
 use crate::store::now_ms;
@@ -178,9 +178,11 @@ pub async fn change_password(
 /// Closes the sockets of every session of `who` but the current one (whose sessions were
 /// just deleted).
 fn kick_other_sessions(state: &AppState, who: &SignedIn) {
-    state
-        .hub
-        .kick_user_except(who.user.id, who.session(), KickReason::SignedOut);
+    state.hub.kick_user(
+        who.user.id,
+        Sessions::AllBut(who.session()),
+        KickReason::SignedOut,
+    );
 }
 
 #[derive(Deserialize)]

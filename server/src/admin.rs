@@ -13,7 +13,7 @@ use serde::Deserialize;
 
 use crate::AppState;
 use crate::auth::{self, SignedIn};
-use crate::hub::{KickReason, encode};
+use crate::hub::{KickReason, Sessions, encode};
 use crate::pages::{escape, page, query_value, refused, utc_time};
 use crate::policy::{self, AdminAction};
 use crate::store::{ArchivedRoom, ReviewEntry};
@@ -300,7 +300,7 @@ async fn set_disabled(state: &AppState, headers: &HeaderMap, id: i64, disabled: 
     match state.store.set_disabled(id, disabled).await {
         Ok(true) => {
             if disabled {
-                state.hub.kick_user(id, None, KickReason::Disabled);
+                state.hub.kick_user(id, Sessions::All, KickReason::Disabled);
             }
             let done = if disabled { "disabled" } else { "enabled" };
             Redirect::to(&format!("/admin?done={done}&account={id}")).into_response()
@@ -342,7 +342,9 @@ pub async fn set_password(
     };
     match state.store.set_password(id, &hash, None).await {
         Ok(true) => {
-            state.hub.kick_user(id, None, KickReason::SignedOut);
+            state
+                .hub
+                .kick_user(id, Sessions::All, KickReason::SignedOut);
             Redirect::to(&format!("/admin?done=password&account={id}")).into_response()
         }
         Ok(false) => back_with_error("There is no such account."),

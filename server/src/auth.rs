@@ -19,9 +19,9 @@ use sha2::{Digest, Sha256};
 
 use crate::AppState;
 use crate::config::Registration;
-use crate::hub::{KickReason, SessionKey};
+use crate::hub::{KickReason, SessionKey, Sessions};
 use crate::limits::RetryAfter;
-use crate::pages::{escape, page_in};
+use crate::pages::page_in;
 use crate::store::now_ms;
 
 pub const COOKIE: &str = "hearth_session";
@@ -397,9 +397,11 @@ pub async fn sign_out(State(state): State<AppState>, headers: HeaderMap) -> Resp
         if let Err(error) = state.store.delete_session(&who.token_hash).await {
             tracing::error!(%error, "could not delete a session");
         }
-        state
-            .hub
-            .kick_user(who.user.id, Some(who.session()), KickReason::SignedOut);
+        state.hub.kick_user(
+            who.user.id,
+            Sessions::Only(who.session()),
+            KickReason::SignedOut,
+        );
     }
     signed_out(&state, &headers)
 }
@@ -417,7 +419,7 @@ pub async fn sign_out_everywhere(State(state): State<AppState>, headers: HeaderM
         }
         state
             .hub
-            .kick_user(who.user.id, None, KickReason::SignedOut);
+            .kick_user(who.user.id, Sessions::All, KickReason::SignedOut);
     }
     signed_out(&state, &headers)
 }
@@ -443,16 +445,6 @@ pub async fn password_matches(state: &AppState, user: i64, password: String) -> 
 /// Hashes a new password (within the hashing budget).
 pub async fn new_password_hash(state: &AppState, password: String) -> Option<String> {
     hashing(state, move || hash_password(&password)).await?
-}
-
-/// A page that says `message` under a heading, for the account forms.
-pub fn notice_page(title: &str, message: &str) -> Response {
-    let body = format!(
-        r#"<h1>{title}</h1><p class="error" role="alert">{}</p>"#,
-        escape(message),
-        title = escape(title)
-    );
-    page_in("admin", title, &body).into_response()
 }
 
 /// The sign-in forms are accepted only from an allowed Origin: a page elsewhere cannot sign

@@ -28,12 +28,18 @@ pub fn policy(nonce: &str) -> String {
 /// Adds the security headers; HTML pages also get `Cache-Control: no-store`, so a page (and
 /// its nonce) is never served twice from a cache.
 pub async fn secure(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
-    let nonce = Nonce::new();
-    request.extensions_mut().insert(nonce.clone());
+    // A WebSocket upgrade renders no page: no nonce (random bytes and a formatted policy on
+    // every connect) for it.
+    let nonce = (!request.headers().contains_key(header::UPGRADE)).then(Nonce::new);
+    if let Some(nonce) = &nonce {
+        request.extensions_mut().insert(nonce.clone());
+    }
     let https = crate::auth::is_https(&state, request.headers());
     let mut response = next.run(request).await;
     let headers = response.headers_mut();
-    if let Ok(value) = HeaderValue::from_str(&policy(&nonce)) {
+    if let Some(nonce) = nonce
+        && let Ok(value) = HeaderValue::from_str(&policy(&nonce))
+    {
         headers.insert(header::CONTENT_SECURITY_POLICY, value);
     }
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));

@@ -93,6 +93,24 @@ impl Outbox {
 /// Which sign-in session a connection was opened with (a prefix of its token's hash).
 pub type SessionKey = u64;
 
+/// Which of a user's sessions a kick closes.
+#[derive(Clone, Copy, Debug)]
+pub enum Sessions {
+    All,
+    Only(SessionKey),
+    AllBut(SessionKey),
+}
+
+impl Sessions {
+    fn include(self, session: SessionKey) -> bool {
+        match self {
+            Sessions::All => true,
+            Sessions::Only(only) => session == only,
+            Sessions::AllBut(kept) => session != kept,
+        }
+    }
+}
+
 struct Conn {
     user: i64,
     session: SessionKey,
@@ -269,24 +287,12 @@ impl Hub {
         })
     }
 
-    /// Closes the connections of `user` opened with `session` (or all of them, with `None`).
-    pub fn kick_user(&self, user: i64, session: Option<SessionKey>, reason: KickReason) {
+    /// Closes the connections of `user` opened with the `sessions` chosen.
+    pub fn kick_user(&self, user: i64, sessions: Sessions, reason: KickReason) {
         let routes = self.read();
         for conn in routes.users.get(&user).into_iter().flatten() {
             if let Some(c) = routes.conns.get(conn)
-                && session.is_none_or(|s| s == c.session)
-            {
-                c.outbox.kick.give(reason);
-            }
-        }
-    }
-
-    /// Closes every connection of `user` except those opened with `keep`.
-    pub fn kick_user_except(&self, user: i64, keep: SessionKey, reason: KickReason) {
-        let routes = self.read();
-        for conn in routes.users.get(&user).into_iter().flatten() {
-            if let Some(c) = routes.conns.get(conn)
-                && c.session != keep
+                && sessions.include(c.session)
             {
                 c.outbox.kick.give(reason);
             }

@@ -161,7 +161,7 @@ async fn purge_expired(store: Store, hub: std::sync::Weak<Hub>) {
             Ok((sessions, nonces)) => {
                 if let Some(hub) = hub.upgrade() {
                     for (user, token_hash) in &sessions {
-                        let session = Some(auth::session_key(token_hash));
+                        let session = hub::Sessions::Only(auth::session_key(token_hash));
                         hub.kick_user(*user, session, hub::KickReason::SignedOut);
                     }
                 }

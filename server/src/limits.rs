@@ -124,11 +124,10 @@ impl<K: Eq + Hash> Rate<K> {
         Ok(())
     }
 
-    /// Counts one event for `key` whatever the limit says (a failed sign-in happened anyway).
+    /// Counts an event that happened anyway (a failed sign-in). A key already at its limit
+    /// is left there: counting past it would lengthen the wait beyond the window.
     pub fn record(&self, key: K) {
         let _ = self.check(key);
-        // `check` refuses to count past the limit; a refused key is already at its limit, and
-        // counting further would only lengthen the wait beyond the window.
     }
 }
 

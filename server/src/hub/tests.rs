@@ -126,7 +126,7 @@ fn signing_out_kicks_only_that_sessions_connections() {
     let hub = Hub::default();
     let laptop = hub.connect(1, 100, 0).unwrap();
     let phone = hub.connect(1, 200, 0).unwrap();
-    hub.kick_user(1, Some(100), KickReason::SignedOut);
+    hub.kick_user(1, Sessions::Only(100), KickReason::SignedOut);
     let waker = std::task::Waker::noop();
     let mut cx = std::task::Context::from_waker(waker);
     let laptop_kicked = laptop.kicked.notified();
@@ -135,7 +135,7 @@ fn signing_out_kicks_only_that_sessions_connections() {
     assert!(laptop_kicked.as_mut().poll(&mut cx).is_ready());
     assert_eq!(laptop.kicked.reason(), KickReason::SignedOut);
     assert!(phone_kicked.as_mut().poll(&mut cx).is_pending());
-    hub.kick_user(1, None, KickReason::Disabled);
+    hub.kick_user(1, Sessions::All, KickReason::Disabled);
     assert!(phone_kicked.as_mut().poll(&mut cx).is_ready());
     assert_eq!(phone.kicked.reason(), KickReason::Disabled);
 }

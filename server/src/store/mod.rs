@@ -124,6 +124,18 @@ fn is_unique_violation(error: &sqlx::Error) -> bool {
     matches!(error, sqlx::Error::Database(e) if e.is_unique_violation())
 }
 
+/// The first `limit` of `rows` (which hold one more if more follow) as users, and whether more
+/// follow.
+fn page_of(mut rows: Vec<(i64, String)>, limit: usize) -> (Vec<app::protocol::User>, bool) {
+    let more = rows.len() > limit;
+    rows.truncate(limit);
+    let users = rows
+        .into_iter()
+        .map(|(id, name)| app::protocol::User { id, name })
+        .collect();
+    (users, more)
+}
+
 /// Milliseconds since the Unix epoch.
 pub fn now_ms() -> i64 {
     std::time::SystemTime::now()

@@ -335,7 +335,7 @@ impl Store {
         .bind(i64::try_from(limit.saturating_add(1)).unwrap_or(i64::MAX))
         .fetch_all(&self.readers)
         .await?;
-        Ok(page_of(rows, limit))
+        Ok(super::page_of(rows, limit))
     }
 
     /// The members of `room` muted now.
@@ -431,16 +431,4 @@ impl Store {
         .await?;
         Ok(())
     }
-}
-
-/// The first `limit` of `rows` (which hold one more if more follow) as users, and whether more
-/// follow.
-pub(super) fn page_of(mut rows: Vec<(i64, String)>, limit: usize) -> (Vec<User>, bool) {
-    let more = rows.len() > limit;
-    rows.truncate(limit);
-    let users = rows
-        .into_iter()
-        .map(|(id, name)| User { id, name })
-        .collect();
-    (users, more)
 }

@@ -217,7 +217,7 @@ impl Store {
         .bind(i64::try_from(limit.saturating_add(1)).unwrap_or(i64::MAX))
         .fetch_all(&self.readers)
         .await?;
-        Ok(super::rooms::page_of(rows, limit))
+        Ok(super::page_of(rows, limit))
     }
 
     /// The account named `username` (ignoring case).

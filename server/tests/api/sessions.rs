@@ -19,13 +19,19 @@ async fn sign_in(server: &TestServer, name: &str, password: &str) -> Option<Stri
     session_cookie(&server.post_form("/auth/login", name, password).await)
 }
 
+/// Alice signed up on her laptop and signed in on her phone: two sessions' cookies.
+async fn two_sessions(server: &TestServer) -> (String, String) {
+    let laptop = server.register("alice").await;
+    let phone = sign_in(server, "alice", "correct horse battery")
+        .await
+        .unwrap();
+    (laptop, phone)
+}
+
 #[tokio::test]
 async fn signing_out_closes_that_sessions_sockets_at_once_and_no_others() {
     let server = TestServer::start().await;
-    let laptop = server.register("alice").await;
-    let phone = sign_in(&server, "alice", "correct horse battery")
-        .await
-        .unwrap();
+    let (laptop, phone) = two_sessions(&server).await;
     let mut on_laptop = server.connect(&laptop).await;
     let mut on_phone = server.connect(&phone).await;
     let response = server.post("/auth/logout", &laptop, "").await;
@@ -39,10 +45,7 @@ async fn signing_out_closes_that_sessions_sockets_at_once_and_no_others() {
 #[tokio::test]
 async fn signing_out_everywhere_ends_every_session() {
     let server = TestServer::start().await;
-    let laptop = server.register("alice").await;
-    let phone = sign_in(&server, "alice", "correct horse battery")
-        .await
-        .unwrap();
+    let (laptop, phone) = two_sessions(&server).await;
     let mut on_laptop = server.connect(&laptop).await;
     let mut on_phone = server.connect(&phone).await;
     let response = server.post("/auth/logout-everywhere", &laptop, "").await;
@@ -242,6 +245,26 @@ async fn with_invite_only_registration_a_class_signs_up_through_a_teachers_link(
         .await
         .unwrap();
     assert_eq!(location(&forged), "/login?error=invite&invite=00ff");
+}
+
+#[tokio::test]
+async fn the_administrator_makes_invite_links_on_the_admin_page() {
+    let server = TestServer::start().await;
+    let admin = server.register("admin").await;
+    assert!(
+        server
+            .page("/admin", &admin)
+            .await
+            .contains("New invite link")
+    );
+    let made = server.post("/invites", &admin, "from=admin").await;
+    let back = location(&made);
+    let token = back.strip_prefix("/admin?invite=").expect(&back);
+    let page = server.page(&back, &admin).await;
+    assert!(page.contains(&format!("/login?invite={token}")));
+    // A member may not.
+    let member = server.register("bob").await;
+    assert_eq!(server.post("/invites", &member, "").await.status(), 403);
 }
 
 #[tokio::test]
