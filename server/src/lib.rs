@@ -19,6 +19,7 @@ pub mod operations;
 pub mod pages;
 pub mod policy;
 pub mod review;
+pub mod scratch;
 pub mod socket;
 pub mod store;
 

@@ -1,11 +1,7 @@
 //! What the policy needs to know before it decides: a person's role, membership and mute in a
 //! room, and who wrote a message.
 
-use app::protocol::{MessageKind, Role};
-
-use super::rooms::{RoomRow, kind_of, visibility_of};
-use super::{Result, Store, now_ms};
-use crate::policy::Standing;
+use app::protocol::MessageKind;
 
 /// A stored message's place and author, for deciding who may change it.
 #[derive(Clone, Debug)]
@@ -17,7 +13,7 @@ pub struct MessageFacts {
     pub deleted: bool,
 }
 
-type StandingRow = (
+pub(crate) type StandingRow = (
     String,
     Option<i64>,
     Option<String>,
@@ -28,92 +24,3 @@ type StandingRow = (
     bool,
     Option<i64>,
 );
-
-impl Store {
-    /// `user`'s standing in `room`, and the room (archived or not); `None` for an account or a
-    /// room that does not exist. One query.
-    pub async fn standing(
-        &self,
-        user: i64,
-        room: i64,
-    ) -> Result<(Option<Standing>, Option<RoomRow>)> {
-        let row = sqlx::query_as::<_, StandingRow>(
-            "SELECT u.role, r.id, r.kind, r.visibility, r.name, r.created_by,
-                    COALESCE(r.archived_at IS NOT NULL, 0), m.user_id IS NOT NULL,
-                    (SELECT until FROM mutes x
-                      WHERE x.room_id = ?2 AND x.user_id = ?1 AND x.until > ?3)
-             FROM users u
-             LEFT JOIN rooms r ON r.id = ?2
-             LEFT JOIN memberships m ON m.room_id = r.id AND m.user_id = u.id
-             WHERE u.id = ?1",
-        )
-        .bind(user)
-        .bind(room)
-        .bind(now_ms())
-        .fetch_optional(&self.readers)
-        .await?;
-        let Some((role, id, kind, visibility, name, created_by, archived, member, muted)) = row
-        else {
-            return Ok((None, None));
-        };
-        let room = match (id, kind, visibility, name) {
-            (Some(id), Some(kind), Some(visibility), Some(name)) => Some(RoomRow {
-                id,
-                kind: kind_of(&kind),
-                visibility: visibility_of(&visibility),
-                name,
-                created_by,
-                archived,
-            }),
-            _ => None,
-        };
-        let standing = Standing {
-            user,
-            role: Role::parse(&role).unwrap_or_default(),
-            member,
-            muted_until: muted,
-        };
-        Ok((Some(standing), room))
-    }
-
-    /// Room `id`, archived or not.
-    pub async fn room(&self, id: i64) -> Result<Option<RoomRow>> {
-        let row = sqlx::query_as::<_, (i64, String, String, String, Option<i64>, bool)>(
-            "SELECT id, kind, visibility, name, created_by, archived_at IS NOT NULL
-             FROM rooms WHERE id = ?1",
-        )
-        .bind(id)
-        .fetch_optional(&self.readers)
-        .await?;
-        Ok(row.map(
-            |(id, kind, visibility, name, created_by, archived)| RoomRow {
-                id,
-                kind: kind_of(&kind),
-                visibility: visibility_of(&visibility),
-                name,
-                created_by,
-                archived,
-            },
-        ))
-    }
-
-    /// Where a message is and who wrote it.
-    pub async fn message_facts(&self, id: i64) -> Result<Option<MessageFacts>> {
-        let row = sqlx::query_as::<_, (i64, i64, i64, String, String, bool)>(
-            "SELECT id, room_id, author_id, kind, body, deleted_at IS NOT NULL
-             FROM messages WHERE id = ?1",
-        )
-        .bind(id)
-        .fetch_optional(&self.readers)
-        .await?;
-        Ok(
-            row.map(|(id, room, author, kind, body, deleted)| MessageFacts {
-                id,
-                room,
-                author,
-                kind: super::messages::kind_of(&kind, &body),
-                deleted,
-            }),
-        )
-    }
-}

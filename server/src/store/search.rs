@@ -2,8 +2,6 @@
 //! 0006, trigram) and LIKE patterns for words too short for it, with the other filters, as
 //! SQL over `messages m` with bound values; and how words are counted.
 
-use super::review::Selection;
-
 /// Words in `text`: runs of letters and digits separated by anything else, where each
 /// character of a script written without spaces (Han, kana, Hangul) is a word of its own.
 pub fn count_words(text: &str) -> i64 {
@@ -36,20 +34,8 @@ fn is_cjk(c: char) -> bool {
     )
 }
 
-/// The part of a query that FTS5 matches: each word of three characters or more as a quoted
-/// string (the trigram index finds it anywhere in a text); shorter words, which a trigram
-/// index cannot look up, are matched with LIKE instead (see [`Filter`]).
-pub(super) fn fts_query(words: &[String]) -> Option<String> {
-    let long: Vec<String> = words
-        .iter()
-        .filter(|w| w.chars().count() >= 3)
-        .map(|w| format!("\"{}\"", w.replace('"', "\"\"")))
-        .collect();
-    (!long.is_empty()).then(|| long.join(" "))
-}
-
 /// `word` as a LIKE pattern that finds it anywhere (`\` escapes LIKE's wildcards).
-fn like_pattern(word: &str) -> String {
+pub(crate) fn like_pattern(word: &str) -> String {
     let mut pattern = String::from("%");
     for c in word.chars() {
         if matches!(c, '%' | '_' | '\\') {
@@ -60,86 +46,6 @@ fn like_pattern(word: &str) -> String {
     pattern.push('%');
     pattern
 }
-
-/// A selection as SQL: the conditions on `messages m` and their bound values, in order. Every
-/// value is bound, never spliced into the SQL. The words the index can look up are kept apart
-/// (`indexed`): a page reads them from the index in id order ([`Store::review_page`]), an
-/// export adds them as a condition ([`Filter::with_indexed_words`]).
-pub(super) struct Filter {
-    pub sql: String,
-    values: Vec<Value>,
-    pub indexed: Option<String>,
-}
-
-enum Value {
-    Int(i64),
-    Text(String),
-}
-
-impl Filter {
-    pub fn of(selection: &Selection) -> Filter {
-        let mut filter = Filter {
-            sql: "m.room_id = ? AND m.kind = 'text'".to_owned(),
-            values: vec![Value::Int(selection.room)],
-            indexed: fts_query(&selection.words),
-        };
-        if let Some(author) = selection.author {
-            filter.push(" AND m.author_id = ?", Value::Int(author));
-        }
-        if let Some(from) = selection.from {
-            filter.push(" AND m.sent_at >= ?", Value::Int(from));
-        }
-        if let Some(to) = selection.to {
-            filter.push(" AND m.sent_at < ?", Value::Int(to));
-        }
-        for word in selection.words.iter().filter(|w| w.chars().count() < 3) {
-            let pattern = like_pattern(word);
-            filter.sql.push_str(
-                " AND (m.body LIKE ? ESCAPE '\\'
-                       OR EXISTS (SELECT 1 FROM message_versions v
-                                  WHERE v.message_id = m.id AND v.body LIKE ? ESCAPE '\\'))",
-            );
-            filter.values.push(Value::Text(pattern.clone()));
-            filter.values.push(Value::Text(pattern));
-        }
-        filter
-    }
-
-    /// The whole selection as one condition: the indexed words too (the message's current
-    /// text matches, or one of its earlier texts does).
-    pub fn with_indexed_words(mut self) -> Filter {
-        if let Some(query) = self.indexed.take() {
-            self.sql.push_str(
-                " AND (m.id IN (SELECT rowid FROM message_search WHERE message_search MATCH ?)
-                       OR m.id IN (SELECT v.message_id FROM version_search s
-                                   JOIN message_versions v ON v.id = s.rowid
-                                   WHERE version_search MATCH ?))",
-            );
-            self.values.push(Value::Text(query.clone()));
-            self.values.push(Value::Text(query));
-        }
-        self
-    }
-
-    fn push(&mut self, sql: &str, value: Value) {
-        self.sql.push_str(sql);
-        self.values.push(value);
-    }
-
-    pub fn bind<'q, O>(
-        &'q self,
-        mut query: sqlx::query::QueryAs<'q, sqlx::Sqlite, O, sqlx::sqlite::SqliteArguments<'q>>,
-    ) -> sqlx::query::QueryAs<'q, sqlx::Sqlite, O, sqlx::sqlite::SqliteArguments<'q>> {
-        for value in &self.values {
-            query = match value {
-                Value::Int(v) => query.bind(*v),
-                Value::Text(v) => query.bind(v.as_str()),
-            };
-        }
-        query
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -153,16 +59,7 @@ mod tests {
     }
 
     #[test]
-    fn long_words_go_to_the_index_and_short_ones_to_like() {
-        let words: Vec<String> = ["essay", "作业", "a\"b\"c"]
-            .iter()
-            .map(|w| w.to_string())
-            .collect();
-        assert_eq!(
-            fts_query(&words).as_deref(),
-            Some("\"essay\" \"a\"\"b\"\"c\"")
-        );
+    fn like_patterns_escape_the_wildcards() {
         assert_eq!(like_pattern("5%_"), "%5\\%\\_%");
-        assert_eq!(fts_query(&["ok".into()]), None);
     }
 }

@@ -14,6 +14,8 @@ use app::protocol::{ChatMessage, ClientFrame, HISTORY_PAGE, LOBBY_ID, ServerFram
 use futures::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::Message;
 
+use server::scratch::ScratchDatabase;
+
 use crate::support::{Client, TestServer, temp_db};
 
 const PEOPLE: usize = 50;
@@ -23,13 +25,13 @@ const KILL_AFTER: usize = 600;
 
 /// The `hearth` binary on `db`, with the limits a one-address storm would meet turned off;
 /// returns the process and the address it listens on.
-fn launch(db: &std::path::Path) -> (Child, String) {
+fn launch(db: &ScratchDatabase) -> (Child, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_hearth"))
         .args([
             "--addr",
             "127.0.0.1:0",
             "--database-url",
-            &format!("sqlite://{}", db.display()),
+            &db.url(),
             "--sign-ups-per-hour",
             "0",
             "--message-burst",
@@ -54,7 +56,7 @@ fn launch(db: &std::path::Path) -> (Child, String) {
     (child, base)
 }
 
-fn served_at(base: String, db: std::path::PathBuf) -> TestServer {
+fn served_at(base: String, db: ScratchDatabase) -> TestServer {
     TestServer {
         server: None,
         db,
@@ -141,7 +143,7 @@ async fn read_room(client: &mut Client) -> Vec<ChatMessage> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_killed_mid_storm_loses_and_duplicates_nothing_acknowledged() {
-    let db = temp_db();
+    let db = temp_db().await;
     let (mut first, base) = launch(&db);
     let server = served_at(base, db.clone());
     let mut cookies = Vec::new();

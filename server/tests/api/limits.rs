@@ -230,11 +230,13 @@ async fn a_school_of_accounts_comes_in_pages_not_one_frame() {
     let cookie = server.register("aaron").await;
     // Accounts made directly in the database: signing 250 people up would take minutes.
     server
-        .sql(
-            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 250)
-             INSERT INTO users (username, username_key, password_hash, created_at)
-             SELECT printf('pupil%03d', i), printf('pupil%03d-key', i), 'x', 0 FROM n",
-        )
+        .sql(&format!(
+            "INSERT INTO users (username, username_key, password_hash, created_at) VALUES {}",
+            (1..=250)
+                .map(|i| format!("('pupil{i:03}', 'pupil{i:03}-key', 'x', 0)"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))
         .await;
     server
         .sql("INSERT INTO memberships (room_id, user_id) SELECT 1, id FROM users WHERE username LIKE 'pupil%'")

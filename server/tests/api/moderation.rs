@@ -88,8 +88,8 @@ async fn a_muted_member_reads_but_cannot_post_until_the_mute_ends() {
     // The mute ends (brought forward to a moment from now, as if ten minutes had passed).
     server
         .sql(&format!(
-            "UPDATE mutes SET until = CAST(unixepoch('subsec') * 1000 AS INTEGER) + 300
-             WHERE user_id = {bob_id}"
+            "UPDATE mutes SET until = {} WHERE user_id = {bob_id}",
+            server::store::now_ms() + 300
         ))
         .await;
     tokio::time::sleep(Duration::from_millis(400)).await;

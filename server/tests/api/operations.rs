@@ -124,16 +124,16 @@ async fn a_client_that_answers_pings_stays_connected() {
     alice.say(LOBBY_ID, "still here").await;
 }
 
-#[test]
-fn logs_can_be_json_lines() {
+#[tokio::test]
+async fn logs_can_be_json_lines() {
     use std::io::{BufRead, BufReader};
-    let db = crate::support::temp_db();
+    let db = crate::support::temp_db().await;
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_hearth"))
         .args([
             "--addr",
             "127.0.0.1:0",
             "--database-url",
-            &format!("sqlite://{}", db.display()),
+            &db.url(),
             "--log-format",
             "json",
         ])
@@ -148,7 +148,7 @@ fn logs_can_be_json_lines() {
         .unwrap();
     child.kill().unwrap();
     child.wait().unwrap();
-    let _ = std::fs::remove_dir_all(db.parent().unwrap());
+    db.drop_now().await.unwrap();
     let entry: serde_json::Value = serde_json::from_str(&line).expect("a JSON object per line");
     assert_eq!(entry["level"], "INFO");
     assert!(

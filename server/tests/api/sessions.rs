@@ -193,10 +193,7 @@ async fn with_invite_only_registration_a_class_signs_up_through_a_teachers_link(
     // SAFETY: no other test reads or writes HEARTH_PASSWORD.
     unsafe { std::env::set_var("HEARTH_PASSWORD", "correct horse battery") };
     let created = server::cli::admin(
-        &server::Config::new(
-            "127.0.0.1:0".parse().unwrap(),
-            format!("sqlite://{}", server.db.display()),
-        ),
+        &server::Config::new("127.0.0.1:0".parse().unwrap(), server.db.url()),
         &server::config::AdminCommand::CreateUser {
             name: "teacher".into(),
             role: "teacher".into(),

@@ -1,13 +1,14 @@
-//! Test harness: a real server on port 0 with its own SQLite file, accounts made through the
-//! real sign-up form, and real WebSocket clients.
+//! Test harness: a real server on port 0 with its own database (a SQLite file, or a PostgreSQL
+//! database when `HEARTH_TEST_DATABASE=postgres`: see `server::scratch`), accounts made through
+//! the real sign-up form, and real WebSocket clients.
 #![allow(dead_code)]
 
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use app::protocol::{ClientFrame, PROTOCOL_VERSION, Role, ServerFrame, Visibility};
 use futures::{SinkExt, StreamExt};
+use server::scratch::ScratchDatabase;
 use server::{Config, Server};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -16,16 +17,20 @@ use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-pub const WAIT: Duration = Duration::from_secs(5);
-
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
-pub fn temp_db() -> PathBuf {
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let dir = std::env::temp_dir().join(format!("hearth-test-{}-{n}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join("hearth.db")
+pub const WAIT: Duration = Duration::from_secs(5);
+
+/// A fresh database of the kind the run asks for.
+pub async fn temp_db() -> ScratchDatabase {
+    ScratchDatabase::new("test")
+        .await
+        .expect("a scratch database")
+}
+
+/// Whether this run's databases are PostgreSQL's.
+pub fn on_postgres() -> bool {
+    std::env::var("HEARTH_TEST_DATABASE").is_ok_and(|v| v == "postgres")
 }
 
 /// Turns off the per-person message and room limits, for tests that post or create rooms
@@ -37,31 +42,28 @@ pub fn without_flood_limits(config: &mut Config) {
 
 pub struct TestServer {
     pub server: Option<Server>,
-    pub db: PathBuf,
+    pub db: ScratchDatabase,
     pub base: String,
     pub origin: String,
 }
 
 impl TestServer {
     pub async fn start() -> Self {
-        Self::start_on(temp_db()).await
+        Self::start_on(temp_db().await).await
     }
 
     /// Starts a server with a configuration changed by `adjust`.
     pub async fn start_with(adjust: impl FnOnce(&mut Config)) -> Self {
-        Self::launch(temp_db(), adjust).await
+        Self::launch(temp_db().await, adjust).await
     }
 
     /// Starts a server on an existing database file (to test restarts).
-    pub async fn start_on(db: PathBuf) -> Self {
+    pub async fn start_on(db: ScratchDatabase) -> Self {
         Self::launch(db, |_| {}).await
     }
 
-    async fn launch(db: PathBuf, adjust: impl FnOnce(&mut Config)) -> Self {
-        let mut config = Config::new(
-            "127.0.0.1:0".parse().unwrap(),
-            format!("sqlite://{}", db.display()),
-        );
+    async fn launch(db: ScratchDatabase, adjust: impl FnOnce(&mut Config)) -> Self {
+        let mut config = Config::new("127.0.0.1:0".parse().unwrap(), db.url());
         adjust(&mut config);
         let server = server::start(config).await.expect("server starts");
         let base = format!("http://{}", server.addr);
@@ -146,22 +148,44 @@ impl TestServer {
     /// Runs one SQL statement on the server's database directly: for states a test cannot reach
     /// through the protocol in time (a race's outcome, a mute about to end).
     pub async fn sql(&self, statement: &str) {
-        let url = format!("sqlite://{}", self.db.display());
-        let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
-        sqlx::query(statement).execute(&pool).await.unwrap();
-        pool.close().await;
+        match &self.db {
+            ScratchDatabase::Sqlite(_) => {
+                let pool = sqlx::SqlitePool::connect(&self.db.url()).await.unwrap();
+                sqlx::query(statement).execute(&pool).await.unwrap();
+                pool.close().await;
+            }
+            ScratchDatabase::Postgres { .. } => {
+                let pool = sqlx::PgPool::connect(&self.db.url()).await.unwrap();
+                sqlx::query(statement).execute(&pool).await.unwrap();
+                pool.close().await;
+            }
+        }
     }
 
     /// One number read from the server's database directly (what the protocol never shows).
     pub async fn sql_number(&self, query: &str) -> i64 {
-        let url = format!("sqlite://{}", self.db.display());
-        let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
-        let number = sqlx::query_scalar::<_, i64>(query)
-            .fetch_one(&pool)
-            .await
-            .unwrap();
-        pool.close().await;
-        number
+        match &self.db {
+            ScratchDatabase::Sqlite(_) => {
+                let pool = sqlx::SqlitePool::connect(&self.db.url()).await.unwrap();
+                let number = sqlx::query_scalar::<_, i64>(query)
+                    .fetch_one(&pool)
+                    .await
+                    .unwrap();
+                pool.close().await;
+                number
+            }
+            ScratchDatabase::Postgres { .. } => {
+                let pool = sqlx::PgPool::connect(&self.db.url()).await.unwrap();
+                // COUNT and MIN of a BIGINT are BIGINT; a SUM would need a cast.
+                let number = sqlx::query_scalar::<_, Option<i64>>(query)
+                    .fetch_one(&pool)
+                    .await
+                    .unwrap()
+                    .unwrap_or(0);
+                pool.close().await;
+                number
+            }
+        }
     }
 
     /// A GET of `path` with the session `cookie`.
@@ -260,9 +284,17 @@ impl TestServer {
 
 impl Drop for TestServer {
     fn drop(&mut self) {
-        if let Some(dir) = self.db.parent() {
-            let _ = std::fs::remove_dir_all(dir);
-        }
+        // Dropped from a runtime's thread, which must not block on its own runtime: the
+        // database goes on a thread of its own.
+        let db = self.db.clone();
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            let _ = runtime.block_on(db.drop_now());
+        })
+        .join();
     }
 }
 

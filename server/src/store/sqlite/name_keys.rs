@@ -126,7 +126,8 @@ fn new_keys(table: &str, rows: &[(i64, String, String)]) -> Vec<(i64, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::test_support::{fresh_store, remove};
+    use crate::store::Store;
+    use crate::store::test_support::{fresh_sqlite_store, remove};
 
     fn row(id: i64, name: &str, key: &str) -> (i64, String, String) {
         (id, name.to_owned(), key.to_owned())
@@ -175,8 +176,11 @@ mod tests {
 
     #[tokio::test]
     async fn rekey_rewrites_stored_keys_and_survives_collisions() {
-        let (store, path) = fresh_store("name-keys").await;
-        let pool = &store.writer;
+        let (store, path) = fresh_sqlite_store("name-keys").await;
+        let Store::Sqlite(db) = &store else {
+            unreachable!("a SQLite store")
+        };
+        let pool = &db.writer;
         for (name, key) in [
             ("Maria", "maria"),
             ("name", "name"),
