@@ -9,7 +9,7 @@ BINARYEN_VERSION := 132
 # The wasm-bindgen CLI must match the library version in Cargo.lock exactly.
 WASM_BINDGEN_VERSION := $(shell awk '/^name = "wasm-bindgen"$$/ { getline; gsub(/"/, "", $$3); print $$3 }' Cargo.lock)
 
-.PHONY: run test setup test-setup build lint rust-test e2e bench-smoke bench fuzz
+.PHONY: run test setup test-setup postgres build lint rust-test e2e bench-smoke bench fuzz
 
 ## Installs the build tools that are missing.
 setup:
@@ -46,16 +46,26 @@ lint:
 	cargo clippy -p frontend --target wasm32-unknown-unknown -- -D warnings
 	cargo clippy -p bench --all-targets -- -D warnings
 
-rust-test:
+## The machine's PostgreSQL (127.0.0.1:5432, trust auth), started if it is installed but down:
+## the server's tests run a second time on it.
+postgres:
+	@pg_isready -q -h 127.0.0.1 -p 5432 \
+		|| pg_ctlcluster --skip-systemctl-redirect "$$(ls /etc/postgresql | tail -1)" main start
+	@pg_isready -h 127.0.0.1 -p 5432
+
+## The server's unit and integration tests run twice: on SQLite, then on PostgreSQL (each test
+## makes its own database and drops it: server/src/scratch.rs).
+rust-test: postgres
 	cargo test -p app --features ssr
 	cargo test -p server
+	HEARTH_TEST_DATABASE=postgres cargo test -p server
 	cargo test -p bench
 
 e2e: build
 	cd end2end && npx playwright test
 
 ## A few seconds of the load generator (bench/) against Hearth and the Node peer, so it keeps working.
-bench-smoke: build
+bench-smoke: build postgres
 	cargo build --release -p bench
 	bench/peers/setup.sh node
 	bench/smoke.sh
@@ -67,6 +77,8 @@ bench-smoke: build
 ## 10,001 accounts, kept in target/bench-accounts for the next run), and the review about a
 ## minute more (half a minute of it filling its database, kept in target/bench-review).
 ## BENCH_ARGS and REVIEW_ARGS pass flags to each (e.g. REVIEW_ARGS="--messages 100000").
+## Hearth on PostgreSQL instead of SQLite (a database per scenario, made on that server):
+## BENCH_ARGS="--only persist --hearth-postgres postgres://postgres@127.0.0.1:5432/test"
 REVIEW_ARGS ?=
 bench: build
 	cargo build --release -p bench

@@ -2,7 +2,8 @@
 # A short run of the load generator, so it cannot rot: a few hundred clients for a few seconds
 # against a fresh Hearth (its own protocol) and against the Node Socket.IO peer (the Socket.IO
 # adapter), failing on any lost or duplicated delivery; then the review benchmark over 20,000
-# messages, failing if a search is refused or an export misses a message.
+# messages, failing if a search is refused or an export misses a message; then the suite's persist
+# scenario, tiny, with Hearth on PostgreSQL, failing if it fails or loses a message.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 port=${HEARTH_SMOKE_PORT:-3102}
@@ -24,3 +25,8 @@ load=(--rooms 2 --members 150 --publishers 2 --rate 50,200 --seconds 2 --strict)
 ./target/release/hearth-load run --protocol socketio --server "http://127.0.0.1:$peer_port" --server-pid "$peer" "${load[@]}"
 ./target/release/hearth-load review --messages 20000 --keep "$dir/review" --out "$dir/review-out" \
   --port $((port + 2))
+# Hearth on PostgreSQL (the machine's, which `make postgres` starts): the suite's persist scenario,
+# tiny (50 publishers for 2 s), on a database made from a template of its accounts there.
+./target/release/hearth-load suite --servers hearth --only persist --scale 0.05 --seconds 2 --strict \
+  --hearth-postgres "${HEARTH_SMOKE_POSTGRES:-postgres://postgres@127.0.0.1:5432/test}" \
+  --port $((port + 3)) --accounts "$dir/pg-accounts" --out "$dir/pg-out"

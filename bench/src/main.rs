@@ -14,6 +14,7 @@
 mod hearth;
 mod load;
 mod measure;
+mod postgres;
 mod report;
 mod review;
 mod suite;
@@ -128,6 +129,18 @@ struct SuiteArgs {
     /// the idempotent path costs.
     #[arg(long)]
     no_nonce: bool,
+    /// Run Hearth on PostgreSQL instead of SQLite: the server (a URL of any database on it, e.g.
+    /// postgres://postgres@127.0.0.1:5432/test) to make a template database on from the
+    /// signed-up accounts, and a database per scenario from that template.
+    #[arg(long, value_name = "URL")]
+    hearth_postgres: Option<String>,
+    /// Every step lasts this many seconds instead of the scenario's own (a quick trial).
+    #[arg(long)]
+    seconds: Option<f64>,
+    /// Exit non-zero if a scenario failed or lost or duplicated a delivery (the report is
+    /// written anyway).
+    #[arg(long)]
+    strict: bool,
 }
 
 #[tokio::main(flavor = "current_thread")]
@@ -251,6 +264,9 @@ async fn suite(args: SuiteArgs) -> Result<(), String> {
         base_port: args.port,
         accounts_dir: args.accounts,
         hearth_binary: args.hearth_binary,
+        hearth_postgres: args.hearth_postgres,
+        seconds: args.seconds,
+        strict: args.strict,
     };
     if let Some(version) = args.hearth_protocol {
         hearth::speak_protocol(version);

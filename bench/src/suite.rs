@@ -4,6 +4,8 @@
 //! Hearth's accounts are signed up once (argon2 makes that the slow part) into a template
 //! database; each scenario starts from a copy of it, prepares its rooms and memberships through
 //! the product's own interfaces, then restarts the server so the timed part sees a fresh process.
+//! With `--hearth-postgres`, Hearth runs on PostgreSQL instead: a template database made from
+//! the SQLite one once per run, and a database per scenario made from it (src/postgres.rs).
 
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
@@ -12,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use crate::hearth::{self, Accounts};
 use crate::load::{Outcome, Plan};
+use crate::postgres::PgServer;
 use crate::report::{self, Machine, Run};
 use crate::wire;
 
@@ -94,6 +97,13 @@ pub struct Options {
     pub accounts_dir: Option<PathBuf>,
     /// The Hearth binary to run.
     pub hearth_binary: PathBuf,
+    /// Run Hearth on PostgreSQL: the server to make its databases on (a URL of any database
+    /// there); `None`: on SQLite.
+    pub hearth_postgres: Option<String>,
+    /// Every step's length in seconds, instead of each scenario's own.
+    pub seconds: Option<f64>,
+    /// Fail if a scenario failed or lost or duplicated a delivery.
+    pub strict: bool,
 }
 
 pub fn scenarios(scale: f64, sources: &[IpAddr]) -> Vec<Scenario> {
@@ -196,12 +206,24 @@ impl Running {
         self.child.id()
     }
 
-    /// Starts `server` on `port` (Hearth on `database`, as `hearth` says), pinned to `cpu` if
-    /// given, and waits until it listens.
+    /// Starts `server` on `port` (Hearth on the SQLite database `database`, as `hearth` says),
+    /// pinned to `cpu` if given, and waits until it listens.
     pub(crate) async fn start(
         server: Server,
         port: u16,
         database: Option<&Path>,
+        cpu: Option<&str>,
+        hearth: &Launch,
+    ) -> Result<Running, String> {
+        let url = database.map(|d| format!("sqlite://{}", d.display()));
+        Running::start_on(server, port, url.as_deref(), cpu, hearth).await
+    }
+
+    /// [`Running::start`], Hearth on the database at `database_url` (SQLite or PostgreSQL).
+    pub(crate) async fn start_on(
+        server: Server,
+        port: u16,
+        database_url: Option<&str>,
         cpu: Option<&str>,
         hearth: &Launch,
     ) -> Result<Running, String> {
@@ -216,12 +238,12 @@ impl Running {
         let port_text = port.to_string();
         match server {
             Server::Hearth => {
-                let database = database.ok_or("Hearth needs a database")?;
+                let database = database_url.ok_or("Hearth needs a database")?;
                 command.arg(&hearth.binary).args([
                     "--addr",
                     &format!("127.0.0.1:{port}"),
                     "--database-url",
-                    &format!("sqlite://{}", database.display()),
+                    database,
                 ]);
                 // The load comes from one address, far faster than people type, from accounts
                 // that each post and create rooms at machine speed: the abuse limits would
@@ -361,6 +383,12 @@ pub async fn run(options: &Options) -> Result<PathBuf, String> {
     let scenarios: Vec<Scenario> = scenarios(options.scale, &options.sources)
         .into_iter()
         .filter(|s| options.only.is_empty() || options.only.iter().any(|o| o == s.name))
+        .map(|mut s| {
+            if let Some(seconds) = options.seconds {
+                s.plan.step_seconds = seconds;
+            }
+            s
+        })
         .collect();
     let work = std::env::temp_dir().join(format!("hearth-bench-{}", std::process::id()));
     std::fs::create_dir_all(&work).map_err(|e| e.to_string())?;
@@ -386,6 +414,22 @@ pub async fn run(options: &Options) -> Result<PathBuf, String> {
         None
     };
 
+    // Untimed: on PostgreSQL, the accounts copied into a template database there.
+    let postgres = match (&options.hearth_postgres, &accounts) {
+        (Some(url), Some(_)) => {
+            let server = PgServer::new(url, port)?;
+            let description = server.describe().await?;
+            eprintln!("Hearth on PostgreSQL {}", description.long);
+            let name = server.make_template(&template, port, &hearth).await?;
+            Some(Postgres {
+                server,
+                template: name,
+                description,
+            })
+        }
+        _ => None,
+    };
+
     for scenario in &scenarios {
         for &server in &options.servers {
             if scenario.hearth_only && server != Server::Hearth {
@@ -399,7 +443,14 @@ pub async fn run(options: &Options) -> Result<PathBuf, String> {
                         limits: scenario.limits,
                         ..hearth.clone()
                     };
-                    run_hearth(options, scenario, accounts, &template, &work, port, &launch).await
+                    let database = match &postgres {
+                        Some(pg) => HearthDatabase::Postgres(pg),
+                        None => HearthDatabase::Sqlite {
+                            template: &template,
+                            work: &work,
+                        },
+                    };
+                    run_hearth(options, scenario, accounts, database, port, &launch).await
                 }
                 _ => run_peer(options, scenario, server, port).await,
             };
@@ -422,7 +473,62 @@ pub async fn run(options: &Options) -> Result<PathBuf, String> {
             options.hearth_binary.display().to_string(),
         ));
     }
-    report::write(&options.out, &machine, &runs)
+    if let Some(pg) = postgres {
+        if let Err(error) = pg.server.drop_database(&pg.template).await {
+            eprintln!("warning: {error}");
+        }
+        machine
+            .versions
+            .push(("PostgreSQL (Hearth's database)".into(), pg.description.long));
+        machine.hearth_database = Some(pg.description.short);
+    }
+    let path = report::write(&options.out, &machine, &runs)?;
+    if options.strict {
+        let faults: Vec<String> = runs
+            .iter()
+            .filter_map(|run| {
+                let what = match &run.outcome {
+                    Err(error) => format!("failed: {error}"),
+                    Ok(o) => {
+                        let lost: u64 = o.steps.iter().map(|s| s.lost()).sum();
+                        let duplicated: u64 = o.steps.iter().map(|s| s.duplicated).sum();
+                        if lost + duplicated == 0 {
+                            return None;
+                        }
+                        format!("lost {lost}, duplicated {duplicated}")
+                    }
+                };
+                Some(format!(
+                    "{} on {}: {what}",
+                    run.scenario.name,
+                    run.server.name()
+                ))
+            })
+            .collect();
+        if !faults.is_empty() {
+            return Err(format!(
+                "{} (report: {})",
+                faults.join("; "),
+                path.display()
+            ));
+        }
+    }
+    Ok(path)
+}
+
+/// The run's PostgreSQL template, where Hearth runs on PostgreSQL.
+struct Postgres {
+    server: PgServer,
+    template: String,
+    description: crate::postgres::Description,
+}
+
+/// Where a scenario's Hearth keeps its data: a copy of the SQLite template in `work`, or a
+/// database made from the PostgreSQL template.
+#[derive(Clone, Copy)]
+enum HearthDatabase<'a> {
+    Sqlite { template: &'a Path, work: &'a Path },
+    Postgres(&'a Postgres),
 }
 
 async fn run_peer(
@@ -448,14 +554,39 @@ async fn run_hearth(
     options: &Options,
     scenario: &Scenario,
     accounts: &Accounts,
-    template: &Path,
-    work: &Path,
+    database: HearthDatabase<'_>,
+    port: u16,
+    hearth: &Launch,
+) -> Result<Outcome, String> {
+    match database {
+        HearthDatabase::Sqlite { template, work } => {
+            let database = work.join(format!("{}.db", scenario.name));
+            copy_database(template, &database)?;
+            let url = format!("sqlite://{}", database.display());
+            run_hearth_on(options, scenario, accounts, &url, port, hearth).await
+        }
+        HearthDatabase::Postgres(pg) => {
+            let name = pg.server.database_name(scenario.name);
+            let url = pg.server.create(&name, Some(&pg.template)).await?;
+            let outcome = run_hearth_on(options, scenario, accounts, &url, port, hearth).await;
+            if let Err(error) = pg.server.drop_database(&name).await {
+                eprintln!("  warning: {error}");
+            }
+            outcome
+        }
+    }
+}
+
+/// One scenario on Hearth, on the database at `database` (a fresh copy of the template).
+async fn run_hearth_on(
+    options: &Options,
+    scenario: &Scenario,
+    accounts: &Accounts,
+    database: &str,
     port: u16,
     hearth: &Launch,
 ) -> Result<Outcome, String> {
     let plan = &scenario.plan;
-    let database = work.join(format!("{}.db", scenario.name));
-    copy_database(template, &database)?;
 
     // Untimed: rooms and memberships, through the product's own interfaces.
     let started = Instant::now();
@@ -463,7 +594,7 @@ async fn run_hearth(
         limits: false,
         ..hearth.clone()
     };
-    let server = Running::start(Server::Hearth, port, Some(&database), None, &unlimited).await?;
+    let server = Running::start_on(Server::Hearth, port, Some(database), None, &unlimited).await?;
     let prepared =
         hearth::prepare(&server.url, accounts, scenario.name, plan, scenario.private).await;
     server.stop().await;
@@ -473,10 +604,10 @@ async fn run_hearth(
         started.elapsed().as_secs_f64()
     );
 
-    let running = Running::start(
+    let running = Running::start_on(
         Server::Hearth,
         port,
-        Some(&database),
+        Some(database),
         Some(&options.server_cpu),
         hearth,
     )

@@ -11,7 +11,8 @@ pub struct Config {
     #[arg(long, env = "HEARTH_ADDR", default_value = "127.0.0.1:3000")]
     pub addr: SocketAddr,
 
-    /// Where messages and accounts are stored.
+    /// Where messages and accounts are stored: `sqlite://PATH` (a file, created if missing) or
+    /// `postgres://USER@HOST/DATABASE` (an existing database; its tables are made at start).
     #[arg(long, env = "DATABASE_URL", default_value = "sqlite://data/hearth.db")]
     pub database_url: String,
 

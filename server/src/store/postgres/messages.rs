@@ -1,71 +1,246 @@
 //! Stored messages: appending in batches, edits and deletions that keep every earlier version,
 //! history pages, and catch-up after a reconnect. (PostgreSQL)
 
-use crate::store::Result;
 use crate::store::messages::*;
-use app::protocol::ChatMessage;
+use crate::store::search::count_words;
+use crate::store::{Result, json_array};
+use app::protocol::{ChatMessage, MessageKind};
 
 use super::Postgres;
 
+/// [`ROOMS_OF_USER`] with PostgreSQL's placeholder: the rooms (not archived) user `$1` belongs
+/// to.
+const ROOMS_OF_USER_PG: &str =
+    "SELECT ms.room_id FROM memberships ms JOIN rooms r ON r.id = ms.room_id
+     WHERE ms.user_id = $1 AND r.archived_at IS NULL";
+
+/// `limit` as a LIMIT: PostgreSQL refuses a negative one (SQLite reads it as no limit).
+fn limit_of(limit: usize) -> i64 {
+    i64::try_from(limit).unwrap_or(i64::MAX)
+}
+
 impl Postgres {
-    pub async fn append_messages(&self, _batch: &[NewMessage], _sent_at: i64) -> Result<Vec<i64>> {
-        todo!("postgres")
+    /// One call of `store_messages` (migration 0001), which does what SQLite's trigger does
+    /// and returns the ids: one statement, one transaction, one round trip.
+    pub async fn append_messages(&self, batch: &[NewMessage], sent_at: i64) -> Result<Vec<i64>> {
+        if batch.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows: Vec<BatchRow> = batch
+            .iter()
+            .map(|m| {
+                let words = match m.kind {
+                    MessageKind::Text => count_words(&m.text),
+                    _ => 0,
+                };
+                (
+                    m.room,
+                    m.author.id,
+                    kind_name(m.kind),
+                    m.text.as_str(),
+                    words,
+                    m.nonce.as_deref(),
+                )
+            })
+            .collect();
+        let ids = sqlx::query_scalar::<_, Option<Vec<i64>>>("SELECT store_messages($1::jsonb, $2)")
+            .bind(json_array(&rows)?)
+            .bind(sent_at)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(ids.unwrap_or_default())
     }
 
     pub async fn refused(
         &self,
-        _batch: &[NewMessage],
-        _sent_at: i64,
+        batch: &[NewMessage],
+        sent_at: i64,
     ) -> Result<Vec<(usize, Refused)>> {
-        todo!("postgres")
+        let rooms: Vec<i64> = batch.iter().map(|m| m.room).collect();
+        let authors: Vec<i64> = batch.iter().map(|m| m.author.id).collect();
+        let kinds: Vec<&str> = batch.iter().map(|m| kind_name(m.kind)).collect();
+        let found = sqlx::query_as::<_, (i64, String)>(
+            "SELECT b.ord - 1, CASE
+                 WHEN r.id IS NULL OR r.archived_at IS NOT NULL THEN 'room not found'
+                 WHEN b.kind = 'text' AND m.user_id IS NULL THEN 'not a member'
+                 ELSE 'muted' END
+             FROM unnest($1::bigint[], $2::bigint[], $3::text[])
+                  WITH ORDINALITY AS b(room, author, kind, ord)
+             LEFT JOIN rooms r ON r.id = b.room
+             LEFT JOIN memberships m ON m.room_id = b.room AND m.user_id = b.author
+             LEFT JOIN mutes x ON x.room_id = b.room AND x.user_id = b.author
+             WHERE r.id IS NULL OR r.archived_at IS NOT NULL
+                OR (b.kind = 'text' AND (m.user_id IS NULL OR x.until > $4))
+             ORDER BY b.ord",
+        )
+        .bind(&rooms)
+        .bind(&authors)
+        .bind(&kinds)
+        .bind(sent_at)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(found
+            .into_iter()
+            .filter_map(|(at, reason)| Some((usize::try_from(at).ok()?, Refused::parse(&reason)?)))
+            .collect())
     }
 
-    pub async fn already_sent(&self, _batch: &[NewMessage]) -> Result<Vec<(usize, i64)>> {
-        todo!("postgres")
+    /// Only the messages with a nonce are sent, with their positions.
+    pub async fn already_sent(&self, batch: &[NewMessage]) -> Result<Vec<(usize, i64)>> {
+        let mut positions = Vec::new();
+        let mut authors = Vec::new();
+        let mut nonces = Vec::new();
+        for (at, m) in batch.iter().enumerate() {
+            if let Some(nonce) = m.nonce.as_deref() {
+                positions.push(at as i64);
+                authors.push(m.author.id);
+                nonces.push(nonce);
+            }
+        }
+        if positions.is_empty() {
+            return Ok(Vec::new());
+        }
+        let found = sqlx::query_as::<_, (i64, i64)>(
+            "SELECT b.at, s.message_id
+             FROM unnest($1::bigint[], $2::bigint[], $3::text[]) AS b(at, author, nonce)
+             JOIN sent_nonces s ON s.author_id = b.author AND s.nonce = b.nonce
+             ORDER BY b.at",
+        )
+        .bind(&positions)
+        .bind(&authors)
+        .bind(&nonces)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(found
+            .into_iter()
+            .filter_map(|(at, id)| Some((usize::try_from(at).ok()?, id)))
+            .collect())
     }
 
-    pub async fn purge_nonces(&self, _before: i64) -> Result<u64> {
-        todo!("postgres")
+    pub async fn purge_nonces(&self, before: i64) -> Result<u64> {
+        let done = sqlx::query("DELETE FROM sent_nonces WHERE sent_at < $1")
+            .bind(before)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
     }
 
+    /// One statement. `old` locks the message (`FOR UPDATE`): of two changes to it at once, the
+    /// second waits, then reads the first's result (or finds it deleted), so each version is
+    /// kept once and in order.
     pub async fn change_message(
         &self,
-        _id: i64,
-        _by: i64,
-        _change: &Change,
-        _at: i64,
-        _number: i64,
+        id: i64,
+        by: i64,
+        change: &Change,
+        at: i64,
+        number: i64,
     ) -> Result<Option<ChatMessage>> {
-        todo!("postgres")
+        let set = match change {
+            Change::Edit(_) => "body = $6, edited_at = $2, changed = $5, words = $7",
+            Change::Delete => {
+                "body = '', deleted_at = $2, deleted_by = $3, changed = $5, words = 0"
+            }
+        };
+        let sql = format!(
+            "WITH old AS (
+                 SELECT id, body, COALESCE(edited_at, sent_at) AS written_at FROM messages
+                 WHERE id = $1 AND deleted_at IS NULL FOR UPDATE),
+             kept AS (
+                 INSERT INTO message_versions
+                     (message_id, body, written_at, replaced_at, replaced_by, change)
+                 SELECT id, body, written_at, $2, $3, $4 FROM old),
+             new AS (
+                 UPDATE messages m SET {set} FROM old WHERE m.id = old.id
+                 RETURNING m.id, m.room_id, m.author_id, m.kind, m.body, m.sent_at, m.edited_at,
+                           m.deleted_at IS NOT NULL AS deleted, m.changed)
+             SELECT n.id, n.room_id, u.id, u.username, n.kind, n.body, n.sent_at, n.edited_at,
+                    n.deleted, n.changed, false
+             FROM new n JOIN users u ON u.id = n.author_id"
+        );
+        let query = sqlx::query_as::<_, Row>(&sql)
+            .bind(id)
+            .bind(at)
+            .bind(by)
+            .bind(match change {
+                Change::Edit(_) => "edit",
+                Change::Delete => "delete",
+            })
+            .bind(number);
+        let query = match change {
+            Change::Edit(text) => query.bind(text).bind(count_words(text)),
+            Change::Delete => query,
+        };
+        // The feedback marker is false: the new state goes to the whole room.
+        Ok(query.fetch_optional(&self.pool).await?.map(message))
     }
 
     pub async fn latest_change(&self) -> Result<i64> {
-        todo!("postgres")
+        let latest = sqlx::query_scalar::<_, Option<i64>>(
+            "SELECT MAX(changed) FROM messages WHERE changed > 0",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(latest.unwrap_or(0))
     }
 
     pub async fn changed_since(
         &self,
-        _user: i64,
-        _after: i64,
-        _limit: usize,
+        user: i64,
+        after: i64,
+        limit: usize,
     ) -> Result<Vec<ChatMessage>> {
-        todo!("postgres")
+        let rows = sqlx::query_as::<_, Row>(&format!(
+            "{SELECT} WHERE m.changed > 0 AND m.changed > $2
+               AND m.room_id IN ({ROOMS_OF_USER_PG})
+             ORDER BY m.changed LIMIT $3"
+        ))
+        .bind(user)
+        .bind(after)
+        .bind(limit_of(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(message).collect())
     }
 
-    pub async fn append_message(&self, _message: &NewMessage, _sent_at: i64) -> Result<i64> {
-        todo!("postgres")
+    pub async fn append_message(&self, message: &NewMessage, sent_at: i64) -> Result<i64> {
+        let ids = self
+            .append_messages(std::slice::from_ref(message), sent_at)
+            .await?;
+        ids.first().copied().ok_or(sqlx::Error::RowNotFound)
     }
 
     pub async fn history(
         &self,
-        _room: i64,
-        _before: Option<i64>,
-        _limit: usize,
+        room: i64,
+        before: Option<i64>,
+        limit: usize,
     ) -> Result<(Vec<ChatMessage>, bool)> {
-        todo!("postgres")
+        let rows = sqlx::query_as::<_, Row>(&format!(
+            "{SELECT} WHERE m.room_id = $1 AND m.id < $2 ORDER BY m.id DESC LIMIT $3"
+        ))
+        .bind(room)
+        .bind(before.unwrap_or(i64::MAX))
+        .bind(limit_of(limit.saturating_add(1)))
+        .fetch_all(&self.pool)
+        .await?;
+        let has_more = rows.len() > limit;
+        let mut page: Vec<ChatMessage> = rows.into_iter().take(limit).map(message).collect();
+        page.reverse();
+        Ok((page, has_more))
     }
 
-    pub async fn missed(&self, _user: i64, _after: i64, _limit: usize) -> Result<Vec<ChatMessage>> {
-        todo!("postgres")
+    pub async fn missed(&self, user: i64, after: i64, limit: usize) -> Result<Vec<ChatMessage>> {
+        let rows = sqlx::query_as::<_, Row>(&format!(
+            "{SELECT} WHERE m.id > $2
+               AND m.room_id IN ({ROOMS_OF_USER_PG})
+             ORDER BY m.id LIMIT $3"
+        ))
+        .bind(user)
+        .bind(after)
+        .bind(limit_of(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(message).collect())
     }
 }

@@ -6,6 +6,7 @@ mod messages;
 mod review;
 mod rights;
 mod rooms;
+mod search;
 mod users;
 
 use std::time::Duration;
