@@ -82,6 +82,15 @@ impl Store {
         }
     }
 
+    /// One room as `user`'s sidebar shows it (after they were added to it, say): the one
+    /// sidebar query ([`Store::rooms_of`]), whatever the backend.
+    pub async fn summary(&self, room: i64, user: i64) -> Result<Option<RoomSummary>> {
+        let mut sidebars = self.rooms_of(&[user]).await?;
+        Ok(sidebars
+            .remove(&user)
+            .and_then(|rooms| rooms.into_iter().find(|r| r.id == room)))
+    }
+
     /// The selection's messages in id order, with their versions, read as they are sent (an
     /// export of a whole room never sits in memory).
     pub fn review_stream(
@@ -180,9 +189,6 @@ operations! {
     /// One query over the users' memberships, so a connect costs the same however many rooms
     /// the server has; the others are listed by [`Store::room_directory`] when asked for.
     async fn rooms_of(&self, users: &[i64]) -> Result<HashMap<i64, Vec<RoomSummary>>>;
-
-    /// One room as `user`'s sidebar shows it (after they were added to it, say).
-    async fn summary(&self, room: i64, user: i64) -> Result<Option<RoomSummary>>;
 
     /// The named rooms `user` may see, in creation order: every public room, and the private
     /// ones they belong to; whether they belong to each and, if so, its unread count.

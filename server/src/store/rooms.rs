@@ -1,6 +1,6 @@
 //! Rooms, direct conversations and who belongs to them.
 
-use app::protocol::{RoomKind, Visibility};
+use app::protocol::{RoomKind, RoomSummary, Visibility};
 
 #[derive(Clone, Debug)]
 pub struct RoomRow {
@@ -66,3 +66,22 @@ pub(crate) type SummaryRow = (
     i64,
     Option<i64>,
 );
+
+/// A row of the room directory (`room_directory`) as the room it lists.
+pub(crate) fn directory_entry(
+    (joined, id, _, visibility, name, created_by, unread, latest, last_read, muted): SummaryRow,
+) -> RoomSummary {
+    RoomSummary {
+        id,
+        name,
+        kind: RoomKind::Room,
+        visibility: visibility_of(&visibility),
+        created_by,
+        joined: joined == 1,
+        unread: unread as u32,
+        latest,
+        last_read,
+        online: 0,
+        muted_until: muted,
+    }
+}

@@ -64,13 +64,6 @@ impl Postgres {
         Ok(sidebars)
     }
 
-    pub async fn summary(&self, room: i64, user: i64) -> Result<Option<RoomSummary>> {
-        let mut sidebars = self.rooms_of(&[user]).await?;
-        Ok(sidebars
-            .remove(&user)
-            .and_then(|rooms| rooms.into_iter().find(|r| r.id == room)))
-    }
-
     pub async fn room_directory(&self, user: i64) -> Result<Vec<RoomSummary>> {
         let rows = sqlx::query_as::<_, SummaryRow>(&format!(
             "SELECT (m.user_id IS NOT NULL)::int::bigint, r.id, r.kind, r.visibility, r.name,
@@ -88,37 +81,7 @@ impl Postgres {
         .bind(now_ms())
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows
-            .into_iter()
-            .map(
-                |(
-                    joined,
-                    id,
-                    _,
-                    visibility,
-                    name,
-                    created_by,
-                    unread,
-                    latest,
-                    last_read,
-                    muted,
-                )| {
-                    RoomSummary {
-                        id,
-                        name,
-                        kind: RoomKind::Room,
-                        visibility: visibility_of(&visibility),
-                        created_by,
-                        joined: joined == 1,
-                        unread: unread as u32,
-                        latest,
-                        last_read,
-                        online: 0,
-                        muted_until: muted,
-                    }
-                },
-            )
-            .collect())
+        Ok(rows.into_iter().map(directory_entry).collect())
     }
 
     /// The room and its first membership in one statement (one round trip, atomic).

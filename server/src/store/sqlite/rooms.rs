@@ -58,14 +58,6 @@ impl Sqlite {
         Ok(sidebars)
     }
 
-    /// One room as `user`'s sidebar shows it (after they were added to it, say).
-    pub async fn summary(&self, room: i64, user: i64) -> Result<Option<RoomSummary>> {
-        let mut sidebars = self.rooms_of(&[user]).await?;
-        Ok(sidebars
-            .remove(&user)
-            .and_then(|rooms| rooms.into_iter().find(|r| r.id == room)))
-    }
-
     /// The named rooms `user` may see, in creation order: every public room, and the private
     /// ones they belong to; whether they belong to each and, if so, its unread count.
     pub async fn room_directory(&self, user: i64) -> Result<Vec<RoomSummary>> {
@@ -84,37 +76,7 @@ impl Sqlite {
         .bind(now_ms())
         .fetch_all(&self.readers)
         .await?;
-        Ok(rows
-            .into_iter()
-            .map(
-                |(
-                    joined,
-                    id,
-                    _,
-                    visibility,
-                    name,
-                    created_by,
-                    unread,
-                    latest,
-                    last_read,
-                    muted,
-                )| {
-                    RoomSummary {
-                        id,
-                        name,
-                        kind: RoomKind::Room,
-                        visibility: visibility_of(&visibility),
-                        created_by,
-                        joined: joined == 1,
-                        unread: unread as u32,
-                        latest,
-                        last_read,
-                        online: 0,
-                        muted_until: muted,
-                    }
-                },
-            )
-            .collect())
+        Ok(rows.into_iter().map(directory_entry).collect())
     }
 
     /// Creates a named room with its creator as the first member.
