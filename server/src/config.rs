@@ -16,6 +16,12 @@ pub struct Config {
     #[arg(long, env = "DATABASE_URL", default_value = "sqlite://data/hearth.db")]
     pub database_url: String,
 
+    /// Redis linking several Hearth nodes (`redis://HOST:PORT`): each node's messages, room
+    /// changes, kicks, presence and rate limits reach the others through it. Needs a
+    /// `postgres://` database shared by the nodes. Without it, this node is on its own.
+    #[arg(long, env = "HEARTH_REDIS_URL")]
+    pub redis_url: Option<String>,
+
     /// Origins (scheme://host[:port]) allowed to open the WebSocket and post forms, besides the
     /// server's own. Comma-separated in the environment variable.
     #[arg(

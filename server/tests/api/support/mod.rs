@@ -17,6 +17,8 @@ use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
+pub mod redis;
+
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
 pub const WAIT: Duration = Duration::from_secs(5);
