@@ -43,6 +43,9 @@ pub const CLOSE_DISABLED: u16 = 4003;
 pub const CLOSE_UNRESPONSIVE: u16 = 4004;
 /// Close code for a socket beyond the account's limit of open sockets.
 pub const CLOSE_TOO_MANY_SOCKETS: u16 = 4008;
+/// Close code when a server of several lost track of the others for a moment (its link to
+/// them broke): the client reconnects at once with its cursors and misses nothing.
+pub const CLOSE_RESYNC: u16 = 1012;
 /// Close code when the server could not read what the client missed: it should reconnect
 /// with the same cursors, after a pause.
 pub const CLOSE_CATCH_UP_FAILED: u16 = 4011;

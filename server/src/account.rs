@@ -142,7 +142,7 @@ pub async fn change_password(
     }
     // Guessing the current password here counts like guessing it at sign-in.
     let key = app::names::name_key(&who.user.name);
-    if let Err(wait) = state.limits.sign_in_per_account.peek(&key) {
+    if let Err(wait) = state.limits.sign_in_per_account.peek(&key).await {
         return back_with_error(&format!(
             "Too many attempts; try again in {} minutes.",
             wait.minutes()
@@ -151,7 +151,7 @@ pub async fn change_password(
     match auth::password_matches(&state, who.user.id, form.current).await {
         Some(true) => {}
         Some(false) => {
-            state.limits.sign_in_per_account.record(key);
+            state.limits.sign_in_per_account.record(key).await;
             return back_with_error("The current password is wrong.");
         }
         None => return back_with_error("The server could not check the password; try again."),
@@ -178,7 +178,7 @@ pub async fn change_password(
 /// Closes the sockets of every session of `who` but the current one (whose sessions were
 /// just deleted).
 fn kick_other_sessions(state: &AppState, who: &SignedIn) {
-    state.hub.kick_user(
+    state.bus.kick_user(
         who.user.id,
         Sessions::AllBut(who.session()),
         KickReason::SignedOut,

@@ -258,7 +258,7 @@ pub async fn change_role(
     match state.store.set_role(form.user, role).await {
         Ok(true) => {
             state
-                .hub
+                .bus
                 .to_user(form.user, &encode(&ServerFrame::RoleChanged { role }));
             Redirect::to(&format!("/admin?saved={}", form.user)).into_response()
         }
@@ -300,7 +300,7 @@ async fn set_disabled(state: &AppState, headers: &HeaderMap, id: i64, disabled: 
     match state.store.set_disabled(id, disabled).await {
         Ok(true) => {
             if disabled {
-                state.hub.kick_user(id, Sessions::All, KickReason::Disabled);
+                state.bus.kick_user(id, Sessions::All, KickReason::Disabled);
             }
             let done = if disabled { "disabled" } else { "enabled" };
             Redirect::to(&format!("/admin?done={done}&account={id}")).into_response()
@@ -343,7 +343,7 @@ pub async fn set_password(
     match state.store.set_password(id, &hash, None).await {
         Ok(true) => {
             state
-                .hub
+                .bus
                 .kick_user(id, Sessions::All, KickReason::SignedOut);
             Redirect::to(&format!("/admin?done=password&account={id}")).into_response()
         }

@@ -274,7 +274,8 @@ pub async fn sign_in(
     if let Err(wait) = limits
         .sign_in_per_account
         .peek(&account_key)
-        .and(limits.sign_in_per_address.peek(&address))
+        .await
+        .and(limits.sign_in_per_address.peek(&address).await)
     {
         return too_many_attempts(wait, "sign_in");
     }
@@ -296,8 +297,8 @@ pub async fn sign_in(
         Some(account) if matches && account.disabled => back_to_login("disabled", next),
         Some(account) if matches => start_session(&state, &headers, &account.user, next).await,
         _ => {
-            limits.sign_in_per_account.record(account_key);
-            limits.sign_in_per_address.record(address);
+            limits.sign_in_per_account.record(account_key).await;
+            limits.sign_in_per_address.record(address).await;
             back_to_login("credentials", next)
         }
     }
@@ -332,7 +333,7 @@ pub async fn register(
         return back("password");
     }
     let address = state.limits.client_address(peer, &headers);
-    if let Err(wait) = state.limits.sign_ups_per_address.check(address) {
+    if let Err(wait) = state.limits.sign_ups_per_address.check(address).await {
         return too_many_attempts(wait, "sign_up");
     }
     if let Some(token) = invite
@@ -397,7 +398,7 @@ pub async fn sign_out(State(state): State<AppState>, headers: HeaderMap) -> Resp
         if let Err(error) = state.store.delete_session(&who.token_hash).await {
             tracing::error!(%error, "could not delete a session");
         }
-        state.hub.kick_user(
+        state.bus.kick_user(
             who.user.id,
             Sessions::Only(who.session()),
             KickReason::SignedOut,
@@ -418,7 +419,7 @@ pub async fn sign_out_everywhere(State(state): State<AppState>, headers: HeaderM
             );
         }
         state
-            .hub
+            .bus
             .kick_user(who.user.id, Sessions::All, KickReason::SignedOut);
     }
     signed_out(&state, &headers)

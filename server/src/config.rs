@@ -109,6 +109,17 @@ pub struct Config {
     #[arg(long, env = "HEARTH_PING_MS", default_value_t = 30_000, hide = true)]
     pub ping_ms: u64,
 
+    /// With several nodes: how long a node's presence entries live in Redis unless renewed (a
+    /// third of it apart), in milliseconds; a node that dies takes its users offline within
+    /// about this long. (For tests: people keep the default, 30 s.)
+    #[arg(
+        long,
+        env = "HEARTH_PRESENCE_TTL_MS",
+        default_value_t = 30_000,
+        hide = true
+    )]
+    pub presence_ttl_ms: u64,
+
     /// Folder holding the built site (the wasm bundle, CSS and public files).
     #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]
     pub site_root: String,

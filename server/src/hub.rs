@@ -45,6 +45,9 @@ pub enum KickReason {
     SignedOut = 2,
     /// The administrator disabled the account.
     Disabled = 3,
+    /// This node lost events from the others (its Redis link broke): the connection
+    /// reconnects and catches up from the database.
+    Resync = 4,
 }
 
 /// Tells a connection to close, and why (the first reason given stands).
@@ -71,6 +74,7 @@ impl Kick {
         match self.reason.load(Ordering::Acquire) {
             2 => KickReason::SignedOut,
             3 => KickReason::Disabled,
+            4 => KickReason::Resync,
             _ => KickReason::TooSlow,
         }
     }
@@ -142,6 +146,9 @@ struct Routes {
     /// Per connected user, how many times their memberships changed (joined, left, added,
     /// removed): a connect checks that none changed between reading its rooms and subscribing.
     memberships: HashMap<i64, u64>,
+    /// When there are several nodes: each (room, user, now online there) as a member's first
+    /// connection here subscribes to a room or their last one leaves it, for the shared counts.
+    transitions: Option<Vec<(i64, i64, bool)>>,
 }
 
 impl Routes {
@@ -165,6 +172,9 @@ impl Routes {
             *tabs += 1;
             if *tabs == 1 {
                 self.recounted.insert(room);
+                if let Some(transitions) = &mut self.transitions {
+                    transitions.push((room, c.user, true));
+                }
             }
         }
     }
@@ -196,6 +206,9 @@ impl Routes {
             if *tabs == 0 {
                 route.online.remove(&user);
                 self.recounted.insert(room);
+                if let Some(transitions) = &mut self.transitions {
+                    transitions.push((room, user, false));
+                }
             }
         }
         if route.conns.is_empty() {
@@ -296,6 +309,43 @@ impl Hub {
             {
                 c.outbox.kick.give(reason);
             }
+        }
+    }
+
+    /// From now on, records who comes online in which room here, for [`take_transitions`]
+    /// (Self::take_transitions): the counts several nodes share.
+    pub fn track_transitions(&self) {
+        self.write().transitions.get_or_insert_with(Vec::new);
+    }
+
+    /// The (room, user, online) changes since the last call, in order.
+    pub fn take_transitions(&self) -> Vec<(i64, i64, bool)> {
+        self.write()
+            .transitions
+            .as_mut()
+            .map(std::mem::take)
+            .unwrap_or_default()
+    }
+
+    /// Each (room, user) with the user online in the room here.
+    pub fn local_pairs(&self) -> Vec<(i64, i64)> {
+        let routes = self.read();
+        routes
+            .rooms
+            .iter()
+            .flat_map(|(&room, route)| route.online.keys().map(move |&user| (room, user)))
+            .collect()
+    }
+
+    /// The people with a connection here.
+    pub fn local_users(&self) -> Vec<i64> {
+        self.read().users.keys().copied().collect()
+    }
+
+    /// Closes every connection on this node.
+    pub fn kick_all(&self, reason: KickReason) {
+        for conn in self.read().conns.values() {
+            conn.outbox.kick.give(reason);
         }
     }
 
@@ -426,6 +476,9 @@ impl Hub {
         let mut routes = self.write();
         routes.recounted.remove(&room);
         if let Some(subscribers) = routes.rooms.remove(&room) {
+            if let Some(transitions) = &mut routes.transitions {
+                transitions.extend(subscribers.online.keys().map(|&user| (room, user, false)));
+            }
             for conn in subscribers.conns.keys() {
                 if let Some(c) = routes.conns.get_mut(conn) {
                     c.rooms.remove(&room);

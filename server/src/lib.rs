@@ -7,6 +7,7 @@
 pub mod account;
 pub mod admin;
 pub mod auth;
+pub mod bus;
 pub mod cli;
 pub mod commands;
 pub mod config;
@@ -39,6 +40,7 @@ use tokio::task::JoinHandle;
 
 pub use config::Config;
 
+use bus::Bus;
 use hub::Hub;
 use limits::Limits;
 use lookups::Lookups;
@@ -62,7 +64,8 @@ impl std::ops::Deref for AppState {
 /// The services behind [`AppState`].
 pub struct Services {
     pub store: Store,
-    pub hub: Arc<Hub>,
+    /// Fan-out: this node's connections, and the other nodes' (when there are several).
+    pub bus: Arc<Bus>,
     pub log: MessageLog,
     /// Session and sidebar reads, batched across connections.
     pub lookups: Lookups,
@@ -147,7 +150,7 @@ const NONCES_KEPT_MS: i64 = 24 * 3600 * 1000;
 
 /// Deletes expired sessions (closing their sockets) and day-old send nonces now and then
 /// every [`PURGE_EVERY`]; ends with the store.
-async fn purge_expired(store: Store, hub: std::sync::Weak<Hub>) {
+async fn purge_expired(store: Store, bus: std::sync::Weak<Bus>) {
     let mut ticks = tokio::time::interval(PURGE_EVERY);
     loop {
         ticks.tick().await;
@@ -160,10 +163,10 @@ async fn purge_expired(store: Store, hub: std::sync::Weak<Hub>) {
         };
         match purged {
             Ok((sessions, nonces)) => {
-                if let Some(hub) = hub.upgrade() {
+                if let Some(bus) = bus.upgrade() {
                     for (user, token_hash) in &sessions {
                         let session = hub::Sessions::Only(auth::session_key(token_hash));
-                        hub.kick_user(*user, session, hub::KickReason::SignedOut);
+                        bus.kick_user(*user, session, hub::KickReason::SignedOut);
                     }
                 }
                 if !sessions.is_empty() || nonces > 0 {
@@ -191,12 +194,16 @@ pub async fn start(config: Config) -> Result<Server, Error> {
     operations::recorder();
     let store = Store::open(&config.database_url).await?;
     let hub = Arc::new(Hub::default());
-    tokio::spawn(purge_expired(store.clone(), Arc::downgrade(&hub)));
-    let log = MessageLog::start(store.clone(), hub.clone()).await?;
-    tokio::spawn(hub::announce_online_counts(
-        Arc::downgrade(&hub),
-        hub::ONLINE_COUNT_EVERY,
-    ));
+    let bus = Bus::start(store.clone(), hub.clone(), &config).await?;
+    tokio::spawn(purge_expired(store.clone(), Arc::downgrade(&bus)));
+    let log = MessageLog::start(store.clone(), bus.clone());
+    // Several nodes share their counts through the bus instead.
+    if !bus.is_cluster() {
+        tokio::spawn(hub::announce_online_counts(
+            Arc::downgrade(&hub),
+            hub::ONLINE_COUNT_EVERY,
+        ));
+    }
     let listener = tokio::net::TcpListener::bind(config.addr).await?;
     let addr = listener.local_addr()?;
     // Chat frames are small and must go out at once: no Nagle delay behind an unacked write.
@@ -221,12 +228,14 @@ pub async fn start(config: Config) -> Result<Server, Error> {
         .site_addr(addr)
         .build();
     let (stop, shutdown) = watch::channel(false);
+    // Nodes linked by Redis count their rate limits there, so each limit holds across them.
+    let shared_limits = bus.redis();
     let state = AppState(Arc::new(Services {
         store: store.clone(),
-        hub,
+        bus,
         log,
         lookups: Lookups::start(&store),
-        limits: Limits::new(&config),
+        limits: Limits::new(&config, shared_limits),
         config,
         leptos,
         shutdown,

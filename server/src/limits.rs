@@ -4,20 +4,32 @@
 //!
 //! Each rate is a generic cell rate algorithm (GCRA): per key, one instant, the "theoretical
 //! arrival time". A rate of `count` per `window` admits a burst of `count` at once, then one
-//! more every `window / count`. Checking is a map lookup under a plain mutex, never held across
-//! an `.await`. Keys whose instant has passed are equivalent to absent and are swept as the map
-//! grows, so an idle limiter holds nothing.
+//! more every `window / count`.
+//!
+//! On a node of its own, checking is a map lookup under a plain mutex, never held across an
+//! `.await` (the future is ready at once). Keys whose instant has passed are equivalent to
+//! absent and are swept as the map grows, so an idle limiter holds nothing.
+//!
+//! When nodes share a Redis (`--redis-url`), every rate keeps its instants there instead, so a
+//! limit holds across nodes: one key per limit and key (`hearth:rate:NAME:KEY`, the instant in
+//! microseconds of Redis' own clock, since the nodes' clocks may differ), read and moved by one
+//! Lua script that expires the key when its instant passes. If Redis fails or does not answer
+//! in time, the node counts on its own for that check (and for a second after, warning at most
+//! every ten seconds): a Redis outage loosens the limits to per node, never refuses anyone.
 //!
 //! A limit of 0 is off (the benchmark turns some off: it signs up 10,000 accounts from one
-//! address). Counters are per node; issue 14's shared counters plug in behind [`Rate`].
+//! address).
 
 use std::collections::HashMap;
+use std::fmt::Display;
 use std::hash::Hash;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use axum::http::HeaderMap;
+use redis::Script;
+use redis::aio::ConnectionManager;
 use tokio::sync::{Semaphore, SemaphorePermit};
 
 use crate::config::Config;
@@ -31,7 +43,17 @@ pub struct Rate<K> {
     interval: Duration,
     /// How far ahead of now the arrival time may run: the burst, less one interval.
     tolerance: Duration,
+    /// This node's own instants: all of them alone, or while Redis does not answer.
     arrivals: Mutex<HashMap<K, Instant>>,
+    /// Where the instants live when nodes share them.
+    shared: Option<Shared>,
+}
+
+/// A rate's place in Redis: the connection and script of every rate, and this rate's keys.
+struct Shared {
+    counters: Arc<SharedCounters>,
+    /// `hearth:rate:NAME:`, before the key.
+    prefix: String,
 }
 
 /// How long to wait before the limit admits the next event.
@@ -53,8 +75,93 @@ impl RetryAfter {
 /// Swept once the map holds this many keys more than after the last sweep.
 const SWEEP_EVERY: usize = 1024;
 
-impl<K: Eq + Hash> Rate<K> {
-    /// `count` per `window`; `count` 0 turns the limit off.
+/// The GCRA of one key in Redis, on Redis' clock. KEYS[1] holds the key's arrival time in
+/// microseconds; ARGV: the interval and the tolerance in microseconds, then 1 to count the
+/// event or 0 only to ask. Answers 0 when the event is admitted, else the microseconds to wait.
+/// The key expires when its arrival time passes (an absent key is one whose time has passed).
+const GCRA_SCRIPT: &str = r"
+if redis.replicate_commands then redis.replicate_commands() end
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) * 1000000 + tonumber(clock[2])
+local arrival = math.max(tonumber(redis.call('GET', KEYS[1])) or now, now)
+local tolerance = tonumber(ARGV[2])
+if arrival - now > tolerance then
+  return arrival - now - tolerance
+end
+if ARGV[3] == '1' then
+  local next = arrival + tonumber(ARGV[1])
+  local ttl = math.ceil((next - now) / 1000)
+  redis.call('SET', KEYS[1], string.format('%d', next), 'PX', string.format('%d', ttl))
+end
+return 0
+";
+
+/// How long a check waits for Redis before the node counts on its own.
+const SHARED_WAIT: Duration = Duration::from_millis(500);
+/// After Redis failed, how long the node counts on its own before asking it again.
+const SHARED_RETRY: Duration = Duration::from_secs(1);
+/// At most one warning about Redis this often.
+const WARN_EVERY: Duration = Duration::from_secs(10);
+
+/// Rate counters kept in Redis, shared by every node linked to it.
+struct SharedCounters {
+    connection: ConnectionManager,
+    script: Script,
+    outage: Mutex<Outage>,
+}
+
+/// What the node remembers of Redis' last failure.
+#[derive(Default)]
+struct Outage {
+    /// Until then the node counts on its own without asking Redis.
+    alone_until: Option<Instant>,
+    warned_at: Option<Instant>,
+}
+
+impl SharedCounters {
+    fn new(connection: ConnectionManager) -> Self {
+        SharedCounters {
+            connection,
+            script: Script::new(GCRA_SCRIPT),
+            outage: Mutex::new(Outage::default()),
+        }
+    }
+
+    fn outage(&self) -> MutexGuard<'_, Outage> {
+        self.outage
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Whether to ask Redis now (not within [`SHARED_RETRY`] of its last failure).
+    fn answering(&self) -> bool {
+        self.outage()
+            .alone_until
+            .is_none_or(|until| Instant::now() >= until)
+    }
+
+    /// Notes a failure: the node counts on its own for a while, and says so now and then.
+    fn failed(&self, error: &dyn Display) {
+        let now = Instant::now();
+        let mut outage = self.outage();
+        outage.alone_until = Some(now + SHARED_RETRY);
+        if outage
+            .warned_at
+            .is_none_or(|warned| now.duration_since(warned) >= WARN_EVERY)
+        {
+            outage.warned_at = Some(now);
+            tracing::warn!(%error, "rate limits count on this node alone: Redis failed");
+        }
+    }
+}
+
+/// A duration in whole microseconds, for the script.
+fn micros(duration: Duration) -> u64 {
+    u64::try_from(duration.as_micros()).unwrap_or(u64::MAX)
+}
+
+impl<K: Eq + Hash + Display> Rate<K> {
+    /// `count` per `window`; `count` 0 turns the limit off. Counted by this node alone.
     pub fn new(count: u32, window: Duration) -> Self {
         let (interval, tolerance) = match count {
             0 => (Duration::ZERO, Duration::ZERO),
@@ -67,21 +174,39 @@ impl<K: Eq + Hash> Rate<K> {
             interval,
             tolerance,
             arrivals: Mutex::new(HashMap::new()),
+            shared: None,
         }
+    }
+
+    /// The same limit, counted in Redis under `name` when `counters` is there.
+    fn shared(mut self, name: &str, counters: Option<&Arc<SharedCounters>>) -> Self {
+        self.shared = counters.map(|counters| Shared {
+            counters: counters.clone(),
+            prefix: format!("hearth:rate:{name}:"),
+        });
+        self
     }
 
     pub fn is_off(&self) -> bool {
         self.interval.is_zero()
     }
 
-    fn arrivals(&self) -> std::sync::MutexGuard<'_, HashMap<K, Instant>> {
+    fn arrivals(&self) -> MutexGuard<'_, HashMap<K, Instant>> {
         self.arrivals
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Whether one more event for `key` would be admitted now, without counting it.
-    pub fn peek(&self, key: &K) -> Result<(), RetryAfter> {
+    pub async fn peek(&self, key: &K) -> Result<(), RetryAfter> {
+        if self.is_off() {
+            return Ok(());
+        }
+        if let Some(shared) = &self.shared
+            && let Some(verdict) = Box::pin(self.ask_redis(shared, key, false)).await
+        {
+            return verdict;
+        }
         self.peek_at(key, Instant::now())
     }
 
@@ -105,7 +230,16 @@ impl<K: Eq + Hash> Rate<K> {
     }
 
     /// Counts one event for `key` if the limit admits it; otherwise says how long to wait.
-    pub fn check(&self, key: K) -> Result<(), RetryAfter> {
+    pub async fn check(&self, key: K) -> Result<(), RetryAfter> {
+        if self.is_off() {
+            return Ok(());
+        }
+        // Boxed, so that a node alone awaits a small future, ready at once.
+        if let Some(shared) = &self.shared
+            && let Some(verdict) = Box::pin(self.ask_redis(shared, &key, true)).await
+        {
+            return verdict;
+        }
         self.check_at(key, Instant::now())
     }
 
@@ -124,10 +258,43 @@ impl<K: Eq + Hash> Rate<K> {
         Ok(())
     }
 
+    /// Runs the GCRA for `key` in Redis, counting the event when `count`; `None` when Redis
+    /// failed or was slow (the caller then counts on this node alone).
+    async fn ask_redis(
+        &self,
+        shared: &Shared,
+        key: &K,
+        count: bool,
+    ) -> Option<Result<(), RetryAfter>> {
+        let counters = &shared.counters;
+        if !counters.answering() {
+            return None;
+        }
+        let mut invocation = counters.script.key(format!("{}{key}", shared.prefix));
+        invocation
+            .arg(micros(self.interval))
+            .arg(micros(self.tolerance))
+            .arg(u8::from(count));
+        let mut connection = counters.connection.clone();
+        let answer = invocation.invoke_async::<u64>(&mut connection);
+        match tokio::time::timeout(SHARED_WAIT, answer).await {
+            Ok(Ok(0)) => Some(Ok(())),
+            Ok(Ok(wait)) => Some(Err(RetryAfter(Duration::from_micros(wait)))),
+            Ok(Err(error)) => {
+                counters.failed(&error);
+                None
+            }
+            Err(_) => {
+                counters.failed(&format_args!("no answer within {SHARED_WAIT:?}"));
+                None
+            }
+        }
+    }
+
     /// Counts an event that happened anyway (a failed sign-in). A key already at its limit
     /// is left there: counting past it would lengthen the wait beyond the window.
-    pub fn record(&self, key: K) {
-        let _ = self.check(key);
+    pub async fn record(&self, key: K) {
+        let _ = self.check(key).await;
     }
 }
 
@@ -149,18 +316,27 @@ const SIGN_IN_WINDOW: Duration = Duration::from_secs(15 * 60);
 const HOUR: Duration = Duration::from_secs(3600);
 
 impl Limits {
-    pub fn new(config: &Config) -> Self {
+    /// The limits of `config`, counted in the Redis behind `shared` when there is one (every
+    /// node linked to it then shares each count), else by this node alone.
+    pub fn new(config: &Config, shared: Option<ConnectionManager>) -> Self {
+        let counters = shared.map(|connection| Arc::new(SharedCounters::new(connection)));
+        let counters = counters.as_ref();
         Limits {
-            sign_in_per_account: Rate::new(config.sign_in_failures, SIGN_IN_WINDOW),
-            sign_in_per_address: Rate::new(config.sign_in_failures_per_address, SIGN_IN_WINDOW),
-            sign_ups_per_address: Rate::new(config.sign_ups_per_hour, HOUR),
+            sign_in_per_account: Rate::new(config.sign_in_failures, SIGN_IN_WINDOW)
+                .shared("sign_in_per_account", counters),
+            sign_in_per_address: Rate::new(config.sign_in_failures_per_address, SIGN_IN_WINDOW)
+                .shared("sign_in_per_address", counters),
+            sign_ups_per_address: Rate::new(config.sign_ups_per_hour, HOUR)
+                .shared("sign_ups_per_address", counters),
             messages_per_user: Rate::new(
                 config.message_burst,
                 Duration::from_secs_f64(
                     f64::from(config.message_burst) / config.messages_per_second.max(0.001),
                 ),
-            ),
-            room_changes_per_user: Rate::new(config.room_changes_per_hour, HOUR),
+            )
+            .shared("messages_per_user", counters),
+            room_changes_per_user: Rate::new(config.room_changes_per_hour, HOUR)
+                .shared("room_changes_per_user", counters),
             sockets_per_user: config.sockets_per_user,
             hashing: Semaphore::new(hash_permits(config.hashing_memory_mib)),
             trusted_proxies: config.trusted_proxies.clone(),
@@ -275,14 +451,14 @@ mod tests {
         let proxy: IpAddr = "10.0.0.1".parse().unwrap();
         let mut headers = HeaderMap::new();
         headers.insert("x-forwarded-for", "6.6.6.6, 1.2.3.4".parse().unwrap());
-        let untrusted = Limits::new(&config);
+        let untrusted = Limits::new(&config, None);
         assert_eq!(
             untrusted.client_address(SocketAddr::new(proxy, 9), &headers),
             proxy,
             "without --trusted-proxy the header is ignored"
         );
         config.trusted_proxies = vec![proxy];
-        let behind = Limits::new(&config);
+        let behind = Limits::new(&config, None);
         assert_eq!(
             behind.client_address(SocketAddr::new(proxy, 9), &headers),
             "1.2.3.4".parse::<IpAddr>().unwrap(),
@@ -292,6 +468,189 @@ mod tests {
         assert_eq!(
             behind.client_address(SocketAddr::new(direct, 9), &headers),
             direct
+        );
+    }
+
+    /// A redis-server of the test's own on a free port, keeping nothing on disk; killed when
+    /// dropped (or earlier, by [`RedisServer::kill`]).
+    struct RedisServer {
+        port: u16,
+        child: Option<std::process::Child>,
+    }
+
+    impl RedisServer {
+        async fn start() -> Self {
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .and_then(|listener| listener.local_addr())
+                .expect("a free port")
+                .port();
+            let child = std::process::Command::new("redis-server")
+                .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+                .args(["--save", "", "--appendonly", "no"])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .expect("redis-server runs (Debian's redis-server package)");
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .is_err()
+            {
+                assert!(Instant::now() < deadline, "redis-server did not start");
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            RedisServer {
+                port,
+                child: Some(child),
+            }
+        }
+
+        /// A node's connection, as `start()` makes it.
+        async fn connect(&self) -> ConnectionManager {
+            redis::Client::open(format!("redis://127.0.0.1:{}/?protocol=resp3", self.port))
+                .unwrap()
+                .get_connection_manager()
+                .await
+                .unwrap()
+        }
+
+        /// A limit of `count` per `window` named "test", counted in this Redis by a node of
+        /// its own.
+        async fn node<K: Eq + Hash + Display>(&self, count: u32, window: Duration) -> Rate<K> {
+            let counters = Arc::new(SharedCounters::new(self.connect().await));
+            Rate::new(count, window).shared("test", Some(&counters))
+        }
+
+        fn kill(&mut self) {
+            if let Some(mut child) = self.child.take() {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+        }
+    }
+
+    impl Drop for RedisServer {
+        fn drop(&mut self) {
+            self.kill();
+        }
+    }
+
+    #[tokio::test]
+    async fn a_shared_rate_admits_one_burst_across_nodes_then_says_how_long_to_wait() {
+        let redis = RedisServer::start().await;
+        let a = redis.node(10, Duration::from_secs(900)).await;
+        let b = redis.node(10, Duration::from_secs(900)).await;
+        for _ in 0..5 {
+            assert_eq!(a.check("alice").await, Ok(()));
+            assert_eq!(b.check("alice").await, Ok(()));
+        }
+        for node in [&a, &b] {
+            let wait = node.check("alice").await.unwrap_err();
+            assert!(
+                wait.0 <= Duration::from_secs(90) && wait.0 > Duration::from_secs(89),
+                "{wait:?}"
+            );
+            assert_eq!(wait.minutes(), 2);
+            assert!(node.peek(&"alice").await.is_err(), "peeking sees it too");
+        }
+        assert!(a.peek(&"bob").await.is_ok(), "other keys are apart");
+        assert!(
+            a.arrivals().is_empty() && b.arrivals().is_empty(),
+            "nothing is counted on the nodes themselves"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_shared_rate_admits_again_once_the_interval_has_passed() {
+        let redis = RedisServer::start().await;
+        let a = redis.node(2, Duration::from_millis(400)).await;
+        let b = redis.node(2, Duration::from_millis(400)).await;
+        assert_eq!(a.check(7).await, Ok(()));
+        assert_eq!(b.check(7).await, Ok(()));
+        let wait = a.check(7).await.unwrap_err();
+        assert!(wait.0 <= Duration::from_millis(200), "{wait:?}");
+        tokio::time::sleep(wait.0 + Duration::from_millis(20)).await;
+        assert_eq!(b.check(7).await, Ok(()));
+        assert!(a.check(7).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn peeking_at_a_shared_rate_counts_nothing() {
+        let redis = RedisServer::start().await;
+        let a = redis.node(1, Duration::from_secs(60)).await;
+        let b = redis.node(1, Duration::from_secs(60)).await;
+        for _ in 0..5 {
+            assert!(a.peek(&1).await.is_ok());
+        }
+        let mut redis_itself = redis.connect().await;
+        let exists: bool = redis::cmd("EXISTS")
+            .arg("hearth:rate:test:1")
+            .query_async(&mut redis_itself)
+            .await
+            .unwrap();
+        assert!(!exists, "a peek stores nothing");
+        assert!(b.check(1).await.is_ok());
+        assert!(a.peek(&1).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn a_shared_key_expires_when_its_count_has_run_out() {
+        let redis = RedisServer::start().await;
+        let rate = redis.node(10, Duration::from_secs(900)).await;
+        let mut redis_itself = redis.connect().await;
+        let ttl = |key: &'static str| {
+            let mut connection = redis_itself.clone();
+            async move {
+                redis::cmd("PTTL")
+                    .arg(format!("hearth:rate:test:{key}"))
+                    .query_async::<i64>(&mut connection)
+                    .await
+                    .unwrap()
+            }
+        };
+        rate.record("once").await;
+        let once = ttl("once").await;
+        assert!((89_000..=90_000).contains(&once), "one event: {once} ms");
+        for _ in 0..10 {
+            rate.record("often").await;
+        }
+        let often = ttl("often").await;
+        assert!(
+            (899_000..=900_000).contains(&often),
+            "ten events: {often} ms"
+        );
+        // A key held for its interval only: gone (not merely idle) once it has passed.
+        let quick = redis.node(1, Duration::from_millis(50)).await;
+        quick.record("quick").await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let exists: bool = redis::cmd("EXISTS")
+            .arg("hearth:rate:test:quick")
+            .query_async(&mut redis_itself)
+            .await
+            .unwrap();
+        assert!(!exists);
+    }
+
+    #[tokio::test]
+    async fn while_redis_is_down_a_node_still_limits_on_its_own() {
+        let mut redis = RedisServer::start().await;
+        let rate = redis.node(2, Duration::from_secs(3600)).await;
+        assert_eq!(rate.check("carol").await, Ok(()));
+        redis.kill();
+        let started = Instant::now();
+        assert_eq!(
+            rate.check("carol").await,
+            Ok(()),
+            "not refused for Redis' sake"
+        );
+        assert_eq!(rate.check("carol").await, Ok(()));
+        assert!(rate.check("carol").await.is_err(), "this node's own count");
+        assert!(rate.peek(&"carol").await.is_err());
+        assert!(rate.peek(&"dave").await.is_ok());
+        assert!(
+            started.elapsed() < SHARED_WAIT + Duration::from_millis(250),
+            "at most one slow check: {:?}",
+            started.elapsed()
         );
     }
 }

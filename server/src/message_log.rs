@@ -3,18 +3,20 @@
 //! One task owns all writes of message content. It takes whatever is waiting (up to
 //! [`MAX_BATCH`]), stores runs of new messages in one transaction each (group commit: one fsync
 //! for the run), applies edits and deletions one by one in between, publishes each through the
-//! hub, and only then acknowledges each sender. Because one task assigns message ids and change
-//! numbers and publishes, clients see both in increasing order, which makes "everything after
+//! bus, and only then acknowledges each sender. The database gives message ids and change
+//! numbers in commit order, and the bus delivers commits in that order (on every node, when
+//! there are several), so clients see both in increasing order, which makes "everything after
 //! id N" and "every change after number C" correct resume cursors.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
 
 use app::protocol::{ChatMessage, MessageKind, ServerFrame, User};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::hub::{Hub, encode};
-use crate::store::{Change, NewMessage, Refused, Store, is_duplicate, now_ms};
+use crate::bus::Bus;
+use crate::bus::wire::Item;
+use crate::hub::encode;
+use crate::store::{Appended, Change, NewMessage, Refused, Store, is_duplicate, now_ms};
 
 /// Most writes taken at once; a run of new messages among them is one transaction.
 pub const MAX_BATCH: usize = 512;
@@ -50,33 +52,14 @@ type Done = oneshot::Sender<Result<ChatMessage, NotStored>>;
 #[derive(Clone)]
 pub struct MessageLog {
     writes: mpsc::Sender<Write>,
-    /// The newest change number published so far.
-    published_change: Arc<AtomicI64>,
 }
 
 impl MessageLog {
-    /// Starts the writer task, numbering changes on from the newest stored one.
-    pub async fn start(store: Store, hub: Arc<Hub>) -> Result<Self, sqlx::Error> {
-        let latest = store.latest_change().await?;
-        let published_change = Arc::new(AtomicI64::new(latest));
+    /// Starts the writer task.
+    pub fn start(store: Store, bus: Arc<Bus>) -> Self {
         let (writes, rx) = mpsc::channel(4 * MAX_BATCH);
-        let writer = Writer {
-            store,
-            hub,
-            next_change: latest + 1,
-            published_change: published_change.clone(),
-        };
-        tokio::spawn(writer.run(rx));
-        Ok(MessageLog {
-            writes,
-            published_change,
-        })
-    }
-
-    /// The newest change number published: a connection subscribed before reading it hears every
-    /// later change live, and finds every earlier one stored.
-    pub fn published_change(&self) -> i64 {
-        self.published_change.load(Ordering::Acquire)
+        tokio::spawn(Writer { store, bus }.run(rx));
+        MessageLog { writes }
     }
 
     /// Stores and publishes a message; returns it once it is durable and sent to the room.
@@ -139,9 +122,7 @@ impl MessageLog {
 
 struct Writer {
     store: Store,
-    hub: Arc<Hub>,
-    next_change: i64,
-    published_change: Arc<AtomicI64>,
+    bus: Arc<Bus>,
 }
 
 impl Writer {
@@ -177,11 +158,9 @@ impl Writer {
         let (messages, dones): (Vec<NewMessage>, Vec<Done>) = run.drain(..).unzip();
         let started = std::time::Instant::now();
         let failure = match self.store.append_messages(&messages, sent_at).await {
-            Ok(ids) => {
+            Ok(appended) => {
                 crate::operations::committed(messages.len(), started.elapsed());
-                for ((message, done), id) in messages.into_iter().zip(dones).zip(ids) {
-                    publish(&self.hub, message, id, sent_at, done);
-                }
+                publish(&self.bus, messages, dones, appended, sent_at);
                 return;
             }
             Err(error) => error,
@@ -219,11 +198,9 @@ impl Writer {
             let (messages, dones): (Vec<NewMessage>, Vec<Done>) = keep.into_iter().unzip();
             let started = std::time::Instant::now();
             match self.store.append_messages(&messages, sent_at).await {
-                Ok(ids) => {
+                Ok(appended) => {
                     crate::operations::committed(messages.len(), started.elapsed());
-                    for ((message, done), id) in messages.into_iter().zip(dones).zip(ids) {
-                        publish(&self.hub, message, id, sent_at, done);
-                    }
+                    publish(&self.bus, messages, dones, appended, sent_at);
                     return;
                 }
                 Err(_) => keep = messages.into_iter().zip(dones).collect(),
@@ -234,9 +211,9 @@ impl Writer {
         for (message, done) in keep {
             let started = std::time::Instant::now();
             match self.store.append_message(&message, sent_at).await {
-                Ok(id) => {
+                Ok(appended) => {
                     crate::operations::committed(1, started.elapsed());
-                    publish(&self.hub, message, id, sent_at, done);
+                    publish(&self.bus, vec![message], vec![done], appended, sent_at);
                 }
                 Err(error) => {
                     let why = if let Some(why) = Refused::of(&error) {
@@ -260,19 +237,23 @@ impl Writer {
     }
 
     async fn change(&mut self, message: i64, by: i64, change: Change, done: Done) {
-        let number = self.next_change;
         let result = match self
             .store
-            .change_message(message, by, &change, now_ms(), number)
+            .change_message(message, by, &change, now_ms())
             .await
         {
             Ok(Some(changed)) => {
-                self.next_change += 1;
+                let item = Item {
+                    room: changed.room,
+                    id: changed.id,
+                    change: changed.change,
+                };
                 let frame = encode(&ServerFrame::MessageChanged {
                     message: changed.clone(),
                 });
-                self.hub.to_room(changed.room, &frame);
-                self.published_change.store(number, Ordering::Release);
+                // A change's log position is its number (PostgreSQL's log, migration 0002).
+                let position = self.store.is_shared().then_some(changed.change);
+                self.bus.log(position, vec![(item, frame)]);
                 Ok(changed)
             }
             Ok(None) => Err(NotStored::NoMessage),
@@ -285,24 +266,44 @@ impl Writer {
     }
 }
 
-fn publish(hub: &Hub, message: NewMessage, id: i64, sent_at: i64, done: Done) {
-    let room = message.room;
-    let frame = ServerFrame::Message {
-        message: ChatMessage {
+/// Publishes a stored commit of messages (each encoded once, for every recipient on every
+/// node), then answers each sender.
+fn publish(
+    bus: &Bus,
+    messages: Vec<NewMessage>,
+    dones: Vec<Done>,
+    appended: Appended,
+    sent_at: i64,
+) {
+    let mut stored = Vec::with_capacity(messages.len());
+    let mut items = Vec::with_capacity(messages.len());
+    for (message, id) in messages.into_iter().zip(appended.ids) {
+        let item = Item {
+            room: message.room,
             id,
-            room,
-            author: message.author,
-            kind: message.kind,
-            text: message.text,
-            sent_at,
-            edited_at: None,
-            deleted: false,
             change: 0,
-            feedback: false,
-        },
-    };
-    hub.to_room(room, &encode(&frame));
-    if let ServerFrame::Message { message } = frame {
+        };
+        let frame = ServerFrame::Message {
+            message: ChatMessage {
+                id,
+                room: message.room,
+                author: message.author,
+                kind: message.kind,
+                text: message.text,
+                sent_at,
+                edited_at: None,
+                deleted: false,
+                change: 0,
+                feedback: false,
+            },
+        };
+        items.push((item, encode(&frame)));
+        if let ServerFrame::Message { message } = frame {
+            stored.push(message);
+        }
+    }
+    bus.log(appended.position, items);
+    for (message, done) in stored.into_iter().zip(dones) {
         let _ = done.send(Ok(message));
     }
 }
@@ -312,6 +313,7 @@ mod tests {
     use app::protocol::{LOBBY_ID, Visibility};
 
     use super::*;
+    use crate::hub::Hub;
     use crate::store::test_support::{fresh_store, remove};
 
     #[tokio::test]
@@ -325,9 +327,11 @@ mod tests {
             .unwrap()
             .id;
         store.archive_room(chess).await.unwrap();
-        let log = MessageLog::start(store.clone(), Arc::new(Hub::default()))
+        let config = crate::Config::new("127.0.0.1:0".parse().unwrap(), "unused");
+        let bus = Bus::start(store.clone(), Arc::new(Hub::default()), &config)
             .await
             .unwrap();
+        let log = MessageLog::start(store.clone(), bus);
 
         // Both are queued before the log's task runs (this runtime has one thread), so they
         // reach the database as one batch, which the message to the deleted room fails.

@@ -68,6 +68,21 @@ pub fn slow_reader() {
     metrics::counter!("hearth_slow_reader_disconnects_total").increment(1);
 }
 
+/// This node read back part of the cluster's log it missed on the bus.
+pub fn log_filled() {
+    metrics::counter!("hearth_bus_log_fills_total").increment(1);
+}
+
+/// This node's link to the bus broke and came back (its connections were told to resync).
+pub fn bus_resync() {
+    metrics::counter!("hearth_bus_resyncs_total").increment(1);
+}
+
+/// A publication from the bus could not be read.
+pub fn bus_unreadable() {
+    metrics::counter!("hearth_bus_unreadable_total").increment(1);
+}
+
 /// A commit batch of `messages` was stored in `took`.
 pub fn committed(messages: usize, took: Duration) {
     metrics::counter!("hearth_messages_stored_total").increment(messages as u64);
@@ -126,8 +141,8 @@ pub async fn metrics(
     let Some(recorder) = recorder() else {
         return (StatusCode::SERVICE_UNAVAILABLE, "metrics are off\n").into_response();
     };
-    metrics::gauge!("hearth_connections").set(state.hub.connections() as f64);
-    metrics::gauge!("hearth_users_online").set(state.hub.users_online() as f64);
+    metrics::gauge!("hearth_connections").set(state.bus.hub().connections() as f64);
+    metrics::gauge!("hearth_users_online").set(state.bus.hub().users_online() as f64);
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         recorder.render(),

@@ -29,12 +29,17 @@ impl ScratchDatabase {
     /// A new, empty database of the kind the environment asks for (see the module's header).
     pub async fn new(label: &str) -> Result<Self, sqlx::Error> {
         if std::env::var("HEARTH_TEST_DATABASE").is_ok_and(|v| v == "postgres") {
-            let server = std::env::var("HEARTH_TEST_POSTGRES")
-                .unwrap_or_else(|_| DEFAULT_POSTGRES.to_owned());
-            Self::postgres(&server, label).await
+            Self::shared(label).await
         } else {
             Ok(Self::sqlite(label))
         }
+    }
+
+    /// A new PostgreSQL database, whatever the environment asks for: several nodes share one.
+    pub async fn shared(label: &str) -> Result<Self, sqlx::Error> {
+        let server =
+            std::env::var("HEARTH_TEST_POSTGRES").unwrap_or_else(|_| DEFAULT_POSTGRES.to_owned());
+        Self::postgres(&server, label).await
     }
 
     /// A new SQLite file (its directory is made fresh).

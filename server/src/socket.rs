@@ -2,9 +2,9 @@
 //! welcome and catch-up, then a loop that writes hub frames out and runs incoming commands.
 
 use app::protocol::{
-    CHANGES_MAX, CLOSE_CATCH_UP_FAILED, CLOSE_DISABLED, CLOSE_PROTOCOL, CLOSE_SIGNED_OUT,
-    CLOSE_TOO_BIG, CLOSE_TOO_MANY_SOCKETS, CLOSE_TOO_SLOW, CLOSE_UNRESPONSIVE, ClientFrame,
-    ErrorCode, MAX_FRAME_BYTES, PROTOCOL_VERSION, Role, ServerFrame,
+    CHANGES_MAX, CLOSE_CATCH_UP_FAILED, CLOSE_DISABLED, CLOSE_PROTOCOL, CLOSE_RESYNC,
+    CLOSE_SIGNED_OUT, CLOSE_TOO_BIG, CLOSE_TOO_MANY_SOCKETS, CLOSE_TOO_SLOW, CLOSE_UNRESPONSIVE,
+    ClientFrame, ErrorCode, MAX_FRAME_BYTES, PROTOCOL_VERSION, Role, ServerFrame,
 };
 use axum::extract::State;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
@@ -82,7 +82,7 @@ async fn connection(mut socket: WebSocket, state: AppState, who: SignedIn) {
         }
     };
     let most = state.limits.sockets_per_user;
-    let Ok(registration) = state.hub.connect(who.user.id, who.session(), most) else {
+    let Ok(registration) = state.bus.hub().connect(who.user.id, who.session(), most) else {
         crate::operations::refused("sockets");
         let reason = format!("too many open connections for this account (at most {most})");
         let frame = close(CLOSE_TOO_MANY_SOCKETS, reason);
@@ -94,8 +94,8 @@ async fn connection(mut socket: WebSocket, state: AppState, who: SignedIn) {
         conn: registration.id,
     };
     let ending = serve(&mut socket, &state, &client, who.role, registration, resume).await;
-    if let Some(rooms) = state.hub.disconnect(client.conn) {
-        announce_presence(&state, client.me.id, &rooms, false);
+    if let Some(rooms) = state.bus.hub().disconnect(client.conn) {
+        state.bus.left(client.me.id, &rooms).await;
     }
     if let Some(frame) = ending {
         // A client that stopped reading may never take the close frame: don't wait for it.
@@ -147,6 +147,7 @@ fn kicked_out(reason: KickReason) -> End {
         }
         KickReason::SignedOut => close(CLOSE_SIGNED_OUT, "signed out"),
         KickReason::Disabled => close(CLOSE_DISABLED, "this account was disabled"),
+        KickReason::Resync => close(CLOSE_RESYNC, "lost touch with the other servers: reconnect"),
     })
 }
 
@@ -202,13 +203,6 @@ async fn write_queued(
     write_all(socket, kicked, frames).await
 }
 
-/// Tells the connections watching `rooms` (the user's rooms) that the user came or went.
-fn announce_presence(state: &AppState, user: i64, rooms: &[i64], online: bool) {
-    state
-        .hub
-        .to_watchers(rooms, &encode(&ServerFrame::Presence { user, online }));
-}
-
 /// Runs the connection until it ends; returns the close frame to send, if any.
 async fn serve(
     socket: &mut WebSocket,
@@ -239,7 +233,7 @@ async fn serve(
     // between reading the rooms and subscribing (a leave in another tab) makes the rooms stale:
     // read them again.
     let (mut rooms, feedback_unread, joined) = loop {
-        let seen = state.hub.membership_changes(client.me.id);
+        let seen = state.bus.hub().membership_changes(client.me.id);
         let (rooms, unread_feedback) = tokio::join!(
             state.lookups.rooms.get(client.me.id),
             state.lookups.unread_feedback.get(client.me.id)
@@ -251,17 +245,18 @@ async fn serve(
         };
         let joined: Vec<i64> = rooms.iter().map(|r| r.id).collect();
         if state
-            .hub
+            .bus
+            .hub()
             .subscribe_if_unchanged(client.conn, client.me.id, &joined, seen)
         {
             break (rooms, unread, joined);
         }
     };
     if came_online {
-        announce_presence(state, client.me.id, &joined, true);
+        state.bus.arrived(client.me.id, &joined).await;
     }
-    state.hub.count_online(&mut rooms);
-    let changes = state.log.published_change();
+    state.bus.count_online(&mut rooms).await;
+    let changes = state.bus.published_change();
     // A catch-up that cannot be read closes the connection before the welcome, with a code
     // that tells the client to come back with the same cursors: it never believes itself up
     // to date when it is not.

@@ -30,7 +30,7 @@ pub async fn send(
     if let Err(why) = check_message(&text) {
         return refuse(Refusal::new(ErrorCode::Invalid, why));
     }
-    if let Err(wait) = state.limits.messages_per_user.check(client.me.id) {
+    if let Err(wait) = state.limits.messages_per_user.check(client.me.id).await {
         return refuse(rate_limited(
             "message",
             wait,
@@ -41,7 +41,7 @@ pub async fn send(
     // message log's batch trigger), so a member's post costs no extra read. A socket that is
     // not even subscribed to the room is asked the policy first, so that a stranger's posts are
     // refused without a write.
-    if !state.hub.is_subscribed(client.conn, room) {
+    if !state.bus.hub().is_subscribed(client.conn, room) {
         allowed(state, client, room, Action::Post).await?;
     }
     match state
@@ -173,13 +173,13 @@ pub async fn history(state: &AppState, client: &Client, room: i64, before: Optio
 }
 
 pub async fn mark_read(state: &AppState, client: &Client, room: i64, message: i64) -> Outcome {
-    if !state.hub.is_subscribed(client.conn, room) {
+    if !state.bus.hub().is_subscribed(client.conn, room) {
         return Ok(None); // nothing to mark outside one's rooms
     }
     // The store moves only an existing membership's mark.
     state.store.mark_read(room, client.me.id, message).await?;
     state
-        .hub
+        .bus
         .to_user(client.me.id, &encode(&ServerFrame::Read { room, message }));
     Ok(None)
 }

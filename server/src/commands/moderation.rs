@@ -30,9 +30,9 @@ pub async fn add(state: &AppState, client: &Client, room: i64, username: &str) -
     }
     // Subscribed first, so their tabs hear the notice too; the room appears for them with its
     // history a click away.
-    state.hub.subscribe_user(person.id, room);
+    state.bus.subscribe_user(person.id, room);
     if let Some(summary) = summary_for(state, room, person.id).await? {
-        state.hub.to_user(
+        state.bus.to_user(
             person.id,
             &encode(&ServerFrame::RoomAdded { room: summary }),
         );
@@ -70,8 +70,8 @@ pub async fn remove(state: &AppState, client: &Client, room: i64, user: i64) -> 
         // The notice reaches the room (the removed person included), then the room is gone for
         // them on every tab: no more frames, and every command about it is not_found.
         announce(state, &person, room, MessageKind::Removed, &client.me.name).await;
-        state.hub.unsubscribe_user(user, room);
-        state.hub.to_user(
+        state.bus.unsubscribe_user(user, room);
+        state.bus.to_user(
             user,
             &encode(&ServerFrame::RoomRemoved {
                 room,
@@ -103,7 +103,7 @@ pub async fn mute(
             None
         }
     };
-    state.hub.to_room(
+    state.bus.to_room(
         room,
         &encode(&ServerFrame::MemberMuted { room, user, until }),
     );

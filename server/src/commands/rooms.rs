@@ -27,8 +27,8 @@ fn name_taken(name: &str) -> Refusal {
 /// members for a private one.
 fn to_viewers(state: &AppState, room: &RoomRow, frame: &Frame) {
     match room.visibility {
-        Visibility::Public => state.hub.to_all(frame),
-        Visibility::Private => state.hub.to_room(room.id, frame),
+        Visibility::Public => state.bus.to_all(frame),
+        Visibility::Private => state.bus.to_room(room.id, frame),
     }
 }
 
@@ -52,7 +52,7 @@ pub(super) async fn summary_for(
 ) -> Result<Option<RoomSummary>, Refusal> {
     let mut summary = state.store.summary(room, user).await?;
     if let Some(summary) = summary.as_mut() {
-        summary.online = state.hub.online_count(room);
+        summary.online = state.bus.online_count(room).await;
     }
     Ok(summary)
 }
@@ -60,10 +60,13 @@ pub(super) async fn summary_for(
 pub async fn members(state: &AppState, client: &Client, room: i64) -> Outcome {
     allowed(state, client, room, Action::Read).await?;
     // Watch first, then read who is online: a change in between arrives after this reply.
-    state.hub.watch(client.conn, room);
+    state.bus.hub().watch(client.conn, room);
     let (members, more) = state.store.members_page(room, None, PEOPLE_PAGE).await?;
     let muted = state.store.muted_in(room).await?;
-    let online = state.hub.online_among(members.iter().map(|u| u.id));
+    let online = state
+        .bus
+        .online_among(members.iter().map(|u| u.id).collect())
+        .await;
     Ok(Some(ServerFrame::Members {
         room,
         members,
@@ -80,7 +83,10 @@ pub async fn more_members(state: &AppState, client: &Client, room: i64, after: &
         .store
         .members_page(room, Some(after), PEOPLE_PAGE)
         .await?;
-    let online = state.hub.online_among(members.iter().map(|u| u.id));
+    let online = state
+        .bus
+        .online_among(members.iter().map(|u| u.id).collect())
+        .await;
     Ok(Some(ServerFrame::MoreMembers {
         room,
         members,
@@ -100,16 +106,17 @@ pub async fn users(state: &AppState, after: Option<&str>) -> Outcome {
 
 pub async fn list(state: &AppState, client: &Client) -> Outcome {
     let mut rooms = state.store.room_directory(client.me.id).await?;
-    state.hub.count_online(&mut rooms);
+    state.bus.count_online(&mut rooms).await;
     Ok(Some(ServerFrame::Rooms { rooms }))
 }
 
 /// Counts one room creation or rename against the person's limit.
-fn room_change_allowed(state: &AppState, client: &Client) -> Result<(), Refusal> {
+async fn room_change_allowed(state: &AppState, client: &Client) -> Result<(), Refusal> {
     state
         .limits
         .room_changes_per_user
         .check(client.me.id)
+        .await
         .map_err(|wait| {
             rate_limited(
                 "room_change",
@@ -126,13 +133,13 @@ pub async fn create(
     visibility: Visibility,
 ) -> Outcome {
     let name = parse_room_name(name).map_err(invalid)?;
-    room_change_allowed(state, client)?;
+    room_change_allowed(state, client).await?;
     let room = state
         .store
         .create_room(&name, visibility, client.me.id)
         .await?
         .map_err(|_| name_taken(&name))?;
-    state.hub.subscribe_user(client.me.id, room.id);
+    state.bus.subscribe_user(client.me.id, room.id);
     let summary = RoomSummary {
         id: room.id,
         name: room.name.clone(),
@@ -143,14 +150,14 @@ pub async fn create(
         unread: 0,
         latest: 0,
         last_read: 0,
-        online: state.hub.online_count(room.id),
+        online: state.bus.online_count(room.id).await,
         muted_until: None,
     };
     // A private room appears for its creator alone; the join notice below marks it joined.
     let added = encode(&ServerFrame::RoomAdded { room: summary });
     match visibility {
-        Visibility::Public => state.hub.to_all(&added),
-        Visibility::Private => state.hub.to_user(client.me.id, &added),
+        Visibility::Public => state.bus.to_all(&added),
+        Visibility::Private => state.bus.to_user(client.me.id, &added),
     }
     announce(state, &client.me, room.id, MessageKind::Joined, "").await;
     Ok(None)
@@ -159,7 +166,9 @@ pub async fn create(
 pub async fn rename(state: &AppState, client: &Client, room: i64, name: &str) -> Outcome {
     let (_, row) = allowed(state, client, room, Action::Rename).await?;
     let name = parse_room_name(name).map_err(|why| invalid(why).in_room(room))?;
-    room_change_allowed(state, client).map_err(|refusal| refusal.in_room(room))?;
+    room_change_allowed(state, client)
+        .await
+        .map_err(|refusal| refusal.in_room(room))?;
     state
         .store
         .rename_room(room, &name)
@@ -183,7 +192,7 @@ pub async fn archive(state: &AppState, client: &Client, room: i64) -> Outcome {
             name: row.name.clone(),
         });
         to_viewers(state, &row, &frame);
-        state.hub.drop_room(room);
+        state.bus.drop_room(room);
     }
     Ok(None)
 }
@@ -194,11 +203,11 @@ pub async fn join(state: &AppState, client: &Client, room: i64) -> Outcome {
         return Ok(None);
     }
     if state.store.join(room, client.me.id).await? {
-        state.hub.subscribe_user(client.me.id, room);
+        state.bus.subscribe_user(client.me.id, room);
         announce(state, &client.me, room, MessageKind::Joined, "").await;
         // The user's other tabs may not have listed the room: it appears there too.
         if let Some(summary) = summary_for(state, row.id, client.me.id).await? {
-            state.hub.to_user(
+            state.bus.to_user(
                 client.me.id,
                 &encode(&ServerFrame::RoomAdded { room: summary }),
             );
@@ -212,10 +221,10 @@ pub async fn leave(state: &AppState, client: &Client, room: i64) -> Outcome {
     if state.store.leave(room, client.me.id).await? {
         // The notice goes out while the leaver is still subscribed, so their tabs see it too.
         announce(state, &client.me, room, MessageKind::Left, "").await;
-        state.hub.unsubscribe_user(client.me.id, room);
+        state.bus.unsubscribe_user(client.me.id, room);
         if row.visibility == Visibility::Private {
             // Gone for them: their other tabs drop it.
-            state.hub.to_user(
+            state.bus.to_user(
                 client.me.id,
                 &encode(&ServerFrame::RoomRemoved {
                     room,
@@ -241,10 +250,10 @@ pub async fn open_direct(state: &AppState, client: &Client, user: i64) -> Outcom
         .ok_or_else(|| Refusal::new(ErrorCode::NotFound, "There is no such user."))?;
     let (room, created) = state.store.open_direct(client.me.id, other.id).await?;
     if created {
-        state.hub.subscribe_user(client.me.id, room);
-        state.hub.subscribe_user(other.id, room);
+        state.bus.subscribe_user(client.me.id, room);
+        state.bus.subscribe_user(other.id, room);
     }
-    let online = state.hub.online_count(room);
+    let online = state.bus.online_count(room).await;
     let summary_for = |peer: &User| ServerFrame::RoomAdded {
         room: RoomSummary {
             id: room,
@@ -262,10 +271,10 @@ pub async fn open_direct(state: &AppState, client: &Client, user: i64) -> Outcom
     };
     if created {
         state
-            .hub
+            .bus
             .to_user(other.id, &encode(&summary_for(&client.me)));
         state
-            .hub
+            .bus
             .to_user(client.me.id, &encode(&summary_for(&other)));
         Ok(None)
     } else {

@@ -76,9 +76,9 @@ pub async fn give(
         room: target.room,
         message,
     });
-    state.hub.to_user(target.author, &given);
+    state.bus.to_user(target.author, &given);
     if teacher != target.author {
-        state.hub.to_user(teacher, &given);
+        state.bus.to_user(teacher, &given);
     }
     announce_unread(state, target.author).await;
     Ok(target)
@@ -90,7 +90,7 @@ async fn announce_unread(state: &AppState, user: i64) {
         Ok(unread) => {
             let count = unread.get(&user).copied().unwrap_or(0);
             state
-                .hub
+                .bus
                 .to_user(user, &encode(&ServerFrame::FeedbackUnread { count }));
         }
         Err(error) => tracing::error!(%error, "could not count unread feedback"),

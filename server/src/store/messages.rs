@@ -13,6 +13,39 @@ pub struct NewMessage {
     pub nonce: Option<String>,
 }
 
+/// What storing a batch of new messages gave it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Appended {
+    /// The messages' ids, in batch order.
+    pub ids: Vec<i64>,
+    /// The batch's position in the cluster's log (PostgreSQL; SQLite serves one node and keeps
+    /// no log).
+    pub position: Option<i64>,
+}
+
+/// Where the cluster's log stands.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LogHead {
+    pub position: i64,
+    /// The newest message id (0 if none).
+    pub last_message: i64,
+    /// The newest change number (0 if none).
+    pub last_change: i64,
+}
+
+/// What was committed after a point of the cluster's log, read in one snapshot: a node that
+/// missed a position fills it from here.
+#[derive(Debug, Default)]
+pub struct LogTail {
+    /// The log's last position in that snapshot.
+    pub position: i64,
+    /// Messages after the id asked for, oldest first (feedback markers off, as broadcast).
+    pub messages: Vec<ChatMessage>,
+    /// The current state of messages changed after the change number asked for, in change
+    /// order.
+    pub changed: Vec<ChatMessage>,
+}
+
 /// A change to a stored message.
 #[derive(Clone, Debug)]
 pub enum Change {

@@ -26,7 +26,9 @@ use futures::Stream;
 use futures::future::Either;
 
 pub use feedback::{Feedback, FeedbackItem, FeedbackTarget, Grade, ReviewEntry};
-pub use messages::{Change, NewMessage, Refused, is_duplicate, only_for};
+pub use messages::{
+    Appended, Change, LogHead, LogTail, NewMessage, Refused, is_duplicate, only_for,
+};
 pub use review::{ReviewRoom, ReviewedMessage, Selection, StudentFigures, Version};
 pub use rights::MessageFacts;
 pub use rooms::{ArchivedRoom, RoomRow};
@@ -91,6 +93,35 @@ impl Store {
             .and_then(|rooms| rooms.into_iter().find(|r| r.id == room)))
     }
 
+    /// Whether this database can be shared by several nodes (PostgreSQL keeps the cluster's
+    /// log; SQLite is one node's file).
+    pub fn is_shared(&self) -> bool {
+        matches!(self, Store::Postgres(_))
+    }
+
+    /// The cluster log's last position, with the newest message id and change number, from
+    /// one snapshot: a node starts following the log there.
+    pub async fn log_head(&self) -> Result<LogHead> {
+        match self {
+            Store::Postgres(db) => db.log_head().await,
+            Store::Sqlite(_) => Err(no_log()),
+        }
+    }
+
+    /// Up to `limit` messages after id `after_message` and changes after number `after_change`,
+    /// in every room, with the log's position, from one snapshot.
+    pub async fn log_tail(
+        &self,
+        after_message: i64,
+        after_change: i64,
+        limit: usize,
+    ) -> Result<LogTail> {
+        match self {
+            Store::Postgres(db) => db.log_tail(after_message, after_change, limit).await,
+            Store::Sqlite(_) => Err(no_log()),
+        }
+    }
+
     /// The selection's messages in id order, with their versions, read as they are sent (an
     /// export of a whole room never sits in memory).
     pub fn review_stream(
@@ -102,6 +133,10 @@ impl Store {
             Store::Postgres(db) => Either::Right(db.review_stream(selection)),
         }
     }
+}
+
+fn no_log() -> sqlx::Error {
+    sqlx::Error::Configuration("SQLite serves one node: several nodes need PostgreSQL".into())
 }
 
 /// Every operation of [`Store`], each forwarded to the backend: both must offer all of them,
@@ -261,8 +296,9 @@ operations! {
     /// running counts up to date: each room's text count and newest id, and each author's read
     /// mark, since posting in a room means having read it. In autocommit mode that statement is
     /// one transaction. Two round trips to SQLite's thread in all (two thread switches each):
-    /// the batch, then its last id.
-    async fn append_messages(&self, batch: &[NewMessage], sent_at: i64) -> Result<Vec<i64>>;
+    /// the batch, then its last id. On PostgreSQL, one call of `store_messages`, which also
+    /// gives the batch its position in the cluster's log.
+    async fn append_messages(&self, batch: &[NewMessage], sent_at: i64) -> Result<Appended>;
 
     /// Which messages of `batch` the batch's trigger would refuse now, and why (by position):
     /// asked after a batch failed, so that the rest can be stored together again.
@@ -275,11 +311,12 @@ operations! {
     /// Forgets the nonces of sends older than `before`: sending one of those again stores it.
     async fn purge_nonces(&self, before: i64) -> Result<u64>;
 
-    /// Edits or deletes message `id` as change number `change`, made by `by` at `at`: the
+    /// Edits or deletes message `id`, made by `by` at `at`, as the next change number (above
+    /// every earlier one; on PostgreSQL, the change's position in the cluster's log): the
     /// replaced text is kept in `message_versions`, the message keeps only its current text
-    /// (none once deleted). Returns the message's new state; `None` if it does not exist or is
-    /// deleted already.
-    async fn change_message(&self, id: i64, by: i64, change: &Change, at: i64, number: i64) -> Result<Option<ChatMessage>>;
+    /// (none once deleted). Returns the message's new state, its `change` the number given;
+    /// `None` if it does not exist or is deleted already (no number is used up then).
+    async fn change_message(&self, id: i64, by: i64, change: &Change, at: i64) -> Result<Option<ChatMessage>>;
 
     /// The newest change number given so far (0 if no message was ever changed).
     async fn latest_change(&self) -> Result<i64>;
@@ -288,8 +325,8 @@ operations! {
     /// belongs to, in change order: what a reconnecting client missed of edits and deletions.
     async fn changed_since(&self, user: i64, after: i64, limit: usize) -> Result<Vec<ChatMessage>>;
 
-    /// Stores one message on its own; returns its id.
-    async fn append_message(&self, message: &NewMessage, sent_at: i64) -> Result<i64>;
+    /// Stores one message on its own: a batch of one.
+    async fn append_message(&self, message: &NewMessage, sent_at: i64) -> Result<Appended>;
 
     /// Up to `limit` messages of `room` older than `before` (or the newest), oldest first, and
     /// whether older ones exist.

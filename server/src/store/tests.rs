@@ -53,7 +53,8 @@ async fn writes_from_many_people_at_once_all_land_and_reads_see_them() {
             let room = room.expect("a fresh name").id;
             let id = store
                 .append_message(&text(LOBBY_ID, &me, "hello"), 0)
-                .await?;
+                .await?
+                .ids[0];
             store.join(room, me.id).await?;
             store.mark_read(LOBBY_ID, me.id, id).await?;
             Ok::<_, sqlx::Error>(room)
@@ -100,7 +101,8 @@ async fn a_batch_is_stored_whole_in_its_order_or_not_at_all() {
             0,
         )
         .await
-        .unwrap();
+        .unwrap()
+        .ids;
     // The ids are the batch's own, rising in its order, as each room's history shows.
     assert_eq!(ids.len(), 3);
     assert!(ids.windows(2).all(|w| w[0] < w[1]));

@@ -4,7 +4,9 @@
 use std::time::Duration;
 
 use app::protocol::{CLOSE_TOO_MANY_SOCKETS, ClientFrame, ErrorCode, LOBBY_ID, ServerFrame};
+use server::scratch::ScratchDatabase;
 
+use crate::support::redis::RedisServer;
 use crate::support::{TestServer, WAIT, session_cookie, text_of};
 
 #[tokio::test]
@@ -77,6 +79,81 @@ async fn one_address_may_make_only_so_many_accounts_an_hour() {
             .await,
         0
     );
+}
+
+/// Two nodes on one PostgreSQL database, linked by `redis`, their configuration changed by
+/// `adjust`.
+async fn two_nodes(
+    redis: &RedisServer,
+    adjust: fn(&mut server::Config),
+) -> (TestServer, TestServer) {
+    let db = ScratchDatabase::shared("limits")
+        .await
+        .expect("a PostgreSQL scratch database");
+    let node = |db| {
+        let url = redis.url();
+        TestServer::launch(db, move |config| {
+            adjust(config);
+            config.redis_url = Some(url);
+        })
+    };
+    (node(db.clone()).await, node(db).await)
+}
+
+#[tokio::test]
+async fn nodes_sharing_a_redis_share_the_sign_up_limit() {
+    let redis = RedisServer::start().await;
+    let (a, b) = two_nodes(&redis, |c| c.sign_ups_per_hour = 2).await;
+    a.register("s1").await;
+    a.register("s2").await;
+    let third = b
+        .post_form("/auth/register", "s3", "correct horse battery")
+        .await;
+    assert_eq!(third.status(), 429, "the other node knows of both sign-ups");
+    let retry: u64 = third.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=1800).contains(&retry), "Retry-After {retry}");
+    assert!(session_cookie(&third).is_none());
+    let fourth = a
+        .post_form("/auth/register", "s4", "correct horse battery")
+        .await;
+    assert_eq!(fourth.status(), 429);
+}
+
+#[tokio::test]
+async fn password_guesses_on_two_nodes_count_together() {
+    let redis = RedisServer::start().await;
+    let (a, b) = two_nodes(&redis, |c| c.sign_in_failures = 4).await;
+    for server in [&a, &b, &a, &b] {
+        let wrong = server
+            .post_form("/auth/login", "alice", "wrong guess")
+            .await;
+        assert_eq!(wrong.status(), 303);
+    }
+    for server in [&a, &b] {
+        let throttled = server
+            .post_form("/auth/login", "alice", "wrong guess")
+            .await;
+        assert_eq!(throttled.status(), 429);
+    }
+}
+
+#[tokio::test]
+async fn when_redis_goes_down_people_can_still_sign_up() {
+    let mut redis = RedisServer::start().await;
+    let (server, _other) = two_nodes(&redis, |c| c.sign_ups_per_hour = 2).await;
+    server.register("r1").await;
+    redis.kill();
+    // The node counts on its own meanwhile: it never saw r1 counted, so two more may come.
+    server.register("r2").await;
+    server.register("r3").await;
+    let fourth = server
+        .post_form("/auth/register", "r4", "correct horse battery")
+        .await;
+    assert_eq!(fourth.status(), 429, "and it still limits");
 }
 
 #[tokio::test]

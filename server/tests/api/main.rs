@@ -3,6 +3,8 @@
 
 mod auth;
 mod bad_input;
+mod cluster;
+mod cluster_presence;
 mod crash;
 mod delivery;
 mod direct_messages;

@@ -20,11 +20,12 @@ fn limit_of(limit: usize) -> i64 {
 }
 
 impl Postgres {
-    /// One call of `store_messages` (migration 0001), which does what SQLite's trigger does
-    /// and returns the ids: one statement, one transaction, one round trip.
-    pub async fn append_messages(&self, batch: &[NewMessage], sent_at: i64) -> Result<Vec<i64>> {
+    /// One call of `store_messages` (migrations 0001 and 0002), which does what SQLite's
+    /// trigger does and returns the ids and the batch's log position: one statement, one
+    /// transaction, one round trip.
+    pub async fn append_messages(&self, batch: &[NewMessage], sent_at: i64) -> Result<Appended> {
         if batch.is_empty() {
-            return Ok(Vec::new());
+            return Ok(Appended::default());
         }
         let rows: Vec<BatchRow> = batch
             .iter()
@@ -43,12 +44,17 @@ impl Postgres {
                 )
             })
             .collect();
-        let ids = sqlx::query_scalar::<_, Option<Vec<i64>>>("SELECT store_messages($1::jsonb, $2)")
-            .bind(json_array(&rows)?)
-            .bind(sent_at)
-            .fetch_one(&self.pool)
-            .await?;
-        Ok(ids.unwrap_or_default())
+        let (position, ids) = sqlx::query_as::<_, (i64, Option<Vec<i64>>)>(
+            "SELECT log_position, ids FROM store_messages($1::jsonb, $2)",
+        )
+        .bind(json_array(&rows)?)
+        .bind(sent_at)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(Appended {
+            ids: ids.unwrap_or_default(),
+            position: Some(position),
+        })
     }
 
     pub async fn refused(
@@ -125,17 +131,27 @@ impl Postgres {
         Ok(done.rows_affected())
     }
 
-    /// One statement. `old` locks the message (`FOR UPDATE`): of two changes to it at once, the
-    /// second waits, then reads the first's result (or finds it deleted), so each version is
-    /// kept once and in order.
+    /// One transaction holding the log's lock (as `store_messages` does): the change takes the
+    /// log's next position as its number, and gives it back (rolls back) if the message is
+    /// gone. `old` locks the message (`FOR UPDATE`): of two changes to it at once, the second
+    /// waits, then reads the first's result (or finds it deleted), so each version is kept once
+    /// and in order.
     pub async fn change_message(
         &self,
         id: i64,
         by: i64,
         change: &Change,
         at: i64,
-        number: i64,
     ) -> Result<Option<ChatMessage>> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SELECT pg_advisory_xact_lock(4732001)")
+            .execute(&mut *tx)
+            .await?;
+        let number = sqlx::query_scalar::<_, i64>(
+            "UPDATE log SET last_position = last_position + 1 RETURNING last_position",
+        )
+        .fetch_one(&mut *tx)
+        .await?;
         let set = match change {
             Change::Edit(_) => "body = $6, edited_at = $2, changed = $5, words = $7",
             Change::Delete => {
@@ -172,7 +188,69 @@ impl Postgres {
             Change::Delete => query,
         };
         // The feedback marker is false: the new state goes to the whole room.
-        Ok(query.fetch_optional(&self.pool).await?.map(message))
+        let Some(row) = query.fetch_optional(&mut *tx).await? else {
+            tx.rollback().await?;
+            return Ok(None);
+        };
+        tx.commit().await?;
+        Ok(Some(message(row)))
+    }
+
+    /// One statement: one snapshot.
+    pub async fn log_head(&self) -> Result<LogHead> {
+        let (position, last_message, last_change) = sqlx::query_as::<_, (i64, i64, i64)>(
+            "SELECT last_position,
+                    (SELECT COALESCE(MAX(id), 0) FROM messages),
+                    (SELECT COALESCE(MAX(changed), 0) FROM messages WHERE changed > 0)
+             FROM log",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(LogHead {
+            position,
+            last_message,
+            last_change,
+        })
+    }
+
+    /// One REPEATABLE READ transaction: the position and the rows agree.
+    pub async fn log_tail(
+        &self,
+        after_message: i64,
+        after_change: i64,
+        limit: usize,
+    ) -> Result<LogTail> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            .execute(&mut *tx)
+            .await?;
+        let position = sqlx::query_scalar::<_, i64>("SELECT last_position FROM log")
+            .fetch_one(&mut *tx)
+            .await?;
+        let messages =
+            sqlx::query_as::<_, Row>(&format!("{SELECT} WHERE m.id > $1 ORDER BY m.id LIMIT $2"))
+                .bind(after_message)
+                .bind(limit_of(limit))
+                .fetch_all(&mut *tx)
+                .await?;
+        let changed = sqlx::query_as::<_, Row>(&format!(
+            "{SELECT} WHERE m.changed > 0 AND m.changed > $1 ORDER BY m.changed LIMIT $2"
+        ))
+        .bind(after_change)
+        .bind(limit_of(limit))
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        // As broadcast: the feedback marker is only for those who may know.
+        let as_broadcast = |row: Row| ChatMessage {
+            feedback: false,
+            ..message(row)
+        };
+        Ok(LogTail {
+            position,
+            messages: messages.into_iter().map(as_broadcast).collect(),
+            changed: changed.into_iter().map(as_broadcast).collect(),
+        })
     }
 
     pub async fn latest_change(&self) -> Result<i64> {
@@ -203,11 +281,9 @@ impl Postgres {
         Ok(rows.into_iter().map(message).collect())
     }
 
-    pub async fn append_message(&self, message: &NewMessage, sent_at: i64) -> Result<i64> {
-        let ids = self
-            .append_messages(std::slice::from_ref(message), sent_at)
-            .await?;
-        ids.first().copied().ok_or(sqlx::Error::RowNotFound)
+    pub async fn append_message(&self, message: &NewMessage, sent_at: i64) -> Result<Appended> {
+        self.append_messages(std::slice::from_ref(message), sent_at)
+            .await
     }
 
     pub async fn history(

@@ -412,7 +412,8 @@ mod tests {
                 store
                     .append_messages(&messages, 1_000 * batch as i64)
                     .await
-                    .unwrap(),
+                    .unwrap()
+                    .ids,
             );
         }
         let mut number = 0;
@@ -435,7 +436,7 @@ mod tests {
                     people[2].id
                 };
                 store
-                    .change_message(*id, by, change, 20_000 + number, number)
+                    .change_message(*id, by, change, 20_000 + number)
                     .await
                     .unwrap();
             }

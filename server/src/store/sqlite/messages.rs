@@ -17,9 +17,9 @@ impl Sqlite {
     /// mark, since posting in a room means having read it. In autocommit mode that statement is
     /// one transaction. Two round trips to SQLite's thread in all (two thread switches each):
     /// the batch, then its last id.
-    pub async fn append_messages(&self, batch: &[NewMessage], sent_at: i64) -> Result<Vec<i64>> {
+    pub async fn append_messages(&self, batch: &[NewMessage], sent_at: i64) -> Result<Appended> {
         if batch.is_empty() {
-            return Ok(Vec::new());
+            return Ok(Appended::default());
         }
         let rows: Vec<BatchRow> = batch
             .iter()
@@ -54,7 +54,10 @@ impl Sqlite {
                 .fetch_one(&mut *writer)
                 .await?;
         let first = last - batch.len() as i64 + 1;
-        Ok((first..=last).collect())
+        Ok(Appended {
+            ids: (first..=last).collect(),
+            position: None,
+        })
     }
 
     /// Which messages of `batch` the batch's trigger would refuse now, and why (by position):
@@ -121,19 +124,21 @@ impl Sqlite {
         Ok(done.rows_affected())
     }
 
-    /// Edits or deletes message `id` as change number `change`, made by `by` at `at`: the
-    /// replaced text is kept in `message_versions`, the message keeps only its current text
-    /// (none once deleted). Returns the message's new state; `None` if it does not exist or is
-    /// deleted already.
+    /// The number is the newest one stored plus one, read in the change's own transaction on
+    /// the one writer connection, so no other write comes between.
     pub async fn change_message(
         &self,
         id: i64,
         by: i64,
         change: &Change,
         at: i64,
-        number: i64,
     ) -> Result<Option<ChatMessage>> {
         let mut tx = self.writer.begin().await?;
+        let number = sqlx::query_scalar::<_, i64>(
+            "SELECT COALESCE(MAX(changed), 0) + 1 FROM messages WHERE changed > 0",
+        )
+        .fetch_one(&mut *tx)
+        .await?;
         let kept = sqlx::query(
             "INSERT INTO message_versions
                  (message_id, body, written_at, replaced_at, replaced_by, change)
@@ -225,11 +230,9 @@ impl Sqlite {
     }
 
     /// Stores one message on its own; returns its id.
-    pub async fn append_message(&self, message: &NewMessage, sent_at: i64) -> Result<i64> {
-        let ids = self
-            .append_messages(std::slice::from_ref(message), sent_at)
-            .await?;
-        ids.first().copied().ok_or(sqlx::Error::RowNotFound)
+    pub async fn append_message(&self, message: &NewMessage, sent_at: i64) -> Result<Appended> {
+        self.append_messages(std::slice::from_ref(message), sent_at)
+            .await
     }
 
     /// Up to `limit` messages of `room` older than `before` (or the newest), oldest first, and

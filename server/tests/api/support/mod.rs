@@ -17,6 +17,7 @@ use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
+pub mod cluster;
 pub mod redis;
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
@@ -64,7 +65,8 @@ impl TestServer {
         Self::launch(db, |_| {}).await
     }
 
-    async fn launch(db: ScratchDatabase, adjust: impl FnOnce(&mut Config)) -> Self {
+    /// Starts a server on `db` with a configuration changed by `adjust`.
+    pub async fn launch(db: ScratchDatabase, adjust: impl FnOnce(&mut Config)) -> Self {
         let mut config = Config::new("127.0.0.1:0".parse().unwrap(), db.url());
         adjust(&mut config);
         let server = server::start(config).await.expect("server starts");
@@ -333,6 +335,12 @@ impl Client {
         self.send_text(&serde_json::to_string(frame).unwrap()).await;
     }
 
+    /// Sends `frame`; false if the socket is closed.
+    pub async fn try_send(&mut self, frame: &ClientFrame) -> bool {
+        let text = serde_json::to_string(frame).expect("client frames serialize");
+        self.socket.send(Message::text(text)).await.is_ok()
+    }
+
     pub async fn send_text(&mut self, text: &str) {
         self.socket
             .send(Message::text(text))
@@ -354,6 +362,21 @@ impl Client {
                 }
                 Message::Ping(_) | Message::Pong(_) => continue,
                 other => panic!("expected a text frame, got {other:?}"),
+            }
+        }
+    }
+
+    /// The next server frame, or how the socket closed (its close code, if it sent one).
+    /// Waits as long as it takes: the caller bounds it.
+    pub async fn next_or_close(&mut self) -> Result<ServerFrame, Option<u16>> {
+        loop {
+            match self.socket.next().await {
+                Some(Ok(Message::Text(text))) => {
+                    return Ok(serde_json::from_str(text.as_str()).expect("server frames parse"));
+                }
+                Some(Ok(Message::Close(frame))) => return Err(frame.map(|f| u16::from(f.code))),
+                Some(Ok(_)) => continue,
+                Some(Err(_)) | None => return Err(None),
             }
         }
     }
