@@ -11,8 +11,9 @@
 //! room's count once a tick, so a thousand people arriving in a room cost its members one frame
 //! each per tick, not one per arrival.
 //!
-//! A cross-node bus plugs in at the three `to_*` methods: a node publishes the frame to the bus
-//! as well, and hands frames arriving from the bus to the same methods locally.
+//! The hub knows only this node's connections: everything else reaches it through the bus
+//! ([`crate::bus`]), which also tells the other nodes, when there are several, and hands what
+//! they publish to the same methods here.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
