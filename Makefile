@@ -9,7 +9,8 @@ BINARYEN_VERSION := 132
 # The wasm-bindgen CLI must match the library version in Cargo.lock exactly.
 WASM_BINDGEN_VERSION := $(shell awk '/^name = "wasm-bindgen"$$/ { getline; gsub(/"/, "", $$3); print $$3 }' Cargo.lock)
 
-.PHONY: run test setup test-setup postgres build lint rust-test e2e bench-smoke bench fuzz
+.PHONY: run test setup test-setup postgres redis nginx cluster cluster-stop build lint rust-test e2e \
+	bench-smoke bench fuzz
 
 ## Installs the build tools that are missing.
 setup:
@@ -53,6 +54,28 @@ postgres:
 		|| pg_ctlcluster --skip-systemctl-redirect "$$(ls /etc/postgresql | tail -1)" main start
 	@pg_isready -h 127.0.0.1 -p 5432
 
+## The machine's Redis (127.0.0.1:6379), started if it is installed but down (keeping nothing on
+## disk): the bus between the nodes of `make cluster`.
+redis:
+	@redis-cli -h 127.0.0.1 -p 6379 ping 2>/dev/null | grep -qx PONG \
+		|| redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no
+	@for i in $$(seq 20); do redis-cli -h 127.0.0.1 -p 6379 ping 2>/dev/null | grep -qx PONG && exit 0; \
+		sleep 0.25; done; echo "Redis does not answer on 127.0.0.1:6379" >&2; exit 1
+
+## Debian's nginx, for `make cluster` (which runs it with a configuration of its own).
+nginx:
+	@test -x /usr/sbin/nginx || { apt-get update && apt-get install -y nginx; }
+
+## Two Hearth nodes (127.0.0.1:3001 and :3002) on PostgreSQL (database hearth_cluster, created
+## when missing) and Redis, behind nginx on http://127.0.0.1:3000, in the foreground: Ctrl-C,
+## or `make cluster-stop` from another terminal, stops all three. The nodes run the production
+## systemd unit, deploy/hearth@.service, with deploy/cluster/*.env (docs/deploy.md).
+cluster: build postgres redis nginx
+	deploy/cluster.sh
+
+cluster-stop:
+	deploy/cluster.sh stop
+
 ## The server's unit and integration tests run twice: on SQLite, then on PostgreSQL (each test
 ## makes its own database and drops it: server/src/scratch.rs).
 rust-test: postgres
@@ -79,8 +102,11 @@ bench-smoke: build postgres
 ## BENCH_ARGS and REVIEW_ARGS pass flags to each (e.g. REVIEW_ARGS="--messages 100000").
 ## Hearth on PostgreSQL instead of SQLite (a database per scenario, made on that server):
 ## BENCH_ARGS="--only persist --hearth-postgres postgres://postgres@127.0.0.1:5432/test"
+## The two-node scenarios (two-node-big-room, two-node-many-rooms) run each server as two processes
+## on core 0 sharing a redis-server of their own; Hearth's two nodes share a database on the
+## machine's PostgreSQL (hence `postgres`; --two-node-postgres URL names another).
 REVIEW_ARGS ?=
-bench: build
+bench: build postgres
 	cargo build --release -p bench
 	bench/peers/setup.sh
 	ulimit -n "$$(ulimit -Hn)"; taskset -c 1 ./target/release/hearth-load suite --accounts target/bench-accounts $(BENCH_ARGS)

@@ -185,7 +185,11 @@ pub struct Server {
     stop: watch::Sender<bool>,
     task: JoinHandle<std::io::Result<()>>,
     store: Store,
+    bus: Arc<Bus>,
 }
+
+/// How long a stopping server waits for its sockets to send their close frames.
+const CLOSING_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
 pub type Error = Box<dyn std::error::Error + Send + Sync>;
 
@@ -230,6 +234,7 @@ pub async fn start(config: Config) -> Result<Server, Error> {
     let (stop, shutdown) = watch::channel(false);
     // Nodes linked by Redis count their rate limits there, so each limit holds across them.
     let shared_limits = bus.redis();
+    let running_bus = bus.clone();
     let state = AppState(Arc::new(Services {
         store: store.clone(),
         bus,
@@ -258,14 +263,22 @@ pub async fn start(config: Config) -> Result<Server, Error> {
         stop,
         task,
         store,
+        bus: running_bus,
     })
 }
 
 impl Server {
-    /// Closes every socket (code 1001), finishes requests in flight and closes the database.
+    /// Closes every socket (code 1001), finishes requests in flight, takes this node out of the
+    /// others' presence (when there are several) and closes the database.
     pub async fn stop(self) {
         let _ = self.stop.send(true);
         let _ = self.task.await;
+        // Upgraded sockets outlive the HTTP server: wait (a little) for them to say goodbye.
+        let deadline = tokio::time::Instant::now() + CLOSING_WAIT;
+        while self.bus.hub().connections() > 0 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        self.bus.leave().await;
         self.store.close().await;
     }
 }

@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{Client, PushInfo, PushKind};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 use super::Bus;
 use super::wire::{self, Envelope, Event};
@@ -33,11 +33,18 @@ const CHECK_EVERY: Duration = Duration::from_secs(2);
 /// Most publications sent in one pipeline.
 const PIPELINE_MAX: usize = 256;
 
+/// What the sending task takes.
+enum Outgoing {
+    Publish(Vec<u8>),
+    /// Answered once everything before it was sent.
+    Flush(oneshot::Sender<()>),
+}
+
 pub struct Link {
     /// This node's id on the bus.
     pub node: u64,
     /// The next publication number, and where publications go (in that order, under one lock).
-    outgoing: Mutex<(u64, mpsc::UnboundedSender<Vec<u8>>)>,
+    outgoing: Mutex<(u64, mpsc::UnboundedSender<Outgoing>)>,
     /// For commands other than publishing (presence).
     pub commands: ConnectionManager,
 }
@@ -106,20 +113,48 @@ impl Link {
             event,
         };
         *seq += 1;
-        let _ = sender.send(wire::encode(&envelope, frames));
+        let _ = sender.send(Outgoing::Publish(wire::encode(&envelope, frames)));
+    }
+
+    /// Returns once every publication made so far was sent (or failed).
+    pub async fn flush(&self) {
+        let (done, sent) = oneshot::channel();
+        let queued = self
+            .outgoing
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .1
+            .send(Outgoing::Flush(done));
+        if queued.is_ok() {
+            let _ = sent.await;
+        }
     }
 }
 
 /// Sends publications in order, pipelining what waits; ends when the link is gone.
-async fn send(mut redis: ConnectionManager, mut queue: mpsc::UnboundedReceiver<Vec<u8>>) {
+async fn send(mut redis: ConnectionManager, mut queue: mpsc::UnboundedReceiver<Outgoing>) {
     let mut waiting = Vec::with_capacity(PIPELINE_MAX);
+    let mut flushes = Vec::new();
     let mut failing = false;
     while queue.recv_many(&mut waiting, PIPELINE_MAX).await > 0 {
         let mut pipe = redis::pipe();
-        for payload in waiting.drain(..) {
-            pipe.cmd("PUBLISH").arg(CHANNEL).arg(payload).ignore();
+        for outgoing in waiting.drain(..) {
+            match outgoing {
+                Outgoing::Publish(payload) => {
+                    pipe.cmd("PUBLISH").arg(CHANNEL).arg(payload).ignore();
+                }
+                Outgoing::Flush(done) => flushes.push(done),
+            }
         }
-        match pipe.query_async::<()>(&mut redis).await {
+        let sent = if pipe.is_empty() {
+            Ok(())
+        } else {
+            pipe.query_async::<()>(&mut redis).await
+        };
+        for done in flushes.drain(..) {
+            let _ = done.send(());
+        }
+        match sent {
             Ok(()) => failing = false,
             Err(error) => {
                 // The others notice the gap (by the publication numbers, or their own break)

@@ -210,3 +210,97 @@ pub async fn fill_now(sequencer: &Sequencer, store: &Store, hub: &Hub) -> bool {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use app::protocol::{ChatMessage, MessageKind, User};
+    use tokio::sync::mpsc;
+
+    use super::*;
+
+    /// A hub with one connection in room 1; returns what that connection receives.
+    fn listener() -> (Hub, mpsc::Receiver<Frame>) {
+        let hub = Hub::default();
+        let registration = hub.connect(7, 0, 0).unwrap();
+        hub.subscribe(registration.id, &[1]);
+        (hub, registration.queue)
+    }
+
+    fn received(queue: &mut mpsc::Receiver<Frame>) -> Vec<String> {
+        std::iter::from_fn(|| queue.try_recv().ok())
+            .map(|frame| frame.as_str().to_owned())
+            .collect()
+    }
+
+    fn message(id: i64) -> (Item, Frame) {
+        let item = Item {
+            room: 1,
+            id,
+            change: 0,
+        };
+        (item, Frame::from(format!("m{id}")))
+    }
+
+    #[test]
+    fn commits_are_delivered_in_log_order_whatever_order_they_arrive_in() {
+        let (hub, mut queue) = listener();
+        let sequencer = Sequencer::new(10, 100, 0);
+        sequencer.offer(&hub, 12, vec![message(102)]);
+        sequencer.offer(&hub, 13, vec![message(103), message(104)]);
+        assert!(received(&mut queue).is_empty(), "12 and 13 wait for 11");
+        assert!(sequencer.waiting());
+
+        sequencer.offer(&hub, 11, vec![message(101)]);
+        assert_eq!(received(&mut queue), ["m101", "m102", "m103", "m104"]);
+        assert_eq!(sequencer.delivered(), 13);
+        assert!(!sequencer.waiting());
+
+        sequencer.offer(&hub, 12, vec![message(102)]);
+        assert!(received(&mut queue).is_empty(), "a repeat is dropped");
+    }
+
+    #[test]
+    fn a_gap_filled_from_the_database_delivers_what_was_lost_once() {
+        let (hub, mut queue) = listener();
+        let sequencer = Sequencer::new(10, 100, 0);
+        // 11 was lost; 12 (message 103) arrived early.
+        sequencer.offer(&hub, 12, vec![message(103)]);
+        let stored = |id: i64| ChatMessage {
+            id,
+            room: 1,
+            author: User {
+                id: 7,
+                name: "ann".into(),
+            },
+            kind: MessageKind::Text,
+            text: format!("t{id}"),
+            sent_at: 0,
+            edited_at: None,
+            deleted: false,
+            change: 0,
+            feedback: false,
+        };
+        // The database, read a moment later, has 11 and 12 (and the change at 13).
+        let mut edited = stored(101);
+        edited.change = 13;
+        sequencer.fill(
+            &hub,
+            LogTail {
+                position: 13,
+                messages: vec![stored(101), stored(102), stored(103)],
+                changed: vec![edited],
+            },
+        );
+        let got = received(&mut queue);
+        assert_eq!(got.len(), 4, "three messages and the change: {got:?}");
+        assert!(got[0].contains("\"id\":101") && got[2].contains("\"id\":103"));
+        assert!(got[3].contains("message_changed"));
+        assert_eq!(sequencer.delivered(), 13);
+        assert!(!sequencer.waiting(), "the early commit was in the fill");
+
+        // The lost commits arrive late after all: nothing twice.
+        sequencer.offer(&hub, 11, vec![message(101), message(102)]);
+        sequencer.offer(&hub, 14, vec![message(103), message(105)]);
+        assert_eq!(received(&mut queue), ["m105"]);
+    }
+}

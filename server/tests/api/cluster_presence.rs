@@ -2,30 +2,10 @@
 
 use std::time::Duration;
 
-use app::protocol::{ClientFrame, LOBBY_ID, ServerFrame};
+use app::protocol::{LOBBY_ID, ServerFrame};
 
-use crate::support::Client;
 use crate::support::cluster::Cluster;
-
-fn presence_of(user: i64) -> impl FnMut(ServerFrame) -> Option<bool> {
-    move |f| match f {
-        ServerFrame::Presence { user: u, online } if u == user => Some(online),
-        _ => None,
-    }
-}
-
-/// Asks for a room's members (which starts presence for them); returns who is online.
-async fn online_members(client: &mut Client, room: i64) -> Vec<i64> {
-    client.send(&ClientFrame::Members { room }).await;
-    let mut online = client
-        .expect(|f| match f {
-            ServerFrame::Members { online, .. } => Some(online),
-            _ => None,
-        })
-        .await;
-    online.sort();
-    online
-}
+use crate::support::{Client, message_or_presence_first, online_members, presence_of};
 
 #[tokio::test]
 async fn someone_online_on_two_nodes_stays_online_until_both_close() {
@@ -47,20 +27,7 @@ async fn someone_online_on_two_nodes_stays_online_until_both_close() {
 
     bob_on_b.close().await;
     // Bob is still on node A: a message Alice sends now arrives before any presence news.
-    alice
-        .send(&ClientFrame::Send {
-            room: LOBBY_ID,
-            text: "marker".into(),
-            nonce: None,
-        })
-        .await;
-    let first = alice
-        .expect(|f| match f {
-            ServerFrame::Presence { user, .. } if user == bob => Some("presence"),
-            ServerFrame::Message { .. } => Some("message"),
-            _ => None,
-        })
-        .await;
+    let first = message_or_presence_first(&mut alice, bob).await;
     assert_eq!(first, "message", "bob is still online on node A");
 
     bob_on_a.close().await;
@@ -133,4 +100,21 @@ async fn a_node_that_dies_takes_its_users_offline() {
     assert!(!offline);
     lobby_count_becomes(&mut alice, 1).await;
     drop(bob_on_doomed);
+}
+
+#[tokio::test]
+async fn a_node_that_stops_takes_its_users_and_counts_out_at_once() {
+    let mut cluster = Cluster::start().await;
+    let mut alice = cluster.a.connect(&cluster.a.register("alice").await).await;
+    online_members(&mut alice, LOBBY_ID).await;
+    let bob_on_b = cluster.b.connect(&cluster.b.register("bob").await).await;
+    let bob = bob_on_b.me().id;
+    assert!(alice.expect(presence_of(bob)).await, "bob comes online");
+    lobby_count_becomes(&mut alice, 2).await;
+
+    // Well within the entries' 30 s: the stopping node takes itself out.
+    cluster.b.stop().await;
+    assert!(!alice.expect(presence_of(bob)).await, "bob goes offline");
+    lobby_count_becomes(&mut alice, 1).await;
+    drop(bob_on_b);
 }

@@ -1,25 +1,7 @@
 //! Presence: who is online, with several tabs per person.
 
-use crate::support::{Client, TestServer};
+use crate::support::{TestServer, message_or_presence_first, online_members, presence_of};
 use app::protocol::{ClientFrame, LOBBY_ID, ServerFrame};
-
-fn presence_of(user: i64) -> impl FnMut(ServerFrame) -> Option<bool> {
-    move |f| match f {
-        ServerFrame::Presence { user: u, online } if u == user => Some(online),
-        _ => None,
-    }
-}
-
-/// Asks for a room's members (which starts presence for them); returns who is online.
-async fn online_members(client: &mut Client, room: i64) -> Vec<i64> {
-    client.send(&ClientFrame::Members { room }).await;
-    client
-        .expect(|f| match f {
-            ServerFrame::Members { online, .. } => Some(online),
-            _ => None,
-        })
-        .await
-}
 
 #[tokio::test]
 async fn a_person_with_two_tabs_stays_online_until_the_last_closes() {
@@ -34,26 +16,12 @@ async fn a_person_with_two_tabs_stays_online_until_the_last_closes() {
     assert!(alice.expect(presence_of(bob)).await, "bob comes online");
 
     let mut bob_tab2 = server.connect(&bob_cookie).await;
-    let mut online = online_members(&mut bob_tab2, LOBBY_ID).await;
-    online.sort();
+    let online = online_members(&mut bob_tab2, LOBBY_ID).await;
     assert_eq!(online, [alice.me().id, bob]);
 
     bob_tab1.close().await;
     // Closing one tab announces nothing: a message sent afterwards arrives first.
-    alice
-        .send(&ClientFrame::Send {
-            room: LOBBY_ID,
-            text: "marker".into(),
-            nonce: None,
-        })
-        .await;
-    let first = alice
-        .expect(|f| match f {
-            ServerFrame::Presence { user, .. } if user == bob => Some("presence"),
-            ServerFrame::Message { .. } => Some("message"),
-            _ => None,
-        })
-        .await;
+    let first = message_or_presence_first(&mut alice, bob).await;
     assert_eq!(
         first, "message",
         "bob must still be online with one tab open"

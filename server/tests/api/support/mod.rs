@@ -546,6 +546,48 @@ impl Client {
 }
 
 /// Picks `message` frames of any kind (texts and join/leave notices).
+/// Picks the presence news about `user`: whether they came online.
+pub fn presence_of(user: i64) -> impl FnMut(ServerFrame) -> Option<bool> {
+    move |f| match f {
+        ServerFrame::Presence { user: u, online } if u == user => Some(online),
+        _ => None,
+    }
+}
+
+/// Asks for a room's members (which starts presence for them); returns who is online, in id
+/// order.
+pub async fn online_members(client: &mut Client, room: i64) -> Vec<i64> {
+    client.send(&ClientFrame::Members { room }).await;
+    let mut online = client
+        .expect(|f| match f {
+            ServerFrame::Members { online, .. } => Some(online),
+            _ => None,
+        })
+        .await;
+    online.sort();
+    online
+}
+
+/// Sends a lobby message from `client`, then says which reaches it first: its own message, or
+/// presence news about `user` ("message" or "presence"). A message first shows that no news
+/// was on its way.
+pub async fn message_or_presence_first(client: &mut Client, user: i64) -> &'static str {
+    client
+        .send(&ClientFrame::Send {
+            room: app::protocol::LOBBY_ID,
+            text: "marker".into(),
+            nonce: None,
+        })
+        .await;
+    client
+        .expect(|f| match f {
+            ServerFrame::Presence { user: u, .. } if u == user => Some("presence"),
+            ServerFrame::Message { .. } => Some("message"),
+            _ => None,
+        })
+        .await
+}
+
 pub fn message_of(frame: ServerFrame) -> Option<app::protocol::ChatMessage> {
     match frame {
         ServerFrame::Message { message } => Some(message),
