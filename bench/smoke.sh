@@ -3,7 +3,8 @@
 # against a fresh Hearth (its own protocol) and against the Node Socket.IO peer (the Socket.IO
 # adapter), failing on any lost or duplicated delivery; then the review benchmark over 20,000
 # messages, failing if a search is refused or an export misses a message; then the suite's persist
-# scenario, tiny, with Hearth on PostgreSQL, failing if it fails or loses a message.
+# and two-node big-room scenarios, tiny, with Hearth on PostgreSQL (two nodes sharing a database
+# there and a redis-server of the generator's own), failing if one fails or loses a message.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 port=${HEARTH_SMOKE_PORT:-3102}
@@ -26,7 +27,11 @@ load=(--rooms 2 --members 150 --publishers 2 --rate 50,200 --seconds 2 --strict)
 ./target/release/hearth-load review --messages 20000 --keep "$dir/review" --out "$dir/review-out" \
   --port $((port + 2))
 # Hearth on PostgreSQL (the machine's, which `make postgres` starts): the suite's persist scenario,
-# tiny (50 publishers for 2 s), on a database made from a template of its accounts there.
-./target/release/hearth-load suite --servers hearth --only persist --scale 0.05 --seconds 2 --strict \
+# tiny (50 publishers for 2 s), on a database made from a template of its accounts there; then its
+# two-node big room, tiny (50 members split over two nodes on ports +3 and +4, sharing a database
+# made the same way and a private redis-server; the first two publish rates, 2 s each).
+command -v redis-server >/dev/null || { echo "smoke.sh: redis-server not on PATH" >&2; exit 1; }
+./target/release/hearth-load suite --servers hearth --only persist,two-node-big-room --scale 0.05 \
+  --seconds 2 --max-steps 2 --strict \
   --hearth-postgres "${HEARTH_SMOKE_POSTGRES:-postgres://postgres@127.0.0.1:5432/test}" \
   --port $((port + 3)) --accounts "$dir/pg-accounts" --out "$dir/pg-out"

@@ -13,7 +13,7 @@ use app::protocol::{
 use futures::FutureExt;
 use futures::stream::{self, StreamExt, TryStreamExt};
 
-use crate::load::{self, Outcome, Plan};
+use crate::load::{self, Outcome, Plan, Watched};
 use crate::wire::{self, Socket, Wire};
 
 const PASSWORD: &str = "load-test-password";
@@ -294,21 +294,30 @@ pub async fn prepare(
 }
 
 /// Runs `plan` against a prepared Hearth: client `i` is account `i`, already in its room (the
-/// flooder is the account after the clients').
+/// flooder is the account after the clients'), connected to node `plan.node_of_client(i)` of
+/// `servers` (the base URLs of the nodes, which share one database).
 pub async fn load(
     plan: &Plan,
-    server: &str,
-    server_pid: Option<u32>,
+    servers: &[String],
+    watched: &Watched,
     rooms: &[i64],
     accounts: &Accounts,
 ) -> Result<Outcome, String> {
+    if servers.len() < plan.nodes.max(1) {
+        return Err(format!(
+            "{} nodes planned, {} given",
+            plan.nodes,
+            servers.len()
+        ));
+    }
     load::run(
         plan,
         Wire::Hearth,
-        server_pid,
+        watched,
         |r| rooms[r],
         |i, _, source| {
-            let (server, cookie) = (server.to_owned(), accounts.cookies[i].clone());
+            let server = servers[plan.node_of_client(i)].clone();
+            let cookie = accounts.cookies[i].clone();
             async move { connect(&server, &cookie, source).await.map(|(ws, _)| ws) }.boxed()
         },
     )

@@ -6,6 +6,10 @@
 //! receiver attributes each delivery to its step and measures latency against the sender's clock
 //! (one machine, one clock). A sequence number not above the last one seen from that publisher
 //! is a duplicate; what never arrives is lost.
+//!
+//! Against several nodes of one server (`Plan::nodes`), the clients are split over them and each
+//! receiver knows which node every publisher is on, so the deliveries that crossed from one node
+//! to another (through the server's bus) are counted and timed apart.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -54,6 +58,8 @@ pub struct Plan {
     /// without the flooder, then with it sending as fast as the server answers (ignoring
     /// `rate_limited`). Its deliveries are not counted; the others' are.
     pub flood: bool,
+    /// Server nodes the clients are split over (1: one server), by [`Plan::node_of_client`].
+    pub nodes: usize,
 }
 
 impl Plan {
@@ -67,6 +73,21 @@ impl Plan {
         self.clients() + usize::from(self.flood)
     }
 
+    /// The node client `i` connects to: alternately within its room, each room starting one
+    /// node further than the room before. So the members of a room are split evenly, and so are
+    /// the publishers over all rooms, even with one publisher a room (always its first member).
+    pub fn node_of_client(&self, i: usize) -> usize {
+        self.split().node_of_client(i)
+    }
+
+    fn split(&self) -> Split {
+        Split {
+            nodes: self.nodes.max(1),
+            members: self.members.max(1),
+            publishers: self.publishers.max(1),
+        }
+    }
+
     /// Each step's publish rate, and whether the flooder floods during it.
     fn steps(&self) -> Vec<(f64, bool)> {
         let flood: &[bool] = if self.flood { &[false, true] } else { &[false] };
@@ -74,6 +95,29 @@ impl Plan {
             .iter()
             .flat_map(|&rate| flood.iter().map(move |&f| (rate, f)))
             .collect()
+    }
+}
+
+/// How the clients are split over the nodes (see [`Plan::node_of_client`]).
+#[derive(Clone, Copy, Debug)]
+struct Split {
+    nodes: usize,
+    members: usize,
+    publishers: usize,
+}
+
+impl Split {
+    fn node_of_client(self, i: usize) -> usize {
+        (i % self.members + i / self.members) % self.nodes
+    }
+
+    /// The node publisher number `publisher` (room × publishers + position) is on.
+    fn node_of_publisher(self, publisher: u32) -> usize {
+        let (room, position) = (
+            publisher as usize / self.publishers,
+            publisher as usize % self.publishers,
+        );
+        self.node_of_client(room * self.members + position)
     }
 }
 
@@ -108,6 +152,37 @@ pub struct Step {
     pub generator_cpu_seconds: f64,
     /// The flooder's sends and their answers, for a step it flooded.
     pub flood: Option<Flood>,
+    /// Against several nodes: the deliveries that crossed from the publisher's node to
+    /// another, and their latency apart from the others'.
+    pub crossing: Option<Crossing>,
+    /// Against several nodes: each server process's CPU seconds during the step, in node order
+    /// (`cpu_seconds` is their sum).
+    pub node_cpu_seconds: Vec<f64>,
+    /// The bus's (Redis') CPU seconds during the step, where the servers share one.
+    pub bus_cpu_seconds: Option<f64>,
+}
+
+/// A step's deliveries between nodes: published on one, received from another.
+#[derive(Clone)]
+pub struct Crossing {
+    /// Deliveries to a client on another node than the publisher's.
+    pub received: u64,
+    /// Their latency.
+    pub latency: Histogram<u64>,
+    /// The latency of the deliveries to clients on the publisher's own node.
+    pub local: Histogram<u64>,
+}
+
+impl Crossing {
+    /// A quantile of the cross-node latency, ms.
+    pub fn p(&self, quantile: f64) -> f64 {
+        self.latency.value_at_quantile(quantile) as f64 / 1000.0
+    }
+
+    /// A quantile of the same-node latency, ms.
+    pub fn local_p(&self, quantile: f64) -> f64 {
+        self.local.value_at_quantile(quantile) as f64 / 1000.0
+    }
 }
 
 impl Step {
@@ -125,6 +200,39 @@ impl Step {
 
     pub fn max_ms(&self) -> f64 {
         self.latency.max() as f64 / 1000.0
+    }
+
+    /// Server CPU seconds per million deliveries (µs per delivery); with `bus`, the bus's CPU
+    /// added.
+    pub fn cpu_per_million(&self, bus: bool) -> Option<f64> {
+        let cpu = self.cpu_seconds? + if bus { self.bus_cpu_seconds? } else { 0.0 };
+        (self.received > 0).then(|| cpu / self.received as f64 * 1e6)
+    }
+}
+
+/// The processes a run measures: the server's (one per node, in node order) and the bus's
+/// that links the nodes, if any.
+#[derive(Clone, Debug, Default)]
+pub struct Watched {
+    pub servers: Vec<u32>,
+    pub bus: Option<u32>,
+}
+
+impl Watched {
+    /// The servers' figures, added up (`None` without a server to watch).
+    fn read(&self) -> Result<Option<ProcStats>, String> {
+        ProcStats::read_all(&self.servers)
+    }
+
+    /// Each server's CPU seconds, and the bus's.
+    fn cpu(&self) -> Result<(Vec<f64>, Option<f64>), String> {
+        let servers = self
+            .servers
+            .iter()
+            .map(|&pid| ProcStats::read(pid).map(|p| p.cpu_seconds))
+            .collect::<Result<_, _>>()?;
+        let bus = self.bus.map(ProcStats::read).transpose()?;
+        Ok((servers, bus.map(|b| b.cpu_seconds)))
     }
 }
 
@@ -185,6 +293,9 @@ struct Counters {
     flood_stored: Vec<AtomicU64>,
     flood_limited: Vec<AtomicU64>,
     flood_refused: Vec<AtomicU64>,
+    cross_received: Vec<AtomicU64>,
+    cross_latency: Vec<Mutex<Histogram<u64>>>,
+    local_latency: Vec<Mutex<Histogram<u64>>>,
 }
 
 impl Counters {
@@ -199,6 +310,19 @@ impl Counters {
             flood_stored: zeros(),
             flood_limited: zeros(),
             flood_refused: zeros(),
+            cross_received: zeros(),
+            cross_latency: (0..steps).map(|_| Mutex::new(histogram())).collect(),
+            local_latency: (0..steps).map(|_| Mutex::new(histogram())).collect(),
+        }
+    }
+
+    fn crossing(&self, step: usize) -> Crossing {
+        let copy =
+            |h: &Mutex<Histogram<u64>>| h.lock().map(|h| h.clone()).unwrap_or_else(|_| histogram());
+        Crossing {
+            received: self.cross_received[step].load(Ordering::Relaxed),
+            latency: copy(&self.cross_latency[step]),
+            local: copy(&self.local_latency[step]),
         }
     }
 
@@ -281,13 +405,15 @@ impl Sequences {
     }
 }
 
-/// Connects `plan.clients()` clients (client `i` is in room `i / members`) with `connect`, and
-/// the flooder (client `plan.clients()`, in the first room) if the plan has one, runs the steps
-/// and returns the figures. `room_id` maps a room number to the id the wire uses.
+/// Connects `plan.clients()` clients (client `i` is in room `i / members`, on node
+/// `plan.node_of_client(i)`: `connect` picks that node's address) with `connect`, and the
+/// flooder (client `plan.clients()`, in the first room) if the plan has one, runs the steps and
+/// returns the figures of the `watched` processes. `room_id` maps a room number to the id the
+/// wire uses.
 pub async fn run<C, F>(
     plan: &Plan,
     wire: Wire,
-    server_pid: Option<u32>,
+    watched: &Watched,
     room_id: impl Fn(usize) -> i64,
     connect: C,
 ) -> Result<Outcome, String>
@@ -302,7 +428,7 @@ where
     let (phase, phase_rx) = watch::channel(Phase::Idle);
     let publishers_total = (plan.rooms * plan.publishers).max(1);
 
-    let fresh = server_pid.map(ProcStats::read).transpose()?;
+    let fresh = watched.read()?;
     let generator_before = ProcStats::read(std::process::id())?.cpu_seconds;
     let machine_before = MachineTicks::read();
     let started = Instant::now();
@@ -322,9 +448,13 @@ where
         tasks.spawn(client(
             ws,
             wire,
-            room,
-            publisher,
-            publishers_total,
+            Member {
+                room,
+                publisher,
+                publishers: publishers_total,
+                node: plan.node_of_client(i),
+            },
+            plan.split(),
             phase_rx.clone(),
             counters.clone(),
         ));
@@ -336,7 +466,7 @@ where
     let connect_steal_percent = MachineTicks::read().steal_percent_since(&machine_before);
     // Let the server settle (queues drained, buffers returned) before reading its memory.
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let connected = server_pid.map(ProcStats::read).transpose()?;
+    let connected = watched.read()?;
     // The flooder comes in once the others' connect is measured.
     if plan.flood {
         let room = room_id(0);
@@ -348,7 +478,7 @@ where
 
     let mut results = Vec::new();
     for (step, &(rate, flood)) in step_plan.iter().enumerate() {
-        let before = server_pid.map(ProcStats::read).transpose()?;
+        let before = watched.cpu()?;
         let generator_before = ProcStats::read(std::process::id())?.cpu_seconds;
         let machine_before = MachineTicks::read();
         let began = Instant::now();
@@ -369,13 +499,14 @@ where
         {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        let after = server_pid.map(ProcStats::read).transpose()?;
+        let after = watched.cpu()?;
         let generator_cpu_seconds =
             ProcStats::read(std::process::id())?.cpu_seconds - generator_before;
         let latency = counters.latency[step]
             .lock()
             .map(|h| h.clone())
             .unwrap_or_else(|_| histogram());
+        let node_cpu: Vec<f64> = after.0.iter().zip(&before.0).map(|(a, b)| a - b).collect();
         let result = Step {
             rate,
             seconds,
@@ -384,18 +515,23 @@ where
             received: counters.received[step].load(Ordering::Relaxed),
             duplicated: counters.duplicated[step].load(Ordering::Relaxed),
             latency,
-            cpu_seconds: before
-                .zip(after)
-                .map(|(b, a)| a.cpu_seconds - b.cpu_seconds),
+            cpu_seconds: (!node_cpu.is_empty()).then(|| node_cpu.iter().sum()),
             steal_percent: MachineTicks::read().steal_percent_since(&machine_before),
             generator_cpu_seconds,
             flood: flood.then(|| counters.flood(step)),
+            crossing: (plan.nodes > 1).then(|| counters.crossing(step)),
+            node_cpu_seconds: if node_cpu.len() > 1 {
+                node_cpu
+            } else {
+                Vec::new()
+            },
+            bus_cpu_seconds: after.1.zip(before.1).map(|(a, b)| a - b),
         };
         let over = plan
             .stop_above_p99
             .is_some_and(|limit| result.p(0.99) > limit.as_secs_f64() * 1000.0);
         eprintln!(
-            "  step {rate}/s{}: {:.0} deliveries/s, p99 {:.1} ms, lost {}, duplicated {}",
+            "  step {rate}/s{}: {:.0} deliveries/s, p99 {:.1} ms{}, lost {}, duplicated {}",
             result
                 .flood
                 .map(|f| format!(
@@ -405,6 +541,11 @@ where
                 .unwrap_or_default(),
             result.deliveries_per_second(),
             result.p(0.99),
+            result
+                .crossing
+                .as_ref()
+                .map(|c| format!(" (across nodes {:.1} ms)", c.p(0.99)))
+                .unwrap_or_default(),
             result.lost(),
             result.duplicated
         );
@@ -417,7 +558,7 @@ where
         // Idle: hold the connections a while, so an idle server is seen idling.
         tokio::time::sleep(Duration::from_secs_f64(plan.step_seconds)).await;
     }
-    let last = server_pid.map(ProcStats::read).transpose()?;
+    let last = watched.read()?;
     let _ = phase.send(Phase::Stop);
     while tasks.join_next().await.is_some() {}
     Ok(Outcome {
@@ -442,15 +583,33 @@ async fn tick(ticker: &mut Option<tokio::time::Interval>) {
     }
 }
 
+/// Who a load client is.
+struct Member {
+    /// The room it is in (the wire's id).
+    room: i64,
+    /// Its publisher number, if it publishes.
+    publisher: Option<u32>,
+    /// Publishers in all.
+    publishers: usize,
+    /// The node it is connected to.
+    node: usize,
+}
+
 async fn client(
     mut ws: Socket,
     wire: Wire,
-    room: i64,
-    publisher: Option<u32>,
-    publishers: usize,
+    member: Member,
+    split: Split,
     mut phase: watch::Receiver<Phase>,
     counters: Arc<Counters>,
 ) {
+    let Member {
+        room,
+        publisher,
+        publishers,
+        node,
+    } = member;
+    let several = split.nodes > 1;
     let mut seen = Sequences::default();
     let mut sequence = 0u64;
     let mut ticker: Option<tokio::time::Interval> = None;
@@ -507,8 +666,21 @@ async fn client(
                             continue;
                         }
                         counters.received[stamp.step].fetch_add(1, Ordering::Relaxed);
+                        let latency = now.saturating_sub(stamp.sent_us).max(1);
                         if let Ok(mut h) = counters.latency[stamp.step].lock() {
-                            let _ = h.record(now.saturating_sub(stamp.sent_us).max(1));
+                            let _ = h.record(latency);
+                        }
+                        if several {
+                            let crossed = split.node_of_publisher(stamp.publisher) != node;
+                            let apart = if crossed {
+                                counters.cross_received[stamp.step].fetch_add(1, Ordering::Relaxed);
+                                &counters.cross_latency
+                            } else {
+                                &counters.local_latency
+                            };
+                            if let Ok(mut h) = apart[stamp.step].lock() {
+                                let _ = h.record(latency);
+                            }
                         }
                         // Closed loop: my own message came back, send the next.
                         if publisher == Some(stamp.publisher) && closed_loop(current) {
@@ -656,6 +828,7 @@ mod tests {
             stop_above_p99: None,
             sources: vec![],
             flood: false,
+            nodes: 1,
         };
         assert_eq!(plan.steps(), [(50.0, false), (100.0, false)]);
         assert_eq!(plan.accounts(), 10);
@@ -681,7 +854,72 @@ mod tests {
             steal_percent: 0.0,
             generator_cpu_seconds: 0.0,
             flood: None,
+            crossing: None,
+            node_cpu_seconds: Vec::new(),
+            bus_cpu_seconds: Some(0.5),
         };
         assert_eq!(step.lost(), 3);
+        assert_eq!(step.cpu_per_million(false), None, "no server watched");
+        let step = Step {
+            cpu_seconds: Some(1.0),
+            ..step
+        };
+        assert_eq!(step.cpu_per_million(false), Some(1e6 / 997.0));
+        assert_eq!(step.cpu_per_million(true), Some(1.5e6 / 997.0));
+    }
+
+    #[test]
+    fn clients_alternate_over_two_nodes_and_so_do_the_rooms_publishers() {
+        let plan = |rooms, members, publishers| Plan {
+            rooms,
+            members,
+            publishers,
+            rates: vec![1.0],
+            step_seconds: 1.0,
+            closed_loop: false,
+            stop_above_p99: None,
+            sources: vec![],
+            flood: false,
+            nodes: 2,
+        };
+        // One big room: members alternate, and so do its ten publishers (the first ten).
+        let big = plan(1, 1000, 10);
+        let on = |p: &Plan, node| {
+            (0..p.clients())
+                .filter(|&i| p.node_of_client(i) == node)
+                .count()
+        };
+        assert_eq!((on(&big, 0), on(&big, 1)), (500, 500));
+        let publishers: Vec<usize> = (0..10).map(|p| big.split().node_of_publisher(p)).collect();
+        assert_eq!(publishers, [0, 1, 0, 1, 0, 1, 0, 1, 0, 1]);
+        // Rooms of ten with one publisher each (member 0): half the rooms publish from each node,
+        // and every room has members on both.
+        let many = plan(1000, 10, 1);
+        assert_eq!((on(&many, 0), on(&many, 1)), (5000, 5000));
+        let from_1 = (0..1000)
+            .filter(|&p| many.split().node_of_publisher(p) == 1)
+            .count();
+        assert_eq!(from_1, 500);
+        for room in [0, 1, 999] {
+            let nodes: Vec<usize> = (0..10)
+                .map(|m| many.node_of_client(room * 10 + m))
+                .collect();
+            assert_eq!(
+                nodes.iter().filter(|&&n| n == 0).count(),
+                5,
+                "room {room}: {nodes:?}"
+            );
+            assert_eq!(
+                many.split().node_of_publisher(room as u32),
+                nodes[0],
+                "its publisher is its first member"
+            );
+        }
+        // One node: everyone on it.
+        let one = Plan {
+            nodes: 1,
+            ..plan(3, 5, 1)
+        };
+        assert!((0..one.clients()).all(|i| one.node_of_client(i) == 0));
     }
 }

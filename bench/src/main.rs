@@ -15,6 +15,7 @@ mod hearth;
 mod load;
 mod measure;
 mod postgres;
+mod redis;
 mod report;
 mod review;
 mod suite;
@@ -26,7 +27,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 
-use load::Plan;
+use load::{Plan, Watched};
 use suite::Server;
 use wire::Wire;
 
@@ -52,9 +53,11 @@ enum Commands {
 
 #[derive(clap::Args)]
 struct RunArgs {
-    /// The server's base URL.
-    #[arg(long, default_value = "http://127.0.0.1:3000")]
-    server: String,
+    /// The server's base URL; several, comma-separated: the nodes of one server (sharing its
+    /// database and bus), the clients split over them and the deliveries that cross from one
+    /// node to another timed apart.
+    #[arg(long, value_delimiter = ',', default_value = "http://127.0.0.1:3000")]
+    server: Vec<String>,
     /// The protocol it speaks.
     #[arg(long, value_enum, default_value = "hearth")]
     protocol: Wire,
@@ -73,9 +76,12 @@ struct RunArgs {
     /// How long each step publishes.
     #[arg(long, default_value_t = 5.0)]
     seconds: f64,
-    /// PID of the server, for its CPU time and memory.
+    /// PID of the server, for its CPU time and memory; one per node, comma-separated, added up.
+    #[arg(long, value_delimiter = ',')]
+    server_pid: Vec<u32>,
+    /// PID of the bus between the nodes (Redis), for its CPU time, reported apart.
     #[arg(long)]
-    server_pid: Option<u32>,
+    bus_pid: Option<u32>,
     /// Local addresses to spread client connections over.
     #[arg(long, value_delimiter = ',', default_value = "127.0.0.1")]
     source: Vec<IpAddr>,
@@ -106,6 +112,9 @@ struct SuiteArgs {
     /// The core the servers are pinned to (the generator should be on another).
     #[arg(long, default_value = "0")]
     server_cpu: String,
+    /// The cores the two-node scenarios' Redis is pinned to (default: the servers' core).
+    #[arg(long)]
+    bus_cpu: Option<String>,
     /// How many source addresses (127.0.0.2 and up) clients connect from.
     #[arg(long, default_value_t = 8)]
     sources: u8,
@@ -137,6 +146,14 @@ struct SuiteArgs {
     /// Every step lasts this many seconds instead of the scenario's own (a quick trial).
     #[arg(long)]
     seconds: Option<f64>,
+    /// Only each scenario's first publish steps, at most this many (a quick trial).
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+    max_steps: Option<u16>,
+    /// Hearth's two-node scenarios run on PostgreSQL (nodes share a database only there): on
+    /// this server (a URL of any database on it), unless --hearth-postgres names one. A database
+    /// per scenario is made there from a template of the accounts, as with --hearth-postgres.
+    #[arg(long, value_name = "URL", default_value = suite::TWO_NODE_POSTGRES)]
+    two_node_postgres: String,
     /// Exit non-zero if a scenario failed or lost or duplicated a delivery (the report is
     /// written anyway).
     #[arg(long)]
@@ -173,17 +190,30 @@ async fn run(args: RunArgs) -> Result<(), String> {
         stop_above_p99: None,
         sources: args.source.clone(),
         flood: args.flood,
+        nodes: args.server.len().max(1),
     };
-    let server = args.server.trim_end_matches('/');
+    if plan.flood && plan.nodes > 1 {
+        return Err("--flood is for one server".into());
+    }
+    let servers: Vec<String> = args
+        .server
+        .iter()
+        .map(|s| s.trim_end_matches('/').to_owned())
+        .collect();
+    let watched = Watched {
+        servers: args.server_pid.clone(),
+        bus: args.bus_pid,
+    };
     let outcome = match args.protocol {
         Wire::Hearth => {
-            // Untimed: accounts, rooms, memberships.
+            // Untimed: accounts, rooms, memberships (through the first node).
             let prefix = format!("L{:x}", std::process::id());
-            let accounts = hearth::sign_up(server, &prefix, plan.accounts() + 1, 8).await?;
-            let rooms = hearth::prepare(server, &accounts, &prefix, &plan, false).await?;
-            hearth::load(&plan, server, args.server_pid, &rooms, &accounts).await?
+            let first = &servers[0];
+            let accounts = hearth::sign_up(first, &prefix, plan.accounts() + 1, 8).await?;
+            let rooms = hearth::prepare(first, &accounts, &prefix, &plan, false).await?;
+            hearth::load(&plan, &servers, &watched, &rooms, &accounts).await?
         }
-        Wire::SocketIo => wire::socketio_load(&plan, server, args.server_pid).await?,
+        Wire::SocketIo => wire::socketio_load(&plan, &servers, &watched).await?,
     };
     println!(
         "clients={} connect_and_join_s={:.3} generator_cpu_us_per_connection={:.0}",
@@ -215,6 +245,29 @@ async fn run(args: RunArgs) -> Result<(), String> {
                 .map(|c| format!(" server_cpu_s={c:.2}"))
                 .unwrap_or_default(),
         );
+        if let Some(crossing) = &step.crossing {
+            println!(
+                "  across nodes: delivered={} latency_ms p50={:.2} p99={:.2}; within a node: p50={:.2} p99={:.2}{}{}",
+                crossing.received,
+                crossing.p(0.5),
+                crossing.p(0.99),
+                crossing.local_p(0.5),
+                crossing.local_p(0.99),
+                if step.node_cpu_seconds.is_empty() {
+                    String::new()
+                } else {
+                    let each: Vec<String> = step
+                        .node_cpu_seconds
+                        .iter()
+                        .map(|c| format!("{c:.2}"))
+                        .collect();
+                    format!(" node_cpu_s={}", each.join(","))
+                },
+                step.bus_cpu_seconds
+                    .map(|c| format!(" bus_cpu_s={c:.2}"))
+                    .unwrap_or_default(),
+            );
+        }
         faulty |= step.lost() != 0 || step.duplicated != 0;
     }
     if let Some(last) = outcome.last {
@@ -257,6 +310,7 @@ async fn suite(args: SuiteArgs) -> Result<(), String> {
         scale: args.scale,
         servers,
         only: args.only,
+        bus_cpu: args.bus_cpu.unwrap_or_else(|| args.server_cpu.clone()),
         server_cpu: args.server_cpu,
         sources: (2..2 + args.sources.max(1))
             .map(|n| IpAddr::from([127, 0, 0, n]))
@@ -266,6 +320,8 @@ async fn suite(args: SuiteArgs) -> Result<(), String> {
         hearth_binary: args.hearth_binary,
         hearth_postgres: args.hearth_postgres,
         seconds: args.seconds,
+        max_steps: args.max_steps.map(usize::from),
+        two_node_postgres: args.two_node_postgres,
         strict: args.strict,
     };
     if let Some(version) = args.hearth_protocol {

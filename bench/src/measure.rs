@@ -42,6 +42,27 @@ impl ProcStats {
     }
 }
 
+impl ProcStats {
+    /// The sum over several processes (the nodes of one server), `None` for none: CPU seconds,
+    /// Pss and peak RSS each added up (peak RSS summed is the most the processes could have held
+    /// at once, not what they did).
+    pub fn read_all(pids: &[u32]) -> Result<Option<Self>, String> {
+        let mut sum: Option<ProcStats> = None;
+        for &pid in pids {
+            let one = ProcStats::read(pid)?;
+            sum = Some(match sum {
+                None => one,
+                Some(s) => ProcStats {
+                    cpu_seconds: s.cpu_seconds + one.cpu_seconds,
+                    peak_rss_kib: s.peak_rss_kib + one.peak_rss_kib,
+                    pss_kib: s.pss_kib + one.pss_kib,
+                },
+            });
+        }
+        Ok(sum)
+    }
+}
+
 /// The resident set size of process `pid` now, KiB (0 once it is gone).
 pub fn rss_kib(pid: u32) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
@@ -150,6 +171,23 @@ mod tests {
         assert_eq!(earlier.steal_percent_since(&earlier), 0.0);
         let now = MachineTicks::read();
         assert!(now.total > 0, "/proc/stat has a cpu line");
+    }
+
+    #[test]
+    fn the_figures_of_several_processes_add_up() {
+        let me = std::process::id();
+        assert!(ProcStats::read_all(&[]).expect("nothing to read").is_none());
+        let one = ProcStats::read_all(&[me]).expect("readable").expect("one");
+        let two = ProcStats::read_all(&[me, me])
+            .expect("readable")
+            .expect("two");
+        assert!(two.cpu_seconds >= 2.0 * one.cpu_seconds);
+        // The kernel's RSS counters are approximate from one read to the next: about double.
+        assert!(two.peak_rss_kib > one.peak_rss_kib * 3 / 2);
+        assert!(
+            ProcStats::read_all(&[me, u32::MAX]).is_err(),
+            "no such process"
+        );
     }
 
     #[test]

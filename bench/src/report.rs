@@ -1,6 +1,7 @@
 //! The suite's report: `report.md` (machine, versions, every scenario's figures for every
-//! server, Hearth/peer ratios, Hearth against its targets) and `big-room.svg` (latency against
-//! publish rate in the big room), drawn with plotters.
+//! server, Hearth/peer ratios, a section for the two-node scenarios, Hearth against its targets)
+//! and `big-room.svg` (latency against publish rate in the big room; `two-node-big-room.svg`,
+//! the cross-node latency in the two-node big room), drawn with plotters.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -26,9 +27,13 @@ pub struct Machine {
     pub memory: String,
     pub kernel: String,
     pub server_cpu: String,
+    /// The cores the two-node scenarios' Redis ran on.
+    pub bus_cpu: String,
     pub versions: Vec<(String, String)>,
     /// The database Hearth ran on, when not SQLite (e.g. "PostgreSQL 15.8 at 127.0.0.1:5432").
     pub hearth_database: Option<String>,
+    /// The database Hearth's nodes shared in the two-node scenarios.
+    pub two_node_database: Option<String>,
 }
 
 fn output(program: &str, args: &[&str]) -> String {
@@ -51,7 +56,7 @@ fn field(path: &str, key: &str) -> Option<String> {
 }
 
 /// The `version` in a package.json.
-fn npm_version(path: &str) -> String {
+pub(crate) fn npm_version(path: &str) -> String {
     std::fs::read_to_string(path)
         .ok()
         .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
@@ -98,8 +103,10 @@ impl Machine {
             memory: field("/proc/meminfo", "MemTotal").unwrap_or_else(|| "unknown".into()),
             kernel: output("uname", &["-r"]),
             server_cpu: server_cpu.to_string(),
+            bus_cpu: server_cpu.to_string(),
             versions,
             hearth_database: None,
+            two_node_database: None,
         }
     }
 }
@@ -188,12 +195,116 @@ fn step_row(out: &mut String, server: &str, step: &Step, closed_loop: bool) {
     );
 }
 
-/// The name a server's rows go by: `hearth` for Hearth (which says on what database it ran).
-fn label(server: Server, hearth: &str) -> &str {
-    match server {
+/// The name a server's rows go by: `hearth` for Hearth (which says on what database it ran);
+/// with the count of its processes when it ran as several.
+fn label(server: Server, hearth: &str, nodes: usize) -> String {
+    let name = match server {
         Server::Hearth => hearth,
         _ => server.name(),
+    };
+    match (nodes, server) {
+        (0 | 1, _) => name.to_owned(),
+        (n, Server::Hearth) => format!("{name}, {n} nodes"),
+        (n, _) => format!("{name}, {n} processes"),
     }
+}
+
+/// "Hearth", or "Hearth (PostgreSQL 15.8)" on a database described as "PostgreSQL 15.8 at …".
+fn hearth_on(database: Option<&str>) -> String {
+    match database {
+        Some(database) => format!(
+            "Hearth ({})",
+            database.split(" at ").next().unwrap_or(database)
+        ),
+        None => Server::Hearth.name().to_owned(),
+    }
+}
+
+/// A step's row in a two-node scenario: the deliveries that crossed between the nodes, and the
+/// CPU of both server processes and of Redis.
+fn two_node_row(out: &mut String, server: &str, step: &Step) {
+    let ms = |v: Option<f64>| v.map_or_else(|| "–".into(), |v| format!("{v:.2}"));
+    let crossing = step.crossing.as_ref();
+    let share = crossing
+        .filter(|_| step.received > 0)
+        .map(|c| format!("{:.0}", c.received as f64 * 100.0 / step.received as f64))
+        .unwrap_or_else(|| "–".into());
+    let servers = match (step.cpu_seconds, step.node_cpu_seconds.as_slice()) {
+        (Some(sum), [a, b]) => format!("{sum:.2} ({a:.2} + {b:.2})"),
+        (Some(sum), _) => format!("{sum:.2}"),
+        (None, _) => "–".into(),
+    };
+    let _ = writeln!(
+        out,
+        "| {server} | {} | {} | {:.0} | {share} | {} | {} | {} | {:.2} | {} | {} | {servers} | {} | {} | {} | {:.0} |",
+        step.rate,
+        step.published,
+        step.deliveries_per_second(),
+        ms(crossing.map(|c| c.p(0.5))),
+        ms(crossing.map(|c| c.p(0.99))),
+        ms(crossing.map(|c| c.local_p(0.99))),
+        step.max_ms(),
+        step.lost(),
+        step.duplicated,
+        ms(step.bus_cpu_seconds),
+        ms(step.cpu_per_million(false)),
+        ms(step.cpu_per_million(true)),
+        step.steal_percent,
+    );
+}
+
+/// The introduction to the two-node scenarios' section.
+fn two_node_section(out: &mut String, machine: &Machine, hearth: &str, servers: &[Server]) {
+    let database = machine.two_node_database.as_deref().unwrap_or("PostgreSQL");
+    let _ = writeln!(
+        out,
+        "## Two nodes\n\n\
+         Each server runs as two processes that share a private Redis (`redis-server` started \
+         for the scenario on a free port, keeping nothing on disk), the clients alternating \
+         between them: in each room every other member is on the other node, and each room \
+         starts on the other node than the room before, so that with one publisher a room (its \
+         first member) half the rooms publish from each node.\n\n\
+         - Both server processes are pinned to core {cpu}, the core one server has in the \
+         scenarios above: together they have the CPU budget a single server had. {redis} Its \
+         CPU is given apart, and added in the last CPU column. Server CPU, memory per \
+         connection and RSS are both processes' added up.\n\
+         - *Across nodes*: the deliveries whose publisher was connected to the other node (the \
+         message went through Redis), their share of all deliveries and their latency; *within \
+         a node*: the p99 of the others, published and delivered by the same process.",
+        cpu = machine.server_cpu,
+        redis = if machine.bus_cpu == machine.server_cpu {
+            "Redis is pinned to that core too, so that everything on the servers' side but \
+             PostgreSQL shares it, and the generator has the other core to itself as in the \
+             other scenarios."
+                .to_owned()
+        } else {
+            format!("Redis is pinned to core {} (`--bus-cpu`).", machine.bus_cpu)
+        },
+    );
+    if servers.contains(&Server::Hearth) {
+        let _ = writeln!(
+            out,
+            "- **{hearth}, 2 nodes**: two Hearth nodes (`--redis-url`) on one database on \
+             {database}, made from the accounts' template for the scenario and prepared by one node \
+             before the timed part; every message committed to it before anyone receives it, and \
+             delivered on the other node through Redis in the order of the cluster's log. \
+             PostgreSQL's processes are neither pinned nor measured."
+        );
+    }
+    if servers.contains(&Server::Node) {
+        let _ = writeln!(
+            out,
+            "- **Node Socket.IO, 2 processes**: bench/peers/node/server.js twice with \
+             `--redis-url`: the official Redis adapter (`@socket.io/redis-adapter` on the `redis` \
+             client), which publishes each broadcast to Redis for the other process to deliver to \
+             its own members. Nothing stored, as in the scenarios above."
+        );
+    }
+    let _ = writeln!(
+        out,
+        "- Flask-SocketIO does not run these.\n- Redis' CPU is counted in 10-ms ticks, as every \
+         CPU figure here: over a short step its few hundredths of a second are coarse.\n"
+    );
 }
 
 fn ratio(hearth: Option<f64>, peer: Option<f64>) -> String {
@@ -206,13 +317,8 @@ fn ratio(hearth: Option<f64>, peer: Option<f64>) -> String {
 /// Writes `report.md` and `big-room.svg` into `dir`; returns the report's path.
 pub fn write(dir: &Path, machine: &Machine, runs: &[Run]) -> Result<PathBuf, String> {
     std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    let hearth = match &machine.hearth_database {
-        Some(database) => format!(
-            "Hearth ({})",
-            database.split(" at ").next().unwrap_or(database)
-        ),
-        None => Server::Hearth.name().to_owned(),
-    };
+    let hearth = hearth_on(machine.hearth_database.as_deref());
+    let hearth_two = hearth_on(machine.two_node_database.as_deref());
     let mut out = String::new();
     let _ = writeln!(out, "# Hearth against its peers — {}\n", machine.date);
     let _ = writeln!(
@@ -229,8 +335,8 @@ pub fn write(dir: &Path, machine: &Machine, runs: &[Run]) -> Result<PathBuf, Str
     let _ = writeln!(
         out,
         "- Pinning: each server runs on core {} (`taskset -c {}`), the load generator on the \
-         other core. One machine, one clock: latency is publish→delivery measured by the \
-         generator.",
+         other core (in the two-node scenarios, both server processes share that core). One \
+         machine, one clock: latency is publish→delivery measured by the generator.",
         machine.server_cpu, machine.server_cpu
     );
     let _ = writeln!(
@@ -285,12 +391,25 @@ pub fn write(dir: &Path, machine: &Machine, runs: &[Run]) -> Result<PathBuf, Str
             scenarios.push(&run.scenario);
         }
     }
+    let mut two_node_intro = false;
     for scenario in &scenarios {
         let these: Vec<&Run> = runs
             .iter()
             .filter(|r| r.scenario.name == scenario.name)
             .collect();
-        let _ = writeln!(out, "## {}\n", scenario.title);
+        let nodes = scenario.plan.nodes;
+        let hearth = if nodes > 1 { &hearth_two } else { &hearth };
+        if nodes > 1 && !two_node_intro {
+            let servers: Vec<Server> = runs
+                .iter()
+                .filter(|r| r.scenario.plan.nodes > 1)
+                .map(|r| r.server)
+                .collect();
+            two_node_section(&mut out, machine, &hearth_two, &servers);
+            two_node_intro = true;
+        }
+        let heading = if nodes > 1 { "###" } else { "##" };
+        let _ = writeln!(out, "{heading} {}\n", scenario.title);
         let _ = writeln!(
             out,
             "| Server | Clients | Connect + join (s) | Server CPU per connection (µs) | Generator CPU per connection (µs) | Steal (%) | Memory per connection (KiB) | Peak RSS (MiB) | Pss at end (MiB) |"
@@ -302,7 +421,7 @@ pub fn write(dir: &Path, machine: &Machine, runs: &[Run]) -> Result<PathBuf, Str
                     let _ = writeln!(
                         out,
                         "| {} | {} | {:.2} | {} | {:.0} | {:.0} | {} | {} | {} |",
-                        label(run.server, &hearth),
+                        label(run.server, hearth, nodes),
                         o.clients,
                         o.connect_seconds,
                         o.cpu_us_per_connection()
@@ -321,7 +440,7 @@ pub fn write(dir: &Path, machine: &Machine, runs: &[Run]) -> Result<PathBuf, Str
                     let _ = writeln!(
                         out,
                         "| {} | failed: {} | | | | | | | |",
-                        label(run.server, &hearth),
+                        label(run.server, hearth, nodes),
                         error.replace('|', "/")
                     );
                 }
@@ -330,7 +449,23 @@ pub fn write(dir: &Path, machine: &Machine, runs: &[Run]) -> Result<PathBuf, Str
         let has_steps = these
             .iter()
             .any(|r| r.outcome.as_ref().is_ok_and(|o| !o.steps.is_empty()));
-        if has_steps {
+        if has_steps && nodes > 1 {
+            let _ = writeln!(
+                out,
+                "\n| Server | Rate (msg/s) | Published | Deliveries/s | Across nodes (% of deliveries) | Across nodes p50 (ms) | Across nodes p99 (ms) | Within a node p99 (ms) | max (ms) | Lost | Duplicated | Servers' CPU (s), both (each) | Redis CPU (s) | Servers' CPU s per million deliveries | With Redis | Steal (%) |"
+            );
+            let _ = writeln!(
+                out,
+                "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+            );
+            for run in &these {
+                if let Ok(o) = &run.outcome {
+                    for step in &o.steps {
+                        two_node_row(&mut out, &label(run.server, hearth, nodes), step);
+                    }
+                }
+            }
+        } else if has_steps {
             let _ = writeln!(
                 out,
                 "\n| Server | Rate (msg/s) | Published | Deliveries/s | p50 (ms) | p99 (ms) | max (ms) | Lost | Duplicated | Server CPU (s) | CPU s per million deliveries | Steal (%) |"
@@ -341,7 +476,7 @@ pub fn write(dir: &Path, machine: &Machine, runs: &[Run]) -> Result<PathBuf, Str
                     for step in &o.steps {
                         step_row(
                             &mut out,
-                            label(run.server, &hearth),
+                            &label(run.server, hearth, nodes),
                             step,
                             scenario.plan.closed_loop,
                         );
@@ -350,15 +485,29 @@ pub fn write(dir: &Path, machine: &Machine, runs: &[Run]) -> Result<PathBuf, Str
             }
         }
         ratios(&mut out, &these);
-        flood(&mut out, &these, &hearth);
+        flood(&mut out, &these, hearth);
         out.push('\n');
-        if scenario.name == "big-room" {
-            match chart(&dir.join("big-room.svg"), &these, &hearth) {
+        let charted = match scenario.name {
+            "big-room" => Some(Chart {
+                file: "big-room.svg",
+                caption: "Big room (1,000 members): p99 latency vs publish rate",
+                y_label: "p99 publish→delivery latency, ms (log)",
+                alt: "p99 latency against publish rate, big room",
+                p99: |s: &Step| s.p(0.99),
+            }),
+            "two-node-big-room" => Some(Chart {
+                file: "two-node-big-room.svg",
+                caption: "Two nodes, big room (1,000 members): cross-node p99 vs publish rate",
+                y_label: "p99 latency across nodes, ms (log)",
+                alt: "cross-node p99 latency against publish rate, two nodes, big room",
+                p99: |s: &Step| s.crossing.as_ref().map_or(s.p(0.99), |c| c.p(0.99)),
+            }),
+            _ => None,
+        };
+        if let Some(what) = charted {
+            match chart(&dir.join(what.file), &these, hearth, &what) {
                 Ok(()) => {
-                    let _ = writeln!(
-                        out,
-                        "![p99 latency against publish rate, big room](big-room.svg)\n"
-                    );
+                    let _ = writeln!(out, "![{}]({})\n", what.alt, what.file);
                 }
                 Err(error) => {
                     let _ = writeln!(out, "(chart not drawn: {error})\n");
@@ -410,7 +559,7 @@ fn flood(out: &mut String, runs: &[&Run], hearth: &str) {
             let _ = writeln!(
                 out,
                 "| {} | {} | {} | {:.2} | {:.2} | {:.2} | {} | {flood_cells} | {} | {:.2} |",
-                label(run.server, hearth),
+                label(run.server, hearth, 1),
                 i + 1,
                 if step.flood.is_some() {
                     format!("flooding ({:.0} sends/s)", f.sent as f64 / step.seconds)
@@ -578,18 +727,30 @@ fn targets(out: &mut String, runs: &[Run], database: Option<&str>) {
     );
 }
 
+/// What a chart of p99 latency against publish rate shows.
+struct Chart {
+    /// Its file, beside the report.
+    file: &'static str,
+    caption: &'static str,
+    y_label: &'static str,
+    /// The text of its image link.
+    alt: &'static str,
+    /// The latency drawn, ms.
+    p99: fn(&Step) -> f64,
+}
+
 /// p99 latency (log scale) against the offered publish rate, one line per server.
-fn chart(path: &Path, runs: &[&Run], hearth: &str) -> Result<(), String> {
-    let series: Vec<(&str, Vec<(f64, f64)>)> = runs
+fn chart(path: &Path, runs: &[&Run], hearth: &str, what: &Chart) -> Result<(), String> {
+    let series: Vec<(String, Vec<(f64, f64)>)> = runs
         .iter()
         .filter_map(|r| {
             let o = r.outcome.as_ref().ok()?;
             let points = o
                 .steps
                 .iter()
-                .map(|s| (s.rate, s.p(0.99).max(1.0)))
+                .map(|s| (s.rate, (what.p99)(s).max(1.0)))
                 .collect();
-            Some((label(r.server, hearth), points))
+            Some((label(r.server, hearth, r.scenario.plan.nodes), points))
         })
         .collect();
     let max_rate = series
@@ -603,10 +764,7 @@ fn chart(path: &Path, runs: &[&Run], hearth: &str) -> Result<(), String> {
     let root = SVGBackend::new(path, (800, 500)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| e.to_string())?;
     let mut chart = ChartBuilder::on(&root)
-        .caption(
-            "Big room (1,000 members): p99 latency vs publish rate",
-            ("sans-serif", 20),
-        )
+        .caption(what.caption, ("sans-serif", 20))
         .margin(15)
         .x_label_area_size(45)
         .y_label_area_size(60)
@@ -618,7 +776,7 @@ fn chart(path: &Path, runs: &[&Run], hearth: &str) -> Result<(), String> {
     chart
         .configure_mesh()
         .x_desc("messages published per second (log)")
-        .y_desc("p99 publish→delivery latency, ms (log)")
+        .y_desc(what.y_label)
         .draw()
         .map_err(|e| e.to_string())?;
     let colors = [
@@ -634,7 +792,7 @@ fn chart(path: &Path, runs: &[&Run], hearth: &str) -> Result<(), String> {
                 color.stroke_width(2),
             ))
             .map_err(|e| e.to_string())?
-            .label(*name)
+            .label(name.as_str())
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color));
         chart
             .draw_series(points.iter().map(|&p| Circle::new(p, 4, color.filled())))
@@ -681,6 +839,9 @@ mod tests {
             steal_percent: 3.0,
             generator_cpu_seconds: 0.5,
             flood: None,
+            crossing: None,
+            node_cpu_seconds: Vec::new(),
+            bus_cpu_seconds: None,
         };
         Run {
             scenario: scenarios(1.0, &[])
@@ -805,6 +966,75 @@ mod tests {
         assert!(report.contains("| Node Socket.IO | 100 |"), "{report}");
         assert!(report.contains("| vs Node Socket.IO | 4.0× |"), "{report}");
         assert!(report.contains("Hearth ran on PostgreSQL 15.8 at 127.0.0.1:5432 here"));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// `run` as a run of the two-node big room: half its deliveries crossed between the nodes,
+    /// each node spent half the CPU, Redis `bus` CPU-seconds.
+    fn two_nodes(mut run: Run, bus: f64) -> Run {
+        run.scenario = scenarios(1.0, &[])
+            .into_iter()
+            .find(|s| s.name == "two-node-big-room")
+            .expect("a two-node big-room scenario");
+        if let Ok(outcome) = &mut run.outcome {
+            for step in &mut outcome.steps {
+                let mut latency = histogram();
+                latency.record(30_000).expect("in range");
+                step.crossing = Some(crate::load::Crossing {
+                    received: step.received / 2,
+                    latency,
+                    local: step.latency.clone(),
+                });
+                let cpu = step.cpu_seconds.expect("measured");
+                step.node_cpu_seconds = vec![cpu / 2.0, cpu / 2.0];
+                step.bus_cpu_seconds = Some(bus);
+            }
+        }
+        run
+    }
+
+    #[test]
+    fn two_node_runs_get_a_section_with_their_cross_node_latency_and_cpu() {
+        let dir = std::env::temp_dir().join(format!("hearth-two-nodes-{}", std::process::id()));
+        let mut machine = Machine::read("0");
+        machine.two_node_database = Some("PostgreSQL 15.8 at 127.0.0.1:5432".into());
+        let runs = [
+            big_room(Server::Hearth, 100_000, 1.0, 0),
+            two_nodes(big_room(Server::Hearth, 100_000, 2.0, 0), 0.5),
+            two_nodes(big_room(Server::Node, 100_000, 4.0, 0), 1.0),
+        ];
+        let report = std::fs::read_to_string(write(&dir, &machine, &runs).expect("written"))
+            .expect("readable");
+        let section = report.find("## Two nodes\n").expect("a two-node section");
+        assert!(report.find("## Big room").expect("the big room") < section);
+        assert!(
+            report[section..].contains("### Two nodes, big room"),
+            "{report}"
+        );
+        assert!(
+            report.contains("Both server processes are pinned to core 0")
+                && report.contains("Redis is pinned to that core too"),
+            "{report}"
+        );
+        // The single-node Hearth ran on SQLite; the nodes on PostgreSQL.
+        assert!(report.contains("| Hearth | 1000 |"), "{report}");
+        assert!(
+            report.contains("| Hearth (PostgreSQL 15.8), 2 nodes | 1000 |"),
+            "{report}"
+        );
+        // Half across nodes, at 30 ms; CPU 2 s (1 + 1) and Redis 0.5 s for 100,000 deliveries.
+        assert!(
+            report.contains(
+                "| Hearth (PostgreSQL 15.8), 2 nodes | 100 | 100 | 100000 | 50 | 30.02 | 30.02 | 20.02 | 20.02 | 0 | 0 | 2.00 (1.00 + 1.00) | 0.50 | 20.00 | 25.00 | 3 |"
+            ),
+            "{report}"
+        );
+        assert!(
+            report.contains("| Node Socket.IO, 2 processes | 100 | 100 | 100000 | 50 |"),
+            "{report}"
+        );
+        assert!(report.contains("| vs Node Socket.IO | 2.0× |"), "{report}");
+        assert!(dir.join("two-node-big-room.svg").exists());
         let _ = std::fs::remove_dir_all(&dir);
     }
 

@@ -6,6 +6,14 @@
 //! the product's own interfaces, then restarts the server so the timed part sees a fresh process.
 //! With `--hearth-postgres`, Hearth runs on PostgreSQL instead: a template database made from
 //! the SQLite one once per run, and a database per scenario made from it (src/postgres.rs).
+//!
+//! The two-node scenarios run each server as two processes sharing a private Redis
+//! (src/redis.rs): two Hearth nodes on one PostgreSQL database (made as above, on
+//! `--hearth-postgres` or `--two-node-postgres`), or two Node Socket.IO processes with the Redis
+//! adapter. Both processes are pinned to the servers' one core, so they have the CPU a single
+//! server has in the other scenarios; so is Redis unless `--bus-cpu` says otherwise (left to
+//! inherit the generator's affinity, it would run on the generator's core), its CPU counted
+//! apart. The clients alternate between the two nodes (`Plan::node_of_client`).
 
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
@@ -13,8 +21,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::hearth::{self, Accounts};
-use crate::load::{Outcome, Plan};
+use crate::load::{Outcome, Plan, Watched};
 use crate::postgres::PgServer;
+use crate::redis::{self, Redis};
 use crate::report::{self, Machine, Run};
 use crate::wire;
 
@@ -33,12 +42,20 @@ pub(crate) const HEARTH_LIMITS_OFF: [(&str, &str); 4] = [
 /// The Hearth binary the suite measures unless told otherwise.
 pub(crate) const HEARTH_BINARY: &str = "target/release/hearth";
 
-/// How Hearth is started.
+/// The PostgreSQL server Hearth's two-node scenarios run on unless `--hearth-postgres` names
+/// another: the machine's (`make postgres`).
+pub(crate) const TWO_NODE_POSTGRES: &str = "postgres://postgres@127.0.0.1:5432/test";
+
+/// How a server is started.
 #[derive(Clone, Debug)]
 pub(crate) struct Launch {
+    /// Hearth's binary.
     pub binary: PathBuf,
-    /// With its default limits (else [`HEARTH_LIMITS_OFF`]).
+    /// Hearth with its default limits (else [`HEARTH_LIMITS_OFF`]).
     pub limits: bool,
+    /// One of several nodes sharing this Redis (Hearth's `--redis-url`, the Node peer's
+    /// `--redis-url`); `None`: on its own.
+    pub redis: Option<String>,
 }
 
 impl Default for Launch {
@@ -46,6 +63,7 @@ impl Default for Launch {
         Launch {
             binary: PathBuf::from(HEARTH_BINARY),
             limits: false,
+            redis: None,
         }
     }
 }
@@ -90,6 +108,8 @@ pub struct Options {
     pub servers: Vec<Server>,
     pub only: Vec<String>,
     pub server_cpu: String,
+    /// The cores the two-node scenarios' Redis is pinned to.
+    pub bus_cpu: String,
     pub sources: Vec<IpAddr>,
     pub base_port: u16,
     /// Where to keep the signed-up accounts (database and session cookies) for the next run;
@@ -102,6 +122,11 @@ pub struct Options {
     pub hearth_postgres: Option<String>,
     /// Every step's length in seconds, instead of each scenario's own.
     pub seconds: Option<f64>,
+    /// Only each scenario's first publish steps, at most this many.
+    pub max_steps: Option<usize>,
+    /// The PostgreSQL server (a URL of any database there) for Hearth's two-node scenarios, when
+    /// `hearth_postgres` is `None`.
+    pub two_node_postgres: String,
     /// Fail if a scenario failed or lost or duplicated a delivery.
     pub strict: bool,
 }
@@ -118,7 +143,9 @@ pub fn scenarios(scale: f64, sources: &[IpAddr]) -> Vec<Scenario> {
         stop_above_p99: None,
         sources: sources.to_vec(),
         flood: false,
+        nodes: 1,
     };
+    let big_room_rates = vec![10.0, 50.0, 100.0, 150.0, 200.0, 500.0, 1000.0, 2000.0];
     vec![
         Scenario {
             name: "idle",
@@ -133,13 +160,7 @@ pub fn scenarios(scale: f64, sources: &[IpAddr]) -> Vec<Scenario> {
             title: "Big room: 1 room × 1,000 members, 10 publishers, rate stepped up",
             plan: Plan {
                 stop_above_p99: Some(Duration::from_millis(100)),
-                ..plan(
-                    1,
-                    n(1000),
-                    10,
-                    vec![10.0, 50.0, 100.0, 150.0, 200.0, 500.0, 1000.0, 2000.0],
-                    5.0,
-                )
+                ..plan(1, n(1000), 10, big_room_rates.clone(), 5.0)
             },
             private: false,
             hearth_only: false,
@@ -191,6 +212,31 @@ pub fn scenarios(scale: f64, sources: &[IpAddr]) -> Vec<Scenario> {
             private: false,
             hearth_only: true,
             limits: true,
+        },
+        Scenario {
+            name: "two-node-big-room",
+            title: "Two nodes, big room: 1 room × 1,000 members, half on each node, 10 publishers \
+                    (5 on each), rate stepped up",
+            plan: Plan {
+                stop_above_p99: Some(Duration::from_millis(100)),
+                nodes: 2,
+                ..plan(1, n(1000), 10, big_room_rates, 5.0)
+            },
+            private: false,
+            hearth_only: false,
+            limits: false,
+        },
+        Scenario {
+            name: "two-node-many-rooms",
+            title: "Two nodes, many rooms: 1,000 rooms × 10 members, half of each room on each \
+                    node, 1 message/s per room (half the rooms' publishers on each node)",
+            plan: Plan {
+                nodes: 2,
+                ..plan(n(1000), 10, 1, vec![n(1000) as f64], 10.0)
+            },
+            private: false,
+            hearth_only: false,
+            limits: false,
         },
     ]
 }
@@ -245,6 +291,12 @@ impl Running {
                     "--database-url",
                     database,
                 ]);
+                // The flag, not its variable: a binary without it refuses to start, where it
+                // would ignore the variable and run on its own.
+                match &hearth.redis {
+                    Some(url) => command.args(["--redis-url", url]),
+                    None => command.env_remove("HEARTH_REDIS_URL"),
+                };
                 // The load comes from one address, far faster than people type, from accounts
                 // that each post and create rooms at machine speed: the abuse limits would
                 // refuse the benchmark itself (the peers have none). Turned off here only,
@@ -259,7 +311,14 @@ impl Running {
                 &mut command
             }
             Server::Node => {
-                command.args(["node", "bench/peers/node/server.js", "--port", &port_text])
+                command.args(["node", "bench/peers/node/server.js", "--port", &port_text]);
+                if let Some(url) = &hearth.redis {
+                    command.args(["--redis-url", url]);
+                }
+                &mut command
+            }
+            Server::Flask if hearth.redis.is_some() => {
+                return Err("the Flask peer has no setup for several processes here".into());
             }
             Server::Flask => command.args([
                 "bench/peers/flask/.venv/bin/python",
@@ -268,6 +327,24 @@ impl Running {
                 &port_text,
             ]),
         };
+        command.env("RUST_LOG", "warn");
+        Running::spawn(
+            command,
+            port,
+            server.name(),
+            format!("http://127.0.0.1:{port}"),
+        )
+        .await
+    }
+
+    /// Runs `command`, a server called `name` that listens on `port` of 127.0.0.1 (reached at
+    /// `url`), and waits until it listens.
+    pub(crate) async fn spawn(
+        mut command: Command,
+        port: u16,
+        name: &str,
+        url: String,
+    ) -> Result<Running, String> {
         // Something still listening there (a server left running) would be measured instead.
         if tokio::net::TcpStream::connect(("127.0.0.1", port))
             .await
@@ -276,26 +353,22 @@ impl Running {
             return Err(format!("port {port} is already in use"));
         }
         let child = command
-            .env("RUST_LOG", "warn")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()
-            .map_err(|e| format!("starting {}: {e}", server.name()))?;
-        let mut running = Running {
-            child,
-            url: format!("http://127.0.0.1:{port}"),
-        };
+            .map_err(|e| format!("starting {name}: {e}"))?;
+        let mut running = Running { child, url };
         let deadline = Instant::now() + Duration::from_secs(30);
         while tokio::net::TcpStream::connect(("127.0.0.1", port))
             .await
             .is_err()
         {
             if let Ok(Some(status)) = running.child.try_wait() {
-                return Err(format!("{} exited: {status}", server.name()));
+                return Err(format!("{name} exited: {status}"));
             }
             if Instant::now() > deadline {
-                return Err(format!("{} did not start listening", server.name()));
+                return Err(format!("{name} did not start listening"));
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
@@ -387,6 +460,9 @@ pub async fn run(options: &Options) -> Result<PathBuf, String> {
             if let Some(seconds) = options.seconds {
                 s.plan.step_seconds = seconds;
             }
+            if let Some(steps) = options.max_steps {
+                s.plan.rates.truncate(steps.max(1));
+            }
             s
         })
         .collect();
@@ -400,7 +476,9 @@ pub async fn run(options: &Options) -> Result<PathBuf, String> {
     let hearth = Launch {
         binary: options.hearth_binary.clone(),
         limits: false,
+        redis: None,
     };
+    let two_nodes = scenarios.iter().any(|s| s.plan.nodes > 1);
 
     // Untimed: Hearth accounts for the largest scenario, plus one organizer for the rooms.
     let accounts = if options.servers.contains(&Server::Hearth) {
@@ -414,25 +492,36 @@ pub async fn run(options: &Options) -> Result<PathBuf, String> {
         None
     };
 
-    // Untimed: on PostgreSQL, the accounts copied into a template database there.
-    let postgres = match (&options.hearth_postgres, &accounts) {
-        (Some(url), Some(_)) => {
-            let server = PgServer::new(url, port)?;
-            let description = server.describe().await?;
-            eprintln!("Hearth on PostgreSQL {}", description.long);
-            let name = server.make_template(&template, port, &hearth).await?;
-            Some(Postgres {
-                server,
-                template: name,
-                description,
-            })
-        }
+    // Untimed: on PostgreSQL, the accounts copied into a template database there: for every
+    // scenario with --hearth-postgres, else for the two-node ones alone (nodes share a database
+    // only on PostgreSQL). Without --hearth-postgres, a PostgreSQL that cannot be had fails the
+    // two-node scenarios only.
+    let postgres_url = match &options.hearth_postgres {
+        Some(url) => Some(url.as_str()),
+        None => two_nodes.then_some(options.two_node_postgres.as_str()),
+    };
+    let mut no_postgres = None;
+    let postgres = match (postgres_url, &accounts) {
+        (Some(url), Some(_)) => match postgres_template(url, &template, port, &hearth).await {
+            Ok(pg) => Some(pg),
+            Err(error) if options.hearth_postgres.is_none() => {
+                eprintln!("warning: Hearth's two-node scenarios will fail: {error}");
+                no_postgres = Some(error);
+                None
+            }
+            Err(error) => return Err(error),
+        },
         _ => None,
     };
 
     for scenario in &scenarios {
         for &server in &options.servers {
             if scenario.hearth_only && server != Server::Hearth {
+                continue;
+            }
+            if scenario.plan.nodes > 1 && server == Server::Flask {
+                // Flask-SocketIO scales out through a message queue too, but the suite compares
+                // the two-node setups with Node's official one only.
                 continue;
             }
             eprintln!("{} — {}", scenario.name, server.name());
@@ -443,14 +532,24 @@ pub async fn run(options: &Options) -> Result<PathBuf, String> {
                         limits: scenario.limits,
                         ..hearth.clone()
                     };
+                    let on_postgres = scenario.plan.nodes > 1 || options.hearth_postgres.is_some();
                     let database = match &postgres {
-                        Some(pg) => HearthDatabase::Postgres(pg),
-                        None => HearthDatabase::Sqlite {
+                        Some(pg) if on_postgres => Ok(HearthDatabase::Postgres(pg)),
+                        None if on_postgres => Err(format!(
+                            "several nodes need PostgreSQL: {}",
+                            no_postgres.as_deref().unwrap_or("none given")
+                        )),
+                        _ => Ok(HearthDatabase::Sqlite {
                             template: &template,
                             work: &work,
-                        },
+                        }),
                     };
-                    run_hearth(options, scenario, accounts, database, port, &launch).await
+                    match database {
+                        Ok(database) => {
+                            run_hearth(options, scenario, accounts, database, port, &launch).await
+                        }
+                        Err(error) => Err(error),
+                    }
                 }
                 _ => run_peer(options, scenario, server, port).await,
             };
@@ -466,6 +565,7 @@ pub async fn run(options: &Options) -> Result<PathBuf, String> {
     }
     let _ = std::fs::remove_dir_all(&work);
     let mut machine = Machine::read(&options.server_cpu);
+    machine.bus_cpu = options.bus_cpu.clone();
     if options.hearth_binary != Path::new(HEARTH_BINARY) {
         // The commit above is the generator's; the Hearth measured is another build.
         machine.versions.push((
@@ -477,10 +577,38 @@ pub async fn run(options: &Options) -> Result<PathBuf, String> {
         if let Err(error) = pg.server.drop_database(&pg.template).await {
             eprintln!("warning: {error}");
         }
-        machine
-            .versions
-            .push(("PostgreSQL (Hearth's database)".into(), pg.description.long));
-        machine.hearth_database = Some(pg.description.short);
+        if options.hearth_postgres.is_some() {
+            machine
+                .versions
+                .push(("PostgreSQL (Hearth's database)".into(), pg.description.long));
+            machine.hearth_database = Some(pg.description.short.clone());
+        } else {
+            machine.versions.push((
+                "PostgreSQL (Hearth's database in the two-node scenarios)".into(),
+                pg.description.long,
+            ));
+        }
+        if two_nodes {
+            machine.two_node_database = Some(pg.description.short);
+        }
+    }
+    if two_nodes {
+        machine.versions.extend([
+            (
+                "Redis (the two-node scenarios' bus)".into(),
+                redis::version(),
+            ),
+            (
+                "@socket.io/redis-adapter (npm)".into(),
+                report::npm_version(
+                    "bench/peers/node/node_modules/@socket.io/redis-adapter/package.json",
+                ),
+            ),
+            (
+                "redis (npm)".into(),
+                report::npm_version("bench/peers/node/node_modules/redis/package.json"),
+            ),
+        ]);
     }
     let path = report::write(&options.out, &machine, &runs)?;
     if options.strict {
@@ -516,6 +644,25 @@ pub async fn run(options: &Options) -> Result<PathBuf, String> {
     Ok(path)
 }
 
+/// Makes the run's PostgreSQL template on the server `url` reaches, from the accounts in the
+/// SQLite `template`.
+async fn postgres_template(
+    url: &str,
+    template: &Path,
+    port: u16,
+    hearth: &Launch,
+) -> Result<Postgres, String> {
+    let server = PgServer::new(url, port)?;
+    let description = server.describe().await?;
+    eprintln!("Hearth on PostgreSQL {}", description.long);
+    let name = server.make_template(template, port, hearth).await?;
+    Ok(Postgres {
+        server,
+        template: name,
+        description,
+    })
+}
+
 /// The run's PostgreSQL template, where Hearth runs on PostgreSQL.
 struct Postgres {
     server: PgServer,
@@ -537,17 +684,92 @@ async fn run_peer(
     server: Server,
     port: u16,
 ) -> Result<Outcome, String> {
-    let running = Running::start(
+    let nodes = Nodes::start(
         server,
         port,
         None,
-        Some(&options.server_cpu),
+        Pinning::of(options),
         &Launch::default(),
+        scenario.plan.nodes,
     )
     .await?;
-    let outcome = wire::socketio_load(&scenario.plan, &running.url, Some(running.pid())).await;
-    running.stop().await;
+    let outcome = wire::socketio_load(&scenario.plan, &nodes.urls(), &nodes.watched()).await;
+    nodes.stop().await;
     outcome
+}
+
+/// The cores the servers, and the Redis between their nodes, are pinned to.
+#[derive(Clone, Copy)]
+struct Pinning<'a> {
+    servers: &'a str,
+    bus: &'a str,
+}
+
+impl<'a> Pinning<'a> {
+    fn of(options: &'a Options) -> Self {
+        Pinning {
+            servers: &options.server_cpu,
+            bus: &options.bus_cpu,
+        }
+    }
+}
+
+/// A server under test, as one process or as several nodes sharing a private Redis.
+struct Nodes {
+    servers: Vec<Running>,
+    bus: Option<Redis>,
+}
+
+impl Nodes {
+    /// Starts `count` processes of `server` on ports `port`, `port + 1`…, each pinned to the
+    /// servers' cores (Hearth on the database at `database`), sharing a Redis started for them
+    /// (on the bus's cores) if there are several; waits until all listen.
+    async fn start(
+        server: Server,
+        port: u16,
+        database: Option<&str>,
+        cpu: Pinning<'_>,
+        launch: &Launch,
+        count: usize,
+    ) -> Result<Nodes, String> {
+        let mut nodes = Nodes {
+            servers: Vec::new(),
+            bus: None,
+        };
+        let mut launch = launch.clone();
+        if count > 1 {
+            let redis = Redis::start(Some(cpu.bus)).await?;
+            launch.redis = Some(redis.url.clone());
+            nodes.bus = Some(redis);
+        }
+        for n in 0..count.max(1) {
+            let port = port + u16::try_from(n).map_err(|_| "too many nodes")?;
+            // On an error, what started is stopped as `nodes` drops (Running's Drop).
+            let running =
+                Running::start_on(server, port, database, Some(cpu.servers), &launch).await?;
+            nodes.servers.push(running);
+        }
+        Ok(nodes)
+    }
+
+    fn urls(&self) -> Vec<String> {
+        self.servers.iter().map(|s| s.url.clone()).collect()
+    }
+
+    fn watched(&self) -> Watched {
+        Watched {
+            servers: self.servers.iter().map(Running::pid).collect(),
+            bus: self.bus.as_ref().map(Redis::pid),
+        }
+    }
+
+    /// Stops the servers, all at once, then their Redis.
+    async fn stop(self) {
+        futures::future::join_all(self.servers.into_iter().map(Running::stop)).await;
+        if let Some(redis) = self.bus {
+            redis.stop().await;
+        }
+    }
 }
 
 async fn run_hearth(
@@ -588,7 +810,8 @@ async fn run_hearth_on(
 ) -> Result<Outcome, String> {
     let plan = &scenario.plan;
 
-    // Untimed: rooms and memberships, through the product's own interfaces.
+    // Untimed: rooms and memberships, through the product's own interfaces (one node alone, for
+    // a two-node scenario too: its nodes start afterwards, on the database this one prepared).
     let started = Instant::now();
     let unlimited = Launch {
         limits: false,
@@ -604,15 +827,16 @@ async fn run_hearth_on(
         started.elapsed().as_secs_f64()
     );
 
-    let running = Running::start_on(
+    let nodes = Nodes::start(
         Server::Hearth,
         port,
         Some(database),
-        Some(&options.server_cpu),
+        Pinning::of(options),
         hearth,
+        plan.nodes,
     )
     .await?;
-    let outcome = hearth::load(plan, &running.url, Some(running.pid()), &rooms, accounts).await;
-    running.stop().await;
+    let outcome = hearth::load(plan, &nodes.urls(), &nodes.watched(), &rooms, accounts).await;
+    nodes.stop().await;
     outcome
 }

@@ -18,7 +18,7 @@ use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::{WebSocketStream, client_async_with_config};
 
-use crate::load::{self, Outcome, Plan};
+use crate::load::{self, Outcome, Plan, Watched};
 
 pub type Socket = WebSocketStream<TcpStream>;
 
@@ -260,19 +260,27 @@ pub async fn socketio_join(server: &str, room: i64, source: IpAddr) -> Result<So
     Ok(ws)
 }
 
-/// Runs `plan` against a Socket.IO v4 server: client `i` joins room "r<i / members>".
+/// Runs `plan` against a Socket.IO v4 server: client `i` joins room "r<i / members>" on node
+/// `plan.node_of_client(i)` of `servers` (processes sharing their rooms through Redis).
 pub async fn socketio_load(
     plan: &Plan,
-    server: &str,
-    server_pid: Option<u32>,
+    servers: &[String],
+    watched: &Watched,
 ) -> Result<Outcome, String> {
+    if servers.len() < plan.nodes.max(1) {
+        return Err(format!(
+            "{} nodes planned, {} given",
+            plan.nodes,
+            servers.len()
+        ));
+    }
     load::run(
         plan,
         Wire::SocketIo,
-        server_pid,
+        watched,
         |r| r as i64,
-        |_, room, source| {
-            let server = server.to_owned();
+        |i, room, source| {
+            let server = servers[plan.node_of_client(i)].clone();
             async move { socketio_join(&server, room, source).await }.boxed()
         },
     )
