@@ -30,9 +30,11 @@ build: setup
 run: build
 	./target/release/hearth
 
-## What the tests need beyond the build: Debian's Chromium and the Playwright package.
+## What the tests need beyond the build: Debian's Chromium, the Playwright package, and
+## redis-server (the tests start Redis servers of their own).
 test-setup: setup
 	@test -x /usr/bin/chromium || { apt-get update && apt-get install -y chromium; }
+	@command -v redis-server >/dev/null || { apt-get update && apt-get install -y redis-server; }
 	cd end2end && npm ci --no-audit --no-fund
 
 ## Hostile frames for longer than `make test` does: FUZZ_CASES sequences of arbitrary frames
@@ -84,8 +86,13 @@ rust-test: postgres
 	HEARTH_TEST_DATABASE=postgres cargo test -p server
 	cargo test -p bench
 
-e2e: build
+## The browser tests on one node (SQLite), then two people on two nodes behind nginx
+## (end2end/playwright.cluster.config.ts: deploy/cluster.sh with end2end/cluster/, nginx on
+## 127.0.0.1:3200, nodes on :3201 and :3202, a fresh PostgreSQL database hearth_e2e_cluster and a
+## redis-server of its own on :3209, all stopped at the end; it can run beside `make cluster`).
+e2e: build postgres nginx
 	cd end2end && npx playwright test
+	cd end2end && npx playwright test -c playwright.cluster.config.ts
 
 ## A few seconds of the load generator (bench/) against Hearth and the Node peer, so it keeps working.
 bench-smoke: build postgres
