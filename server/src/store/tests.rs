@@ -174,3 +174,47 @@ async fn a_disabled_account_has_no_live_session() {
     );
     remove(store, path).await;
 }
+
+#[tokio::test]
+async fn change_numbers_keep_rising_after_the_newest_changed_message_is_purged() {
+    let (store, path) = fresh_store("changes").await;
+    let alice = person(&store, "alice").await;
+    let old = store
+        .create_room("old", Visibility::Public, alice.id)
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    let ids = store
+        .append_messages(&[text(LOBBY_ID, &alice, "b"), text(old, &alice, "a")], 0)
+        .await
+        .unwrap()
+        .ids;
+    let edit = |id: i64, words: &str| {
+        let store = store.clone();
+        let change = Change::Edit(words.into());
+        async move {
+            let changed = store.change_message(id, alice.id, &change, 1).await;
+            changed.unwrap().expect("the message exists").change
+        }
+    };
+    let first = edit(ids[0], "b2").await;
+    let newest = edit(ids[1], "a2").await;
+    assert!(newest > first);
+    // A change to a message that is gone uses up no number.
+    let gone = store
+        .change_message(9999, alice.id, &Change::Delete, 1)
+        .await
+        .unwrap();
+    assert!(gone.is_none());
+
+    store.archive_room(old).await.unwrap();
+    store.purge_room(old).await.unwrap();
+    let after = edit(ids[0], "b3").await;
+    assert_eq!(
+        after,
+        newest + 1,
+        "a client whose cursor is at the purged change still hears this one"
+    );
+    remove(store, path).await;
+}

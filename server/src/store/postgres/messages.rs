@@ -254,12 +254,11 @@ impl Postgres {
     }
 
     pub async fn latest_change(&self) -> Result<i64> {
-        let latest = sqlx::query_scalar::<_, Option<i64>>(
-            "SELECT MAX(changed) FROM messages WHERE changed > 0",
-        )
-        .fetch_one(&self.pool)
-        .await?;
-        Ok(latest.unwrap_or(0))
+        // Change numbers are log positions (migration 0002).
+        let latest = sqlx::query_scalar::<_, i64>("SELECT last_position FROM log")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(latest)
     }
 
     pub async fn changed_since(

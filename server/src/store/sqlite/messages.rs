@@ -124,8 +124,8 @@ impl Sqlite {
         Ok(done.rows_affected())
     }
 
-    /// The number is the newest one stored plus one, read in the change's own transaction on
-    /// the one writer connection, so no other write comes between.
+    /// The number comes from the `change_numbers` counter (migration 0009), moved in the
+    /// change's own transaction: a change that finds no message gives its number back.
     pub async fn change_message(
         &self,
         id: i64,
@@ -135,7 +135,7 @@ impl Sqlite {
     ) -> Result<Option<ChatMessage>> {
         let mut tx = self.writer.begin().await?;
         let number = sqlx::query_scalar::<_, i64>(
-            "SELECT COALESCE(MAX(changed), 0) + 1 FROM messages WHERE changed > 0",
+            "UPDATE change_numbers SET last = last + 1 RETURNING last",
         )
         .fetch_one(&mut *tx)
         .await?;
@@ -199,12 +199,10 @@ impl Sqlite {
 
     /// The newest change number given so far (0 if no message was ever changed).
     pub async fn latest_change(&self) -> Result<i64> {
-        let latest = sqlx::query_scalar::<_, Option<i64>>(
-            "SELECT MAX(changed) FROM messages WHERE changed > 0",
-        )
-        .fetch_one(&self.writer)
-        .await?;
-        Ok(latest.unwrap_or(0))
+        let latest = sqlx::query_scalar::<_, i64>("SELECT last FROM change_numbers")
+            .fetch_one(&self.writer)
+            .await?;
+        Ok(latest)
     }
 
     /// The current state of the messages changed after change `after` in the rooms `user`
