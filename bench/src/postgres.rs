@@ -232,11 +232,14 @@ async fn copy(sqlite: &Path, url: &str) -> Result<Vec<(String, u64)>, String> {
     let mut to = PgConnection::connect(url).await.map_err(pg)?;
 
     // Plain tables only: not FTS5's virtual tables nor their shadow tables (PostgreSQL indexes
-    // the texts themselves), nor the migrations each backend keeps for itself.
+    // the texts themselves), nor what each backend keeps for itself: its migrations, and the
+    // counter of change numbers (SQLite's `change_numbers`; PostgreSQL's `log`, moved past the
+    // change numbers copied at the end).
     let lite_tables: Vec<String> = sqlx::query_scalar(
         "SELECT name FROM pragma_table_list
          WHERE schema = 'main' AND type = 'table'
-           AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND name != '_sqlx_migrations'",
+           AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'
+           AND name NOT IN ('_sqlx_migrations', 'change_numbers')",
     )
     .fetch_all(&mut from)
     .await
@@ -387,6 +390,14 @@ async fn copy(sqlite: &Path, url: &str) -> Result<Vec<(String, u64)>, String> {
             .map_err(|e| format!("advancing {table}.{column}'s sequence: {e}"))?;
         }
     }
+    // The log's position (migration 0002) stays above every change number copied.
+    sqlx::query(
+        "UPDATE log SET last_position = GREATEST(last_position,
+             (SELECT COALESCE(MAX(changed), 0) FROM messages))",
+    )
+    .execute(&mut *tx)
+    .await
+    .map_err(|e| format!("moving the log's position: {e}"))?;
     tx.commit().await.map_err(pg)?;
     // Fresh statistics, so that the planner sees the copied rows from the first query on.
     sqlx::query("ANALYZE").execute(&mut to).await.map_err(pg)?;
