@@ -36,8 +36,9 @@ pub fn encode(frame: &ServerFrame) -> Frame {
     Frame::from(frame.to_json())
 }
 
-/// Why a connection was told to go.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Why a connection was told to go (also as the bus carries it to other nodes).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 #[repr(u8)]
 pub enum KickReason {
     /// Its queue filled up: it does not read its frames.
@@ -98,8 +99,9 @@ impl Outbox {
 /// Which sign-in session a connection was opened with (a prefix of its token's hash).
 pub type SessionKey = u64;
 
-/// Which of a user's sessions a kick closes.
-#[derive(Clone, Copy, Debug)]
+/// Which of a user's sessions a kick closes (also as the bus carries it to other nodes).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Sessions {
     All,
     Only(SessionKey),

@@ -206,8 +206,8 @@ impl Bus {
         self.publish(
             Event::Kick {
                 user,
-                sessions: sessions.into(),
-                reason: wire::reason_code(reason),
+                sessions,
+                reason,
             },
             &[],
         );
@@ -249,7 +249,7 @@ impl Bus {
                 user,
                 sessions,
                 reason,
-            } => hub.kick_user(user, sessions.into(), wire::reason_of(reason)),
+            } => hub.kick_user(user, sessions, reason),
             Event::Subscribe { user, room } => hub.subscribe_user(user, room),
             Event::Unsubscribe { user, room } => hub.unsubscribe_user(user, room),
             Event::DropRoom { room } => hub.drop_room(room),

@@ -37,39 +37,33 @@ impl Bus {
     /// `user` opened their first connection on this node: if they were on no other node, the
     /// people watching the members of their `rooms` hear that they came online.
     pub async fn arrived(&self, user: i64, rooms: &[i64]) {
-        let came_online = match &self.cluster {
-            Some(cluster) => cluster.presence.arrive(user).await.unwrap_or_else(|error| {
-                tracing::warn!(%error, "presence not recorded in Redis");
-                true
-            }),
-            None => true,
-        };
-        if came_online {
-            self.to_watchers(
-                rooms,
-                &encode(&ServerFrame::Presence { user, online: true }),
-            );
-        }
+        self.presence_changed(user, rooms, true).await;
     }
 
     /// `user`'s last connection on this node closed: if they are on no other node, those
     /// watching hear that they went offline.
     pub async fn left(&self, user: i64, rooms: &[i64]) {
-        let went_offline = match &self.cluster {
-            Some(cluster) => cluster.presence.leave(user).await.unwrap_or_else(|error| {
-                tracing::warn!(%error, "presence not recorded in Redis");
-                true
-            }),
+        self.presence_changed(user, rooms, false).await;
+    }
+
+    /// Records (with several nodes) that `user` is now `online` on this node or not, and
+    /// announces it unless another node still has them.
+    async fn presence_changed(&self, user: i64, rooms: &[i64], online: bool) {
+        let news = match &self.cluster {
+            Some(cluster) => {
+                let changed = match online {
+                    true => cluster.presence.arrive(user).await,
+                    false => cluster.presence.leave(user).await,
+                };
+                changed.unwrap_or_else(|error| {
+                    tracing::warn!(%error, "presence not recorded in Redis");
+                    true
+                })
+            }
             None => true,
         };
-        if went_offline {
-            self.to_watchers(
-                rooms,
-                &encode(&ServerFrame::Presence {
-                    user,
-                    online: false,
-                }),
-            );
+        if news {
+            self.to_watchers(rooms, &encode(&ServerFrame::Presence { user, online }));
         }
     }
 

@@ -20,8 +20,41 @@ use std::time::Duration;
 use redis::Script;
 use redis::aio::ConnectionManager;
 
-const NOW: &str = "local t = redis.call('TIME')
+/// What every script starts with: Redis' clock in milliseconds, and the rooms whose counts a
+/// script changed (`join` and `drop` change one; `counts` appends room, count for each);
+/// `away` takes a node out of a user's entry and says on how many nodes they remain.
+const PRELUDE: &str = "local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local touched, order = {}, {}
+local function touch(room)
+    if not touched[room] then
+        touched[room] = true
+        order[#order + 1] = room
+    end
+end
+local function join(room, user)
+    redis.call('HINCRBY', 'hearth:room:' .. room, user, 1)
+    touch(room)
+end
+local function drop(room, user)
+    if redis.call('HINCRBY', 'hearth:room:' .. room, user, -1) <= 0 then
+        redis.call('HDEL', 'hearth:room:' .. room, user)
+    end
+    touch(room)
+end
+local function away(user, node)
+    local key = 'hearth:user:' .. user
+    redis.call('ZREM', key, node)
+    redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
+    return redis.call('ZCARD', key)
+end
+local function counts(out)
+    for _, room in ipairs(order) do
+        out[#out + 1] = tonumber(room)
+        out[#out + 1] = redis.call('HLEN', 'hearth:room:' .. room)
+    end
+    return out
+end
 ";
 
 pub struct Presence {
@@ -50,7 +83,7 @@ type Result<T> = redis::RedisResult<T>;
 
 impl Presence {
     pub fn new(redis: ConnectionManager, node: u64, ttl: Duration) -> Self {
-        let script = |body: &str| Script::new(&format!("{NOW}{body}"));
+        let script = |body: &str| Script::new(&format!("{PRELUDE}{body}"));
         Presence {
             redis,
             node,
@@ -66,11 +99,8 @@ impl Presence {
             ),
             // ARGV: node, user. Returns on how many nodes the user is still online.
             leave: script(
-                "local key = 'hearth:user:' .. ARGV[2]
-                 redis.call('ZREM', key, ARGV[1])
-                 redis.call('SREM', 'hearth:node:' .. ARGV[1] .. ':users', ARGV[2])
-                 redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
-                 return redis.call('ZCARD', key)",
+                "redis.call('SREM', 'hearth:node:' .. ARGV[1] .. ':users', ARGV[2])
+                 return away(ARGV[2], ARGV[1])",
             ),
             // ARGV: users. Returns 1 or 0 for each.
             online_among: script(
@@ -87,30 +117,18 @@ impl Presence {
             // room touched.
             rooms: script(
                 "local mine = 'hearth:node:' .. ARGV[1] .. ':rooms'
-                 local touched, order = {}, {}
                  for i = 2, #ARGV, 3 do
                      local room, user = ARGV[i], ARGV[i + 1]
-                     local key = 'hearth:room:' .. room
                      if ARGV[i + 2] == '1' then
                          if redis.call('SADD', mine, room .. ':' .. user) == 1 then
-                             redis.call('HINCRBY', key, user, 1)
+                             join(room, user)
                          end
                      elseif redis.call('SREM', mine, room .. ':' .. user) == 1 then
-                         if redis.call('HINCRBY', key, user, -1) <= 0 then
-                             redis.call('HDEL', key, user)
-                         end
+                         drop(room, user)
                      end
-                     if not touched[room] then
-                         touched[room] = true
-                         order[#order + 1] = room
-                     end
+                     touch(room)
                  end
-                 local out = {}
-                 for _, room in ipairs(order) do
-                     out[#out + 1] = tonumber(room)
-                     out[#out + 1] = redis.call('HLEN', 'hearth:room:' .. room)
-                 end
-                 return out",
+                 return counts({})",
             ),
             // ARGV: node, ttl ms, then the node's users. Returns the dead nodes.
             renew: script(
@@ -132,25 +150,14 @@ impl Presence {
                  end
                  local offline = {}
                  for _, user in ipairs(redis.call('SMEMBERS', 'hearth:node:' .. dead .. ':users')) do
-                     local key = 'hearth:user:' .. user
-                     redis.call('ZREM', key, dead)
-                     redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
-                     if redis.call('ZCARD', key) == 0 then
+                     if away(user, dead) == 0 then
                          offline[#offline + 1] = tonumber(user)
                      end
                  end
-                 local touched, order = {}, {}
                  for _, pair in ipairs(redis.call('SMEMBERS', 'hearth:node:' .. dead .. ':rooms')) do
                      local room, user = string.match(pair, '(%d+):(%d+)')
                      if room then
-                         local key = 'hearth:room:' .. room
-                         if redis.call('HINCRBY', key, user, -1) <= 0 then
-                             redis.call('HDEL', key, user)
-                         end
-                         if not touched[room] then
-                             touched[room] = true
-                             order[#order + 1] = room
-                         end
+                         drop(room, user)
                      end
                  end
                  redis.call('DEL', 'hearth:node:' .. dead .. ':users',
@@ -160,11 +167,7 @@ impl Presence {
                  for _, user in ipairs(offline) do
                      out[#out + 1] = user
                  end
-                 for _, room in ipairs(order) do
-                     out[#out + 1] = tonumber(room)
-                     out[#out + 1] = redis.call('HLEN', 'hearth:room:' .. room)
-                 end
-                 return out",
+                 return counts(out)",
             ),
         }
     }

@@ -36,8 +36,8 @@ pub enum Event {
     /// Close a user's connections opened with some sessions.
     Kick {
         user: i64,
-        sessions: SessionsOnWire,
-        reason: u8,
+        sessions: Sessions,
+        reason: KickReason,
     },
     /// A user joined a room (or was added): their connections hear it from now on.
     Subscribe { user: i64, room: i64 },
@@ -61,47 +61,6 @@ pub struct Item {
 
 fn is_zero(n: &i64) -> bool {
     *n == 0
-}
-
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
-pub enum SessionsOnWire {
-    All,
-    Only(u64),
-    AllBut(u64),
-}
-
-impl From<Sessions> for SessionsOnWire {
-    fn from(sessions: Sessions) -> Self {
-        match sessions {
-            Sessions::All => SessionsOnWire::All,
-            Sessions::Only(key) => SessionsOnWire::Only(key),
-            Sessions::AllBut(key) => SessionsOnWire::AllBut(key),
-        }
-    }
-}
-
-impl From<SessionsOnWire> for Sessions {
-    fn from(sessions: SessionsOnWire) -> Self {
-        match sessions {
-            SessionsOnWire::All => Sessions::All,
-            SessionsOnWire::Only(key) => Sessions::Only(key),
-            SessionsOnWire::AllBut(key) => Sessions::AllBut(key),
-        }
-    }
-}
-
-pub fn reason_code(reason: KickReason) -> u8 {
-    reason as u8
-}
-
-pub fn reason_of(code: u8) -> KickReason {
-    match code {
-        2 => KickReason::SignedOut,
-        3 => KickReason::Disabled,
-        4 => KickReason::Resync,
-        _ => KickReason::TooSlow,
-    }
 }
 
 /// The publication's bytes: the envelope, then each frame on a line of its own.
