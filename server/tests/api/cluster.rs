@@ -287,3 +287,70 @@ async fn restarting_redis_mid_traffic_loses_nothing() {
     let unique: HashSet<i64> = got.iter().copied().collect();
     assert_eq!(unique.len(), TOTAL);
 }
+
+/// A membership change and a room's archiving on node A reach node B: Bob, removed there,
+/// hears nothing more from the room; everyone sees the archived room go.
+#[tokio::test]
+async fn removals_and_archived_rooms_reach_the_other_node() {
+    let cluster = Cluster::start().await;
+    let owner = cluster.a.register("owner").await;
+    let bob = cluster.b.register("bob").await;
+    let carol = cluster.b.register("carol").await;
+    let mut on_a = cluster.a.connect(&owner).await;
+    let mut bob_on_b = cluster.b.connect(&bob).await;
+    let mut carol_on_b = cluster.b.connect(&carol).await;
+
+    let club = on_a.create_private_room("club").await;
+    on_a.add_member(club, "bob").await;
+    let id = on_a.say(club, "welcome").await;
+    assert_eq!(heard_from_others(&mut bob_on_b, club).await.id, id);
+
+    let bob_id = bob_on_b.me().id;
+    on_a.send(&ClientFrame::RemoveMember {
+        room: club,
+        user: bob_id,
+    })
+    .await;
+    let gone = bob_on_b
+        .expect(|f| match f {
+            ServerFrame::RoomRemoved { room, .. } => Some(room),
+            _ => None,
+        })
+        .await;
+    assert_eq!(gone, club);
+    on_a.say(club, "after bob left").await;
+    // A lobby message after it: once Bob has it, he would have had the club's too.
+    let marker = on_a.say(LOBBY_ID, "marker").await;
+    let heard = bob_on_b.drain(Duration::from_millis(500)).await;
+    assert!(
+        heard
+            .iter()
+            .any(|f| message_of(f.clone()).is_some_and(|m| m.id == marker)),
+        "Bob hears the lobby"
+    );
+    assert!(
+        !heard
+            .iter()
+            .any(|f| message_of(f.clone()).is_some_and(|m| m.room == club)),
+        "nothing from the club reaches Bob after his removal: {heard:?}"
+    );
+
+    let chess = on_a.create_room("chess").await;
+    carol_on_b
+        .expect(|f| match f {
+            ServerFrame::RoomAdded { room } if room.id == chess => Some(()),
+            _ => None,
+        })
+        .await;
+    on_a.send(&ClientFrame::DeleteRoom { room: chess }).await;
+    let deleted = carol_on_b
+        .expect(|f| match f {
+            ServerFrame::RoomDeleted { room, .. } => Some(room),
+            _ => None,
+        })
+        .await;
+    assert_eq!(
+        deleted, chess,
+        "the archived room goes on the other node too"
+    );
+}
