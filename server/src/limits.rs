@@ -387,6 +387,7 @@ fn hash_permits(mib: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scratch::ScratchRedis;
 
     #[test]
     fn a_rate_admits_its_burst_then_one_per_interval() {
@@ -471,75 +472,30 @@ mod tests {
         );
     }
 
-    /// A redis-server of the test's own on a free port, keeping nothing on disk; killed when
-    /// dropped (or earlier, by [`RedisServer::kill`]).
-    struct RedisServer {
-        port: u16,
-        child: Option<std::process::Child>,
+    /// A node's connection to `redis`, as `start()` makes it.
+    async fn connect(redis: &ScratchRedis) -> ConnectionManager {
+        redis::Client::open(redis.url())
+            .unwrap()
+            .get_connection_manager()
+            .await
+            .unwrap()
     }
 
-    impl RedisServer {
-        async fn start() -> Self {
-            let port = std::net::TcpListener::bind("127.0.0.1:0")
-                .and_then(|listener| listener.local_addr())
-                .expect("a free port")
-                .port();
-            let child = std::process::Command::new("redis-server")
-                .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-                .args(["--save", "", "--appendonly", "no"])
-                .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::null())
-                .spawn()
-                .expect("redis-server runs (Debian's redis-server package)");
-            let deadline = Instant::now() + Duration::from_secs(10);
-            while tokio::net::TcpStream::connect(("127.0.0.1", port))
-                .await
-                .is_err()
-            {
-                assert!(Instant::now() < deadline, "redis-server did not start");
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-            RedisServer {
-                port,
-                child: Some(child),
-            }
-        }
-
-        /// A node's connection, as `start()` makes it.
-        async fn connect(&self) -> ConnectionManager {
-            redis::Client::open(format!("redis://127.0.0.1:{}/?protocol=resp3", self.port))
-                .unwrap()
-                .get_connection_manager()
-                .await
-                .unwrap()
-        }
-
-        /// A limit of `count` per `window` named "test", counted in this Redis by a node of
-        /// its own.
-        async fn node<K: Eq + Hash + Display>(&self, count: u32, window: Duration) -> Rate<K> {
-            let counters = Arc::new(SharedCounters::new(self.connect().await));
-            Rate::new(count, window).shared("test", Some(&counters))
-        }
-
-        fn kill(&mut self) {
-            if let Some(mut child) = self.child.take() {
-                let _ = child.kill();
-                let _ = child.wait();
-            }
-        }
-    }
-
-    impl Drop for RedisServer {
-        fn drop(&mut self) {
-            self.kill();
-        }
+    /// A limit of `count` per `window` named "test", counted in `redis` by a node of its own.
+    async fn node<K: Eq + Hash + Display>(
+        redis: &ScratchRedis,
+        count: u32,
+        window: Duration,
+    ) -> Rate<K> {
+        let counters = Arc::new(SharedCounters::new(connect(redis).await));
+        Rate::new(count, window).shared("test", Some(&counters))
     }
 
     #[tokio::test]
     async fn a_shared_rate_admits_one_burst_across_nodes_then_says_how_long_to_wait() {
-        let redis = RedisServer::start().await;
-        let a = redis.node(10, Duration::from_secs(900)).await;
-        let b = redis.node(10, Duration::from_secs(900)).await;
+        let redis = ScratchRedis::start().await;
+        let a = node(&redis, 10, Duration::from_secs(900)).await;
+        let b = node(&redis, 10, Duration::from_secs(900)).await;
         for _ in 0..5 {
             assert_eq!(a.check("alice").await, Ok(()));
             assert_eq!(b.check("alice").await, Ok(()));
@@ -562,9 +518,9 @@ mod tests {
 
     #[tokio::test]
     async fn a_shared_rate_admits_again_once_the_interval_has_passed() {
-        let redis = RedisServer::start().await;
-        let a = redis.node(2, Duration::from_millis(400)).await;
-        let b = redis.node(2, Duration::from_millis(400)).await;
+        let redis = ScratchRedis::start().await;
+        let a = node(&redis, 2, Duration::from_millis(400)).await;
+        let b = node(&redis, 2, Duration::from_millis(400)).await;
         assert_eq!(a.check(7).await, Ok(()));
         assert_eq!(b.check(7).await, Ok(()));
         let wait = a.check(7).await.unwrap_err();
@@ -576,13 +532,13 @@ mod tests {
 
     #[tokio::test]
     async fn peeking_at_a_shared_rate_counts_nothing() {
-        let redis = RedisServer::start().await;
-        let a = redis.node(1, Duration::from_secs(60)).await;
-        let b = redis.node(1, Duration::from_secs(60)).await;
+        let redis = ScratchRedis::start().await;
+        let a = node(&redis, 1, Duration::from_secs(60)).await;
+        let b = node(&redis, 1, Duration::from_secs(60)).await;
         for _ in 0..5 {
             assert!(a.peek(&1).await.is_ok());
         }
-        let mut redis_itself = redis.connect().await;
+        let mut redis_itself = connect(&redis).await;
         let exists: bool = redis::cmd("EXISTS")
             .arg("hearth:rate:test:1")
             .query_async(&mut redis_itself)
@@ -595,9 +551,9 @@ mod tests {
 
     #[tokio::test]
     async fn a_shared_key_expires_when_its_count_has_run_out() {
-        let redis = RedisServer::start().await;
-        let rate = redis.node(10, Duration::from_secs(900)).await;
-        let mut redis_itself = redis.connect().await;
+        let redis = ScratchRedis::start().await;
+        let rate = node(&redis, 10, Duration::from_secs(900)).await;
+        let mut redis_itself = connect(&redis).await;
         let ttl = |key: &'static str| {
             let mut connection = redis_itself.clone();
             async move {
@@ -620,7 +576,7 @@ mod tests {
             "ten events: {often} ms"
         );
         // A key held for its interval only: gone (not merely idle) once it has passed.
-        let quick = redis.node(1, Duration::from_millis(50)).await;
+        let quick = node(&redis, 1, Duration::from_millis(50)).await;
         quick.record("quick").await;
         tokio::time::sleep(Duration::from_millis(100)).await;
         let exists: bool = redis::cmd("EXISTS")
@@ -633,8 +589,8 @@ mod tests {
 
     #[tokio::test]
     async fn while_redis_is_down_a_node_still_limits_on_its_own() {
-        let mut redis = RedisServer::start().await;
-        let rate = redis.node(2, Duration::from_secs(3600)).await;
+        let mut redis = ScratchRedis::start().await;
+        let rate = node(&redis, 2, Duration::from_secs(3600)).await;
         assert_eq!(rate.check("carol").await, Ok(()));
         redis.kill();
         let started = Instant::now();
