@@ -3,11 +3,9 @@
 
 use std::time::Duration;
 
-use app::protocol::{CLOSE_TOO_MANY_SOCKETS, ClientFrame, ErrorCode, LOBBY_ID, ServerFrame};
-use server::scratch::ScratchDatabase;
-
-use crate::support::redis::RedisServer;
+use crate::support::cluster::Cluster;
 use crate::support::{TestServer, WAIT, session_cookie, text_of};
+use app::protocol::{CLOSE_TOO_MANY_SOCKETS, ClientFrame, ErrorCode, LOBBY_ID, ServerFrame};
 
 #[tokio::test]
 async fn guessing_a_password_is_refused_after_ten_failures_with_retry_after() {
@@ -81,29 +79,10 @@ async fn one_address_may_make_only_so_many_accounts_an_hour() {
     );
 }
 
-/// Two nodes on one PostgreSQL database, linked by `redis`, their configuration changed by
-/// `adjust`.
-async fn two_nodes(
-    redis: &RedisServer,
-    adjust: fn(&mut server::Config),
-) -> (TestServer, TestServer) {
-    let db = ScratchDatabase::shared("limits")
-        .await
-        .expect("a PostgreSQL scratch database");
-    let node = |db| {
-        let url = redis.url();
-        TestServer::launch(db, move |config| {
-            adjust(config);
-            config.redis_url = Some(url);
-        })
-    };
-    (node(db.clone()).await, node(db).await)
-}
-
 #[tokio::test]
 async fn nodes_sharing_a_redis_share_the_sign_up_limit() {
-    let redis = RedisServer::start().await;
-    let (a, b) = two_nodes(&redis, |c| c.sign_ups_per_hour = 2).await;
+    let cluster = Cluster::start_with(|c| c.sign_ups_per_hour = 2).await;
+    let (a, b) = (&cluster.a, &cluster.b);
     a.register("s1").await;
     a.register("s2").await;
     let third = b
@@ -125,20 +104,20 @@ async fn nodes_sharing_a_redis_share_the_sign_up_limit() {
 
 #[tokio::test]
 async fn password_guesses_on_two_nodes_count_together() {
-    let redis = RedisServer::start().await;
     // Per account only: the per-address limit, counted apart, must not be what refuses.
-    let (a, b) = two_nodes(&redis, |c| {
+    let cluster = Cluster::start_with(|c| {
         c.sign_in_failures = 4;
         c.sign_in_failures_per_address = 0;
     })
     .await;
-    for server in [&a, &b, &a, &b] {
+    let (a, b) = (&cluster.a, &cluster.b);
+    for server in [a, b, a, b] {
         let wrong = server
             .post_form("/auth/login", "alice", "wrong guess")
             .await;
         assert_eq!(wrong.status(), 303);
     }
-    for server in [&a, &b] {
+    for server in [a, b] {
         let throttled = server
             .post_form("/auth/login", "alice", "wrong guess")
             .await;
@@ -148,10 +127,10 @@ async fn password_guesses_on_two_nodes_count_together() {
 
 #[tokio::test]
 async fn when_redis_goes_down_people_can_still_sign_up() {
-    let mut redis = RedisServer::start().await;
-    let (server, _other) = two_nodes(&redis, |c| c.sign_ups_per_hour = 2).await;
-    server.register("r1").await;
-    redis.kill();
+    let mut cluster = Cluster::start_with(|c| c.sign_ups_per_hour = 2).await;
+    cluster.a.register("r1").await;
+    cluster.redis.kill();
+    let server = &cluster.a;
     // The node counts on its own meanwhile: it never saw r1 counted, so two more may come.
     server.register("r2").await;
     server.register("r3").await;
