@@ -120,6 +120,14 @@ pub struct Config {
     )]
     pub presence_ttl_ms: u64,
 
+    /// How long the message log may hold a small commit open for more messages, in
+    /// microseconds, while it is busy (it committed within the last 100 ms). A commit costs
+    /// about as much for one message as for dozens (its fsync, its pages, its hand-offs to the
+    /// database), so a busy server commits fewer, fuller batches; a quiet one never waits.
+    /// 0 commits at once.
+    #[arg(long, env = "HEARTH_COMMIT_LINGER_US", default_value_t = 2_000)]
+    pub commit_linger_us: u64,
+
     /// Folder holding the built site (the wasm bundle, CSS and public files).
     #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]
     pub site_root: String,

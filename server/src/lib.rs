@@ -200,7 +200,11 @@ pub async fn start(config: Config) -> Result<Server, Error> {
     let hub = Arc::new(Hub::default());
     let bus = Bus::start(store.clone(), hub.clone(), &config).await?;
     tokio::spawn(purge_expired(store.clone(), Arc::downgrade(&bus)));
-    let log = MessageLog::start(store.clone(), bus.clone());
+    let log = MessageLog::start(
+        store.clone(),
+        bus.clone(),
+        std::time::Duration::from_micros(config.commit_linger_us),
+    );
     // Several nodes share their counts through the bus instead.
     if !bus.is_cluster() {
         tokio::spawn(hub::announce_online_counts(

@@ -1,7 +1,8 @@
 //! The message log: stores every message, edit and deletion, then publishes it, in order.
 //!
 //! One task owns all writes of message content. It takes whatever is waiting (up to
-//! [`MAX_BATCH`]), stores runs of new messages in one transaction each (group commit: one fsync
+//! [`MAX_BATCH`]; while busy, waiting up to the configured linger for a small batch to fill),
+//! stores runs of new messages in one transaction each (group commit: one fsync
 //! for the run), applies edits and deletions one by one in between, publishes each through the
 //! bus, and only then acknowledges each sender. The database gives message ids and change
 //! numbers in commit order, and the bus delivers commits in that order (on every node, when
@@ -9,9 +10,11 @@
 //! id N" and "every change after number C" correct resume cursors.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use app::protocol::{ChatMessage, MessageKind, ServerFrame, User};
 use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
 
 use crate::bus::Bus;
 use crate::bus::wire::Item;
@@ -20,6 +23,9 @@ use crate::store::{Appended, Change, NewMessage, Refused, Store, is_duplicate, n
 
 /// Most writes taken at once; a run of new messages among them is one transaction.
 pub const MAX_BATCH: usize = 512;
+
+/// The log counts as busy (and a small batch may linger) this long after its last commit.
+const BUSY_FOR: Duration = Duration::from_millis(100);
 
 /// Why a write was not stored.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -55,10 +61,11 @@ pub struct MessageLog {
 }
 
 impl MessageLog {
-    /// Starts the writer task.
-    pub fn start(store: Store, bus: Arc<Bus>) -> Self {
+    /// Starts the writer task; while busy, a batch smaller than [`MAX_BATCH`] waits up to
+    /// `linger` for company before it is committed.
+    pub fn start(store: Store, bus: Arc<Bus>, linger: Duration) -> Self {
         let (writes, rx) = mpsc::channel(4 * MAX_BATCH);
-        tokio::spawn(Writer { store, bus }.run(rx));
+        tokio::spawn(Writer { store, bus, linger }.run(rx));
         MessageLog { writes }
     }
 
@@ -123,13 +130,25 @@ impl MessageLog {
 struct Writer {
     store: Store,
     bus: Arc<Bus>,
+    linger: Duration,
 }
 
 impl Writer {
     async fn run(mut self, mut rx: mpsc::Receiver<Write>) {
         let mut batch = Vec::with_capacity(MAX_BATCH);
         let mut run = Vec::with_capacity(MAX_BATCH);
+        let mut last_commit: Option<Instant> = None;
         while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
+            if last_commit.is_some_and(|at| at.elapsed() < BUSY_FOR) {
+                let until = Instant::now() + self.linger;
+                while batch.len() < MAX_BATCH {
+                    let room = MAX_BATCH - batch.len();
+                    match tokio::time::timeout_at(until, rx.recv_many(&mut batch, room)).await {
+                        Ok(n) if n > 0 => {}
+                        _ => break,
+                    }
+                }
+            }
             for write in batch.drain(..) {
                 match write {
                     Write::Append { message, done } => run.push((message, done)),
@@ -146,6 +165,7 @@ impl Writer {
                 }
             }
             self.append_run(&mut run).await;
+            last_commit = Some(Instant::now());
         }
     }
 
@@ -331,7 +351,7 @@ mod tests {
         let bus = Bus::start(store.clone(), Arc::new(Hub::default()), &config)
             .await
             .unwrap();
-        let log = MessageLog::start(store.clone(), bus);
+        let log = MessageLog::start(store.clone(), bus, Duration::ZERO);
 
         // Both are queued before the log's task runs (this runtime has one thread), so they
         // reach the database as one batch, which the message to the deleted room fails.
@@ -352,6 +372,56 @@ mod tests {
                 .collect::<Vec<_>>(),
             [(kept.id, "hi")]
         );
+        remove(store, path).await;
+    }
+
+    #[tokio::test]
+    async fn a_message_on_a_quiet_server_is_committed_at_once() {
+        let (store, path) = fresh_store("quiet").await;
+        let alice = store.create_user("alice", "x").await.unwrap().unwrap().user;
+        let config = crate::Config::new("127.0.0.1:0".parse().unwrap(), "unused");
+        let bus = Bus::start(store.clone(), Arc::new(Hub::default()), &config)
+            .await
+            .unwrap();
+        let log = MessageLog::start(store.clone(), bus, Duration::from_secs(60));
+
+        let sent = tokio::time::timeout(
+            Duration::from_secs(10),
+            log.append(LOBBY_ID, alice, MessageKind::Text, "hi".into()),
+        )
+        .await;
+
+        assert!(
+            sent.expect("not held for company").is_ok(),
+            "the message is stored"
+        );
+        remove(store, path).await;
+    }
+
+    #[tokio::test]
+    async fn while_busy_messages_sent_a_moment_apart_share_one_commit() {
+        let (store, path) = fresh_store("busy").await;
+        let alice = store.create_user("alice", "x").await.unwrap().unwrap().user;
+        let config = crate::Config::new("127.0.0.1:0".parse().unwrap(), "unused");
+        let bus = Bus::start(store.clone(), Arc::new(Hub::default()), &config)
+            .await
+            .unwrap();
+        let log = MessageLog::start(store.clone(), bus, Duration::from_millis(500));
+        let text = |t: &str| log.append(LOBBY_ID, alice.clone(), MessageKind::Text, t.into());
+        text("first").await.unwrap();
+
+        // The log has just committed, so the next message waits for company, which comes
+        // 50 ms later: both are stored by one commit (one time of sending, consecutive ids).
+        let second = text("second");
+        let third = async {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            text("third").await
+        };
+        let (second, third) = tokio::join!(second, third);
+        let (second, third) = (second.unwrap(), third.unwrap());
+
+        assert_eq!(second.sent_at, third.sent_at, "one commit");
+        assert_eq!(third.id, second.id + 1);
         remove(store, path).await;
     }
 }

@@ -64,7 +64,7 @@ pub enum Refused {
     Muted,
 }
 
-/// One message as the commit batch's trigger reads it: room, author, kind, body, word count and
+/// One message as SQLite's commit batch trigger reads it: room, author, kind, body, word count and
 /// nonce (migrations 0004, 0006 and 0008).
 pub(crate) type BatchRow<'m> = (i64, i64, &'static str, &'m str, i64, Option<&'m str>);
 

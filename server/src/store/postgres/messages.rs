@@ -3,7 +3,7 @@
 
 use crate::store::messages::*;
 use crate::store::search::count_words;
-use crate::store::{Result, json_array};
+use crate::store::Result;
 use app::protocol::{ChatMessage, MessageKind};
 
 use super::Postgres;
@@ -20,34 +20,41 @@ fn limit_of(limit: usize) -> i64 {
 }
 
 impl Postgres {
-    /// One call of `store_messages` (migrations 0001 and 0002), which does what SQLite's
-    /// trigger does and returns the ids and the batch's log position: one statement, one
-    /// transaction, one round trip.
+    /// One call of `store_messages` (migration 0003), which does what SQLite's trigger does
+    /// and returns the ids and the batch's log position: one statement, one transaction, one
+    /// round trip. The batch goes as one array per column, bound in binary.
     pub async fn append_messages(&self, batch: &[NewMessage], sent_at: i64) -> Result<Appended> {
         if batch.is_empty() {
             return Ok(Appended::default());
         }
-        let rows: Vec<BatchRow> = batch
-            .iter()
-            .map(|m| {
-                let words = match m.kind {
-                    MessageKind::Text => count_words(&m.text),
-                    _ => 0,
-                };
-                (
-                    m.room,
-                    m.author.id,
-                    kind_name(m.kind),
-                    m.text.as_str(),
-                    words,
-                    m.nonce.as_deref(),
-                )
-            })
-            .collect();
+        let mut rooms = Vec::with_capacity(batch.len());
+        let mut authors = Vec::with_capacity(batch.len());
+        let mut kinds = Vec::with_capacity(batch.len());
+        let mut bodies = Vec::with_capacity(batch.len());
+        let mut words = Vec::with_capacity(batch.len());
+        let mut nonces = Vec::with_capacity(batch.len());
+        for m in batch {
+            rooms.push(m.room);
+            authors.push(m.author.id);
+            kinds.push(kind_name(m.kind));
+            bodies.push(m.text.as_str());
+            words.push(match m.kind {
+                MessageKind::Text => count_words(&m.text),
+                _ => 0,
+            });
+            nonces.push(m.nonce.as_deref());
+        }
         let (position, ids) = sqlx::query_as::<_, (i64, Option<Vec<i64>>)>(
-            "SELECT log_position, ids FROM store_messages($1::jsonb, $2)",
+            "SELECT log_position, ids
+             FROM store_messages($1::bigint[], $2::bigint[], $3::text[], $4::text[],
+                                 $5::bigint[], $6::text[], $7)",
         )
-        .bind(json_array(&rows)?)
+        .bind(&rooms)
+        .bind(&authors)
+        .bind(&kinds)
+        .bind(&bodies)
+        .bind(&words)
+        .bind(&nonces)
         .bind(sent_at)
         .fetch_one(&self.pool)
         .await?;
