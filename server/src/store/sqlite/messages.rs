@@ -15,8 +15,8 @@ impl Sqlite {
     /// `message_batches` (migration 0004), whose trigger stores the messages and brings the
     /// running counts up to date: each room's text count and newest id, and each author's read
     /// mark, since posting in a room means having read it. In autocommit mode that statement is
-    /// one transaction. Two round trips to SQLite's thread in all (two thread switches each):
-    /// the batch, then its last id.
+    /// one transaction. One round trip to SQLite's thread (two thread switches) for the batch and
+    /// its last id.
     pub async fn append_messages(&self, batch: &[NewMessage], sent_at: i64) -> Result<Appended> {
         if batch.is_empty() {
             return Ok(Appended::default());
@@ -39,20 +39,17 @@ impl Sqlite {
             })
             .collect();
         let rows = json_array(&rows)?;
-        // Held for both statements, so that no other write comes between the batch and the
-        // reading of its ids. (The pool has this one connection: every write waits for it.)
-        let mut writer = self.writer.acquire().await?;
-        sqlx::query("INSERT INTO message_batches (rows, sent_at) VALUES (?1, ?2)")
-            .bind(rows)
-            .bind(sent_at)
-            .execute(&mut *writer)
-            .await?;
-        // AUTOINCREMENT gave the batch the ids after every id ever used, in array order: the
-        // run ending at the sequence's new value.
-        let (last,): (i64,) =
-            sqlx::query_as("SELECT seq FROM sqlite_sequence WHERE name = 'messages'")
-                .fetch_one(&mut *writer)
-                .await?;
+        // One round trip: the batch, then, in the same call to SQLite's thread, its last id. AUTOINCREMENT gave the batch the ids after
+        // every id ever used, in array order: the run ending at the sequence's new value. (The
+        // pool has one writer connection, so no other write comes between the two.)
+        let last: i64 = sqlx::query_scalar(
+            "INSERT INTO message_batches (rows, sent_at) VALUES (?1, ?2);
+             SELECT seq FROM sqlite_sequence WHERE name = 'messages'",
+        )
+        .bind(rows)
+        .bind(sent_at)
+        .fetch_one(&self.writer)
+        .await?;
         let first = last - batch.len() as i64 + 1;
         Ok(Appended {
             ids: (first..=last).collect(),
