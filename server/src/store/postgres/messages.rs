@@ -1,9 +1,9 @@
 //! Stored messages: appending in batches, edits and deletions that keep every earlier version,
 //! history pages, and catch-up after a reconnect. (PostgreSQL)
 
+use crate::store::Result;
 use crate::store::messages::*;
 use crate::store::search::count_words;
-use crate::store::Result;
 use app::protocol::{ChatMessage, MessageKind};
 
 use super::Postgres;
