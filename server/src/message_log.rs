@@ -336,6 +336,15 @@ mod tests {
     use crate::hub::Hub;
     use crate::store::test_support::{fresh_store, remove};
 
+    /// A message log on `store`, publishing to a hub of its own, lingering `linger` while busy.
+    async fn start_log(store: &Store, linger: Duration) -> MessageLog {
+        let config = crate::Config::new("127.0.0.1:0".parse().unwrap(), "unused");
+        let bus = Bus::start(store.clone(), Arc::new(Hub::default()), &config)
+            .await
+            .unwrap();
+        MessageLog::start(store.clone(), bus, linger)
+    }
+
     #[tokio::test]
     async fn a_message_to_a_room_just_deleted_does_not_sink_the_others_in_its_batch() {
         let (store, path) = fresh_store("log").await;
@@ -347,11 +356,7 @@ mod tests {
             .unwrap()
             .id;
         store.archive_room(chess).await.unwrap();
-        let config = crate::Config::new("127.0.0.1:0".parse().unwrap(), "unused");
-        let bus = Bus::start(store.clone(), Arc::new(Hub::default()), &config)
-            .await
-            .unwrap();
-        let log = MessageLog::start(store.clone(), bus, Duration::ZERO);
+        let log = start_log(&store, Duration::ZERO).await;
 
         // Both are queued before the log's task runs (this runtime has one thread), so they
         // reach the database as one batch, which the message to the deleted room fails.
@@ -379,11 +384,7 @@ mod tests {
     async fn a_message_on_a_quiet_server_is_committed_at_once() {
         let (store, path) = fresh_store("quiet").await;
         let alice = store.create_user("alice", "x").await.unwrap().unwrap().user;
-        let config = crate::Config::new("127.0.0.1:0".parse().unwrap(), "unused");
-        let bus = Bus::start(store.clone(), Arc::new(Hub::default()), &config)
-            .await
-            .unwrap();
-        let log = MessageLog::start(store.clone(), bus, Duration::from_secs(60));
+        let log = start_log(&store, Duration::from_secs(60)).await;
 
         let sent = tokio::time::timeout(
             Duration::from_secs(10),
@@ -402,11 +403,7 @@ mod tests {
     async fn while_busy_messages_sent_a_moment_apart_share_one_commit() {
         let (store, path) = fresh_store("busy").await;
         let alice = store.create_user("alice", "x").await.unwrap().unwrap().user;
-        let config = crate::Config::new("127.0.0.1:0".parse().unwrap(), "unused");
-        let bus = Bus::start(store.clone(), Arc::new(Hub::default()), &config)
-            .await
-            .unwrap();
-        let log = MessageLog::start(store.clone(), bus, Duration::from_millis(500));
+        let log = start_log(&store, Duration::from_millis(500)).await;
         let text = |t: &str| log.append(LOBBY_ID, alice.clone(), MessageKind::Text, t.into());
         text("first").await.unwrap();
 

@@ -13,6 +13,17 @@ pub struct NewMessage {
     pub nonce: Option<String>,
 }
 
+impl NewMessage {
+    /// The words it adds to its author's count (a review's figure): a text's words; a
+    /// membership notice's none.
+    pub fn words(&self) -> i64 {
+        match self.kind {
+            MessageKind::Text => crate::store::search::count_words(&self.text),
+            _ => 0,
+        }
+    }
+}
+
 /// What storing a batch of new messages gave it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Appended {
@@ -63,10 +74,6 @@ pub enum Refused {
     /// The author is muted there.
     Muted,
 }
-
-/// One message as SQLite's commit batch trigger reads it: room, author, kind, body, word count and
-/// nonce (migrations 0004, 0006 and 0008).
-pub(crate) type BatchRow<'m> = (i64, i64, &'static str, &'m str, i64, Option<&'m str>);
 
 /// Whether a failed batch statement says a message's nonce was used before (migration 0008).
 pub fn is_duplicate(error: &sqlx::Error) -> bool {

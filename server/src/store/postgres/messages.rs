@@ -4,7 +4,7 @@
 use crate::store::Result;
 use crate::store::messages::*;
 use crate::store::search::count_words;
-use app::protocol::{ChatMessage, MessageKind};
+use app::protocol::ChatMessage;
 
 use super::Postgres;
 
@@ -38,10 +38,7 @@ impl Postgres {
             authors.push(m.author.id);
             kinds.push(kind_name(m.kind));
             bodies.push(m.text.as_str());
-            words.push(match m.kind {
-                MessageKind::Text => count_words(&m.text),
-                _ => 0,
-            });
+            words.push(m.words());
             nonces.push(m.nonce.as_deref());
         }
         let (position, ids) = sqlx::query_as::<_, (i64, Option<Vec<i64>>)>(

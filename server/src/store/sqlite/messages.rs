@@ -4,9 +4,13 @@
 use crate::store::messages::*;
 use crate::store::search::count_words;
 use crate::store::{Result, json_array};
-use app::protocol::{ChatMessage, MessageKind};
+use app::protocol::ChatMessage;
 
 use super::Sqlite;
+
+/// One message as the commit batch's trigger reads it: room, author, kind, body, word count and
+/// nonce (migrations 0004, 0006 and 0008).
+type BatchRow<'m> = (i64, i64, &'static str, &'m str, i64, Option<&'m str>);
 
 impl Sqlite {
     /// Stores a batch in one transaction (one fsync for all) and returns their ids in order.
@@ -24,24 +28,21 @@ impl Sqlite {
         let rows: Vec<BatchRow> = batch
             .iter()
             .map(|m| {
-                let words = match m.kind {
-                    MessageKind::Text => count_words(&m.text),
-                    _ => 0,
-                };
                 (
                     m.room,
                     m.author.id,
                     kind_name(m.kind),
                     m.text.as_str(),
-                    words,
+                    m.words(),
                     m.nonce.as_deref(),
                 )
             })
             .collect();
         let rows = json_array(&rows)?;
-        // One round trip: the batch, then, in the same call to SQLite's thread, its last id. AUTOINCREMENT gave the batch the ids after
-        // every id ever used, in array order: the run ending at the sequence's new value. (The
-        // pool has one writer connection, so no other write comes between the two.)
+        // One round trip: the batch, then, in the same call to SQLite's thread on the same
+        // connection, its last id, so no other write comes between the two. AUTOINCREMENT gave
+        // the batch the ids after every id ever used, in array order: the run ending at the
+        // sequence's new value.
         let last: i64 = sqlx::query_scalar(
             "INSERT INTO message_batches (rows, sent_at) VALUES (?1, ?2);
              SELECT seq FROM sqlite_sequence WHERE name = 'messages'",
