@@ -19,7 +19,7 @@ use tokio::time::Instant;
 use crate::bus::Bus;
 use crate::bus::wire::Item;
 use crate::hub::encode;
-use crate::store::{Appended, Change, NewMessage, Refused, Store, is_duplicate, now_ms};
+use crate::store::{Appended, Change, Changed, NewMessage, Refused, Store, is_duplicate, now_ms};
 
 /// Most writes taken at once; a run of new messages among them is one transaction.
 pub const MAX_BATCH: usize = 512;
@@ -262,7 +262,10 @@ impl Writer {
             .change_message(message, by, &change, now_ms())
             .await
         {
-            Ok(Some(changed)) => {
+            Ok(Some(Changed {
+                message: changed,
+                position,
+            })) => {
                 let item = Item {
                     room: changed.room,
                     id: changed.id,
@@ -271,8 +274,6 @@ impl Writer {
                 let frame = encode(&ServerFrame::MessageChanged {
                     message: changed.clone(),
                 });
-                // A change's log position is its number (PostgreSQL's log, migration 0002).
-                let position = self.store.is_shared().then_some(changed.change);
                 self.bus.log(position, vec![(item, frame)]);
                 Ok(changed)
             }

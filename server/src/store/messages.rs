@@ -34,6 +34,17 @@ pub struct Appended {
     pub position: Option<i64>,
 }
 
+/// A message's new state after an edit or a deletion, and the change's position in the
+/// cluster's log.
+#[derive(Clone, Debug)]
+pub struct Changed {
+    /// Its `change` is the number the change was given.
+    pub message: ChatMessage,
+    /// On PostgreSQL, the change's number (its place in the log, migration 0002); SQLite serves
+    /// one node and keeps no log.
+    pub position: Option<i64>,
+}
+
 /// Where the cluster's log stands.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct LogHead {

@@ -27,7 +27,7 @@ use futures::future::Either;
 
 pub use feedback::{Feedback, FeedbackItem, FeedbackTarget, Grade, ReviewEntry};
 pub use messages::{
-    Appended, Change, LogHead, LogTail, NewMessage, Refused, is_duplicate, only_for,
+    Appended, Change, Changed, LogHead, LogTail, NewMessage, Refused, is_duplicate, only_for,
 };
 pub use review::{ReviewRoom, ReviewedMessage, Selection, StudentFigures, Version};
 pub use rights::MessageFacts;
@@ -314,9 +314,10 @@ operations! {
     /// Edits or deletes message `id`, made by `by` at `at`, as the next change number (above
     /// every earlier one; on PostgreSQL, the change's position in the cluster's log): the
     /// replaced text is kept in `message_versions`, the message keeps only its current text
-    /// (none once deleted). Returns the message's new state, its `change` the number given;
-    /// `None` if it does not exist or is deleted already (no number is used up then).
-    async fn change_message(&self, id: i64, by: i64, change: &Change, at: i64) -> Result<Option<ChatMessage>>;
+    /// (none once deleted). Returns the message's new state, its `change` the number given,
+    /// and the change's position in the log; `None` if it does not exist or is deleted already
+    /// (no number is used up then).
+    async fn change_message(&self, id: i64, by: i64, change: &Change, at: i64) -> Result<Option<Changed>>;
 
     /// The newest change number given so far (0 if no message was ever changed).
     async fn latest_change(&self) -> Result<i64>;

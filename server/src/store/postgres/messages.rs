@@ -146,7 +146,7 @@ impl Postgres {
         by: i64,
         change: &Change,
         at: i64,
-    ) -> Result<Option<ChatMessage>> {
+    ) -> Result<Option<Changed>> {
         let mut tx = self.pool.begin().await?;
         sqlx::query("SELECT pg_advisory_xact_lock(4732001)")
             .execute(&mut *tx)
@@ -197,7 +197,10 @@ impl Postgres {
             return Ok(None);
         };
         tx.commit().await?;
-        Ok(Some(message(row)))
+        Ok(Some(Changed {
+            message: message(row),
+            position: Some(number),
+        }))
     }
 
     /// One statement: one snapshot.

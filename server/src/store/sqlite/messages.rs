@@ -130,7 +130,7 @@ impl Sqlite {
         by: i64,
         change: &Change,
         at: i64,
-    ) -> Result<Option<ChatMessage>> {
+    ) -> Result<Option<Changed>> {
         let mut tx = self.writer.begin().await?;
         let number = sqlx::query_scalar::<_, i64>(
             "UPDATE change_numbers SET last = last + 1 RETURNING last",
@@ -189,9 +189,12 @@ impl Sqlite {
             .await?;
         tx.commit().await?;
         // Broadcast to the whole room: the marker is not everyone's to see.
-        Ok(Some(ChatMessage {
-            feedback: false,
-            ..message(row)
+        Ok(Some(Changed {
+            message: ChatMessage {
+                feedback: false,
+                ..message(row)
+            },
+            position: None,
         }))
     }
 
