@@ -37,7 +37,8 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
-    provide_context(chat::state::Chat::new());
+    let chat = chat::state::Chat::new();
+    provide_context(chat);
     // Lets tests (and curious people) know the page is interactive.
     Effect::new(move |_| {
         if let Some(body) = document().body() {
@@ -46,7 +47,7 @@ pub fn App() -> impl IntoView {
     });
     view! {
         <Stylesheet id="leptos" href="/pkg/hearth.css"/>
-        <Title text="Hearth"/>
+        <Title text=move || chat.rooms.with(|rooms| chat::title::page_title(rooms))/>
         <Router>
             <Routes fallback=|| view! { <p class="missing">"Page not found."</p> }>
                 <Route path=path!("/login") view=LoginPage/>

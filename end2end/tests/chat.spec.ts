@@ -63,7 +63,7 @@ test("people see each other go online and offline", async ({ browser }) => {
   await b.context.close();
 });
 
-test("a private message waits for an offline person and shows an unread count", async ({ browser }) => {
+test("a private message waits for an offline person and shows an unread count, in the sidebar and the title", async ({ browser }) => {
   const alice = uniqueName("alice");
   const bob = uniqueName("bob");
   const eve = uniqueName("eve");
@@ -84,15 +84,19 @@ test("a private message waits for an offline person and shows an unread count", 
     .getByRole("navigation", { name: "Direct messages" })
     .getByRole("link", { name: alice });
   await expect(conversation).toHaveText(new RegExp(`${alice}\\s*2`));
+  // The tab's title says so too, and is plain again once they are read.
+  await expect(back.page).toHaveTitle("(2) Hearth");
   await conversation.click();
   await expect(messages(back.page).filter({ hasText: "Bring the slides" })).toBeVisible();
   await expect(conversation).toHaveText(new RegExp(`^\\s*${alice}\\s*$`));
+  await expect(back.page).toHaveTitle("Hearth");
 
   // Live now: a reply arrives at once, and the sender's other room shows its count.
   await a.page.getByRole("navigation", { name: "Rooms" }).getByRole("link", { name: "lobby" }).click();
   await send(back.page, "Yes, see you there");
   const fromBob = a.page.getByRole("navigation", { name: "Direct messages" }).getByRole("link", { name: bob });
   await expect(fromBob).toHaveText(new RegExp(`${bob}\\s*1`));
+  await expect(a.page).toHaveTitle("(1) Hearth");
 
   // Eve has no such conversation.
   await expect(e.page.getByRole("navigation", { name: "Direct messages" }).getByRole("link")).toHaveCount(0);

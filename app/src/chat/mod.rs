@@ -7,6 +7,7 @@ mod message;
 mod room;
 mod sidebar;
 pub mod state;
+pub mod title;
 
 use leptos::prelude::*;
 use leptos_router::hooks::{use_navigate, use_params_map};
