@@ -495,6 +495,6 @@ impl Default for Chat {
 mod frames;
 mod outbox;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 pub use outbox::{Delivery, Outgoing};

@@ -1,13 +1,14 @@
 //! The page's title: "Hearth", or with messages waiting, their number first: "(3) Hearth", so
 //! that a tab in the background shows there is something to read.
 
-use crate::protocol::{RoomKind, RoomSummary};
+use crate::protocol::RoomSummary;
 
-/// Unread messages in the rooms and conversations the person is in.
-pub fn unread_total(rooms: &[RoomSummary]) -> u32 {
+/// Unread messages in the rooms and conversations the person is in (a conversation is one
+/// they are in, as for every other use of `joined`).
+fn unread_total(rooms: &[RoomSummary]) -> u32 {
     rooms
         .iter()
-        .filter(|r| r.joined || r.kind == RoomKind::Direct)
+        .filter(|r| r.joined)
         .map(|r| r.unread)
         .fold(0, u32::saturating_add)
 }
@@ -22,37 +23,25 @@ pub fn page_title(rooms: &[RoomSummary]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::Visibility;
-
-    fn room(id: i64, kind: RoomKind, joined: bool, unread: u32) -> RoomSummary {
-        RoomSummary {
-            id,
-            name: format!("r{id}"),
-            kind,
-            visibility: Visibility::Public,
-            created_by: None,
-            joined,
-            unread,
-            latest: 0,
-            last_read: 0,
-            online: 0,
-            muted_until: None,
-        }
-    }
+    use crate::chat::state::tests::room;
+    use crate::protocol::RoomKind;
 
     #[test]
     fn the_title_is_the_name_alone_when_nothing_is_unread() {
         assert_eq!(page_title(&[]), "Hearth");
-        assert_eq!(page_title(&[room(1, RoomKind::Room, true, 0)]), "Hearth");
+        assert_eq!(page_title(&[room(1, "lobby", true, 0)]), "Hearth");
     }
 
     #[test]
     fn the_title_counts_unread_messages_of_joined_rooms_and_conversations() {
         let rooms = [
-            room(1, RoomKind::Room, true, 2),
-            room(2, RoomKind::Direct, true, 1),
+            room(1, "lobby", true, 2),
+            RoomSummary {
+                kind: RoomKind::Direct,
+                ..room(2, "bob", true, 1)
+            },
             // A room the person could join is not theirs to read.
-            room(3, RoomKind::Room, false, 5),
+            room(3, "chess", false, 5),
         ];
         assert_eq!(page_title(&rooms), "(3) Hearth");
     }

@@ -8,7 +8,8 @@ const BOB: i64 = 2;
 /// 14:05 UTC on 1 January 2100: a mute still ahead, shown in the tests' UTC clock.
 const FAR_1405: i64 = 4_102_444_800_000 + (14 * 60 + 5) * 60_000;
 
-fn room(id: i64, name: &str, joined: bool, unread: u32) -> RoomSummary {
+/// A named room as the sidebar lists it (the title's tests use it too).
+pub(crate) fn room(id: i64, name: &str, joined: bool, unread: u32) -> RoomSummary {
     RoomSummary {
         id,
         name: name.into(),
