@@ -7,6 +7,7 @@ pub mod chat;
 pub mod names;
 pub mod pages;
 pub mod protocol;
+pub mod search;
 
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};

@@ -15,6 +15,9 @@ pub const MAX_FRAME_BYTES: usize = 64 * 1024;
 /// Messages per history page.
 pub const HISTORY_PAGE: usize = 50;
 
+/// Found messages per page of search results.
+pub const SEARCH_PAGE: usize = 20;
+
 /// People per page of `members` and `list_users` replies (a school's lobby holds thousands):
 /// `more` says whether another page follows, which `more_members` / `more_users` ask for.
 pub const PEOPLE_PAGE: usize = 200;
@@ -289,6 +292,27 @@ pub enum ClientFrame {
         #[serde(default)]
         before: Option<i64>,
     },
+    /// The messages of `room` around message `message` (a search result): up to half a
+    /// [`HISTORY_PAGE`] before it, and it with those after it. Answered by `history_around`.
+    HistoryAround {
+        room: i64,
+        message: i64,
+    },
+    /// A page of up to [`HISTORY_PAGE`] messages newer than `after`, oldest first: scrolling
+    /// down from a page fetched around a message. Answered by `history_newer`.
+    HistoryNewer {
+        room: i64,
+        after: i64,
+    },
+    /// Messages of every room and conversation this user may read whose current text holds
+    /// every word of `query` (ignoring case; Chinese needs no spaces: a run of characters is
+    /// found inside longer text), newest first, a page of [`SEARCH_PAGE`]; `before` asks for
+    /// the page after the one ending with that message. Answered by `search_results`.
+    Search {
+        query: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        before: Option<i64>,
+    },
     /// Who belongs to `room` and who of them is online. From then on this connection hears
     /// `presence` for the members of `room` (and no other room's) until it asks for another.
     Members {
@@ -405,6 +429,37 @@ pub enum ServerFrame {
         messages: Vec<ChatMessage>,
         /// Whether older messages exist before the first one in `messages`.
         has_more: bool,
+    },
+    /// Reply to `history_around`: the messages of `room` around `message`, oldest first.
+    HistoryAround {
+        room: i64,
+        message: i64,
+        messages: Vec<ChatMessage>,
+        /// Whether older messages exist before the first one in `messages`.
+        has_more: bool,
+        /// Whether newer messages exist after the last one in `messages`.
+        has_newer: bool,
+    },
+    /// Reply to `history_newer`: the messages of `room` after `after`, oldest first.
+    HistoryNewer {
+        room: i64,
+        after: i64,
+        messages: Vec<ChatMessage>,
+        /// Whether newer messages exist after the last one in `messages`.
+        has_newer: bool,
+    },
+    /// Reply to `search`: the messages found, newest first, with the rooms they are in as this
+    /// user would list them (a public room they have not joined has `joined: false`).
+    SearchResults {
+        /// The query asked, as sent: a client that asked again since drops an older answer.
+        query: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        before: Option<i64>,
+        messages: Vec<ChatMessage>,
+        rooms: Vec<RoomSummary>,
+        /// Another page follows (`search` with `before` the last message's id).
+        #[serde(default, skip_serializing_if = "is_default")]
+        more: bool,
     },
     Members {
         room: i64,

@@ -13,11 +13,12 @@
 //! - Posting and editing need a stored membership and no running mute.
 //! - A moderator acts on people below them in that room: administrator over teacher over owner
 //!   over member.
+//! - A search looks in the rooms one may see, and nowhere else.
 //! - Teachers and the administrator review rooms (every version, deleted text, exports,
 //!   feedback and grades): named rooms of any visibility, archived ones included; direct
 //!   conversations only when the server runs with `--review-direct-messages`.
 
-use app::protocol::{ErrorCode, LOBBY_ID, Role, RoomKind, Visibility};
+use app::protocol::{ErrorCode, LOBBY_ID, Role, RoomKind, RoomSummary, Visibility};
 
 use crate::store::RoomRow;
 
@@ -105,6 +106,12 @@ fn forbidden(message: &'static str) -> Denial {
 pub fn can_see(who: &Standing, room: &RoomRow) -> bool {
     !room.archived
         && (who.member || (room.kind == RoomKind::Room && room.visibility == Visibility::Public))
+}
+
+/// Whether a person's search may look in `room`, a room of their sidebar or of the rooms they
+/// may browse (neither lists an archived room): the rooms they may see, as [`can_see`] says.
+pub fn can_search(room: &RoomSummary) -> bool {
+    room.joined || (room.kind == RoomKind::Room && room.visibility == Visibility::Public)
 }
 
 /// Whether `who` moderates `room` (owner, teacher or administrator of a named room they see).

@@ -29,6 +29,37 @@ pub(crate) fn clock(ms: i64) -> String {
     }
 }
 
+/// "2026-12-03 14:05" in the reader's local time (UTC when rendered on the server or in
+/// tests).
+pub(crate) fn date_time(ms: i64) -> String {
+    #[cfg(feature = "hydrate")]
+    {
+        let date = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(ms as f64));
+        format!(
+            "{}-{:02}-{:02} {}",
+            date.get_full_year(),
+            date.get_month() + 1,
+            date.get_date(),
+            clock(ms)
+        )
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        // Days since 1970-01-01 to a civil date (Howard Hinnant's algorithm).
+        let days = ms.div_euclid(86_400_000);
+        let z = days + 719_468;
+        let era = z.div_euclid(146_097);
+        let doe = z - era * 146_097;
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        let mp = (5 * doy + 2) / 153;
+        let day = doy - (153 * mp + 2) / 5 + 1;
+        let month = if mp < 10 { mp + 3 } else { mp - 9 };
+        let year = yoe + era * 400 + i64::from(month <= 2);
+        format!("{year}-{month:02}-{day:02} {}", clock(ms))
+    }
+}
+
 /// "14:05:07" in the reader's local time (UTC when rendered on the server or in tests).
 pub(crate) fn clock_seconds(ms: i64) -> String {
     #[cfg(feature = "hydrate")]
@@ -89,7 +120,7 @@ pub(super) fn MessageRow(
     let by = matches!(kind, MessageKind::Added | MessageKind::Removed)
         .then(|| view! { " " <span class="author">{text}</span> });
     view! {
-        <li class="notice-row">
+        <li class="notice-row" id=format!("message-{id}")>
             <span class="author">{author.name}</span>
             " "
             {verb}
@@ -240,7 +271,7 @@ fn TextRow(
     };
 
     view! {
-        <li class="message" class:mine=mine>
+        <li class="message" class:mine=mine id=format!("message-{id}")>
             <div class="meta">
                 <span class="author">{author.name}</span>
                 " "

@@ -5,6 +5,7 @@ mod connection;
 mod members;
 mod message;
 mod room;
+mod search;
 mod sidebar;
 pub mod state;
 pub mod title;
@@ -15,6 +16,7 @@ use leptos_router::hooks::{use_navigate, use_params_map};
 use crate::protocol::{LOBBY_ID, Role};
 use members::Members;
 use room::RoomView;
+use search::{SearchBox, SearchResults};
 use sidebar::Sidebar;
 use state::{Chat, Status};
 
@@ -93,6 +95,7 @@ pub fn ChatPage() -> impl IntoView {
             <header class="topbar">
                 <span class="brand">"Hearth"</span>
                 <span class="status" role="status">{move || chat.status.get().text()}</span>
+                <SearchBox/>
                 <span class="whoami">{move || chat.me.get().map(|u| u.name)}</span>
                 // The review, feedback, administration and account pages are server-rendered:
                 // leave the app for them.
@@ -128,6 +131,7 @@ pub fn ChatPage() -> impl IntoView {
                     <button type="submit">"Sign out"</button>
                 </form>
             </header>
+            <SearchResults/>
             {move || {
                 chat.notice
                     .get()

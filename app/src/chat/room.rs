@@ -225,10 +225,12 @@ fn MessageLog(room: Memo<i64>) -> impl IntoView {
     let messages = move || {
         chat.logs.with(|logs| {
             logs.get(&room.get())
-                .map(|log| log.messages.clone())
+                .map(|log| log.visible().to_vec())
                 .unwrap_or_default()
         })
     };
+    // A window around a found message, not joined up with the newest yet.
+    let newer_gap = Memo::new(move |_| chat.has_newer_gap(room.get()));
     let has_more = move || {
         chat.logs
             .with(|logs| logs.get(&room.get()).is_some_and(|log| log.has_more))
@@ -265,6 +267,16 @@ fn MessageLog(room: Memo<i64>) -> impl IntoView {
     // come back yet): after the log, as this user's own.
     let outgoing = Memo::new(move |_| chat.outgoing(room.get()));
 
+    // Sending a message follows the newest again (from a window too: posting goes back to it).
+    let written = StoredValue::new(0usize);
+    Effect::new(move |_| {
+        let now = outgoing.with(Vec::len);
+        if now > written.get_value() {
+            at_bottom.set(true);
+        }
+        written.set_value(now);
+    });
+
     // After messages are added: keep an older page from moving the view, or follow the newest.
     let count = Memo::new(move |_| {
         chat.logs
@@ -285,7 +297,7 @@ fn MessageLog(room: Memo<i64>) -> impl IntoView {
                 if let Some(before) = anchor.get_value() {
                     anchor.set_value(None);
                     el.set_scroll_top(el.scroll_top() + el.scroll_height() - before);
-                } else if at_bottom.get_untracked() {
+                } else if at_bottom.get_untracked() && !newer_gap.get_untracked() {
                     el.set_scroll_top(el.scroll_height());
                 }
             },
@@ -304,8 +316,14 @@ fn MessageLog(room: Memo<i64>) -> impl IntoView {
             let moved_up = top < last_top.get_value();
             last_top.set_value(top);
             let near_bottom = distance_from_bottom(&el) <= BOTTOM_SLACK;
+            // The bottom of a window is not the newest message: reaching it fetches the next
+            // page instead of following.
+            let gap = newer_gap.get_untracked();
             if moved_up || near_bottom {
-                at_bottom.set(near_bottom);
+                at_bottom.set(near_bottom && !gap);
+            }
+            if near_bottom && gap {
+                chat.load_newer(room.get_untracked());
             }
             if el.scroll_top() <= TOP_SLACK && has_more() && anchor.get_value().is_none() {
                 anchor.set_value(Some(el.scroll_height()));
@@ -314,7 +332,44 @@ fn MessageLog(room: Memo<i64>) -> impl IntoView {
         }
     };
 
+    // A message chosen among search results: once shown, scroll it to the middle and mark it.
+    Effect::new(move |_| {
+        let Some(id) = chat.found.get() else {
+            return;
+        };
+        let shown = chat.logs.with(|logs| {
+            logs.get(&room.get())
+                .is_some_and(|log| log.visible().iter().any(|m| m.id == id))
+        });
+        if !shown {
+            return;
+        }
+        chat.found.set(None);
+        at_bottom.set(false);
+        #[cfg(feature = "hydrate")]
+        set_timeout(
+            move || {
+                use wasm_bindgen::JsCast;
+                at_bottom.set(false);
+                let (Some(log), Some(row)) = (
+                    log_ref.get_untracked(),
+                    document()
+                        .get_element_by_id(&format!("message-{id}"))
+                        .and_then(|el| el.dyn_into::<web_sys::HtmlElement>().ok()),
+                ) else {
+                    return;
+                };
+                let _ = row.set_attribute("data-found", "");
+                log.set_scroll_top(
+                    row.offset_top() - (log.client_height() - row.offset_height()) / 2,
+                );
+            },
+            std::time::Duration::ZERO,
+        );
+    });
+
     let jump = move |_| {
+        chat.jump_to_newest(room.get_untracked());
         at_bottom.set(true);
         #[cfg(feature = "hydrate")]
         if let Some(el) = log_ref.get_untracked() {
@@ -340,8 +395,13 @@ fn MessageLog(room: Memo<i64>) -> impl IntoView {
                         children=move |entry| view! { <OutgoingRow entry/> }
                     />
                 </ol>
+                <Show when=move || newer_gap.get()>
+                    <button type="button" class="newer" on:click=move |_| chat.load_newer(room.get_untracked())>
+                        "Newer messages"
+                    </button>
+                </Show>
             </div>
-            <Show when=move || !at_bottom.get()>
+            <Show when=move || !at_bottom.get() || newer_gap.get()>
                 <button type="button" class="jump" on:click=jump>
                     "Jump to newest"
                 </button>
@@ -436,6 +496,8 @@ fn Composer(room: Memo<i64>) -> impl IntoView {
             return;
         }
         text.set(String::new());
+        // Posting from a window around a found message goes back to the newest.
+        chat.jump_to_newest(room.get_untracked());
         chat.post(room.get_untracked(), body);
     };
 

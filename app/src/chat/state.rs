@@ -11,7 +11,7 @@ use leptos::prelude::*;
 
 use crate::names::check_feedback;
 use crate::protocol::{
-    ChatMessage, ClientFrame, LOBBY_ID, MUTED_INDEFINITELY, Role, RoomKind, RoomSummary, User,
+    ClientFrame, LOBBY_ID, MUTED_INDEFINITELY, Role, RoomKind, RoomSummary, User,
 };
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -37,81 +37,6 @@ impl Status {
             }
             Status::SignedOut => "Your session has ended; going to the sign-in page…",
         }
-    }
-}
-
-/// The messages of one room the client has, sorted by id, without duplicates.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct RoomLog {
-    pub messages: Vec<ChatMessage>,
-    /// Whether older messages exist before the first one here.
-    pub has_more: bool,
-    /// Whether the newest page has been fetched.
-    pub loaded: bool,
-    /// An older page has been asked for and not arrived yet.
-    pub loading_older: bool,
-    /// What is held here may not join up with the room's newest messages (more was missed than
-    /// a reconnect replays, or a room seen only as a preview): the next newest page drops what
-    /// is older than it instead of merging with it.
-    pub gap: bool,
-}
-
-impl RoomLog {
-    /// Inserts in id order, or refreshes the copy here if this one carries a newer change (a
-    /// page fetched after an edit); false if nothing changed.
-    ///
-    /// The feedback marker only ever appears: room-wide edits and deletions never carry it, so
-    /// a newer copy keeps the one held, and a copy that has it (a page fetched after feedback
-    /// was given) marks the one held even without a newer change.
-    pub fn insert(&mut self, message: ChatMessage) -> bool {
-        match self.messages.binary_search_by_key(&message.id, |m| m.id) {
-            Ok(at) => {
-                let held = &mut self.messages[at];
-                if message.change > held.change {
-                    let feedback = held.feedback || message.feedback;
-                    *held = ChatMessage {
-                        feedback,
-                        ..message
-                    };
-                    true
-                } else if message.feedback && !held.feedback {
-                    held.feedback = true;
-                    true
-                } else {
-                    false
-                }
-            }
-            Err(at) => {
-                self.messages.insert(at, message);
-                true
-            }
-        }
-    }
-
-    /// Marks message `id` as having feedback; false if it is not here or was marked already.
-    pub fn mark_feedback(&mut self, id: i64) -> bool {
-        match self.messages.binary_search_by_key(&id, |m| m.id) {
-            Ok(at) if !self.messages[at].feedback => {
-                self.messages[at].feedback = true;
-                true
-            }
-            _ => false,
-        }
-    }
-
-    pub fn get(&self, id: i64) -> Option<&ChatMessage> {
-        self.messages
-            .binary_search_by_key(&id, |m| m.id)
-            .ok()
-            .map(|at| &self.messages[at])
-    }
-
-    pub fn oldest(&self) -> Option<i64> {
-        self.messages.first().map(|m| m.id)
-    }
-
-    pub fn newest(&self) -> Option<i64> {
-        self.messages.last().map(|m| m.id)
     }
 }
 
@@ -188,6 +113,10 @@ pub struct Chat {
     pub go_to: RwSignal<Option<String>>,
     /// A room this tab asked to create or a person it asked to talk to: open it when it appears.
     pub awaiting: RwSignal<Option<String>>,
+    /// The last search and its results (see `search.rs`).
+    pub search: RwSignal<Search>,
+    /// A message chosen among search results: the room's log scrolls to it and marks it.
+    pub found: RwSignal<Option<i64>>,
     /// The change cursor: the welcome's `changes`, raised by every live `message_changed`.
     /// A reconnect sends it, and the server replays the edits and deletions made since.
     pub changes: StoredValue<i64>,
@@ -239,6 +168,8 @@ impl Chat {
             outbox: RwSignal::new(Vec::new()),
             go_to: RwSignal::new(None),
             awaiting: RwSignal::new(None),
+            search: RwSignal::new(Search::default()),
+            found: RwSignal::new(None),
             changes: StoredValue::new(0),
             resume: StoredValue::new(None),
             sender: StoredValue::new(None),
@@ -443,6 +374,9 @@ impl Chat {
     /// welcome (the server stores a nonce once).
     pub fn disconnected(&self) {
         self.status.set(Status::Reconnecting);
+        if self.search.with_untracked(|s| s.loading) {
+            self.search_failed("The connection dropped; search again once reconnected.".into());
+        }
         if self.feedback_pending.get_untracked().is_some() {
             self.feedback_pending.set(None);
             self.feedback_error
@@ -493,8 +427,12 @@ impl Default for Chat {
 }
 
 mod frames;
+mod log;
 mod outbox;
+mod search;
 #[cfg(test)]
 pub(crate) mod tests;
 
+pub use log::RoomLog;
 pub use outbox::{Delivery, Outgoing};
+pub use search::Search;

@@ -172,6 +172,37 @@ pub async fn history(state: &AppState, client: &Client, room: i64, before: Optio
     }))
 }
 
+/// The messages of `room` around `message`: half a page before it, and it with those after.
+pub async fn history_around(state: &AppState, client: &Client, room: i64, message: i64) -> Outcome {
+    let (standing, _) = allowed(state, client, room, Action::Read).await?;
+    let half = HISTORY_PAGE / 2;
+    let (mut messages, has_more) = state.store.history(room, Some(message), half).await?;
+    let (newer, has_newer) = state
+        .store
+        .history_after(room, message.saturating_sub(1), HISTORY_PAGE - half)
+        .await?;
+    messages.extend(newer);
+    Ok(Some(ServerFrame::HistoryAround {
+        room,
+        message,
+        messages: only_for(messages, client.me.id, standing.role.is_staff()),
+        has_more,
+        has_newer,
+    }))
+}
+
+/// A page of `room`'s messages after `after`.
+pub async fn history_newer(state: &AppState, client: &Client, room: i64, after: i64) -> Outcome {
+    let (standing, _) = allowed(state, client, room, Action::Read).await?;
+    let (messages, has_newer) = state.store.history_after(room, after, HISTORY_PAGE).await?;
+    Ok(Some(ServerFrame::HistoryNewer {
+        room,
+        after,
+        messages: only_for(messages, client.me.id, standing.role.is_staff()),
+        has_newer,
+    }))
+}
+
 pub async fn mark_read(state: &AppState, client: &Client, room: i64, message: i64) -> Outcome {
     if !state.bus.hub().is_subscribed(client.conn, room) {
         return Ok(None); // nothing to mark outside one's rooms

@@ -1,12 +1,13 @@
 //! What a signed-in client can ask for over its socket. Each command checks its input, asks
 //! the policy (`crate::policy`) whether this person may do it, changes storage, and announces
 //! the change through the hub. By concern: `messages` (post, edit, delete, history, read
-//! marks), `rooms` (create, rename, archive, join, leave, conversations, listings) and
-//! `moderation` (add and remove members, mute).
+//! marks), `rooms` (create, rename, archive, join, leave, conversations, listings),
+//! `moderation` (add and remove members, mute) and `search` (messages across rooms).
 
 mod messages;
 mod moderation;
 mod rooms;
+mod search;
 
 use app::protocol::{ClientFrame, ErrorCode, ServerFrame, User, muted_notice};
 
@@ -128,6 +129,13 @@ pub async fn run(state: &AppState, client: &Client, frame: ClientFrame) -> Outco
         ClientFrame::History { room, before } => {
             messages::history(state, client, room, before).await
         }
+        ClientFrame::HistoryAround { room, message } => {
+            messages::history_around(state, client, room, message).await
+        }
+        ClientFrame::HistoryNewer { room, after } => {
+            messages::history_newer(state, client, room, after).await
+        }
+        ClientFrame::Search { query, before } => search::search(state, client, query, before).await,
         ClientFrame::MarkRead { room, message } => {
             messages::mark_read(state, client, room, message).await
         }

@@ -130,6 +130,16 @@ pub(crate) fn kind_of(kind: &str, body: &str) -> MessageKind {
     }
 }
 
+/// The columns of a [`Row`], from `messages m` and its author `users u`.
+macro_rules! message_columns {
+    () => {
+        "m.id, m.room_id, u.id, u.username, m.kind, m.body, m.sent_at,
+         m.edited_at, m.deleted_at IS NOT NULL, m.changed,
+         EXISTS (SELECT 1 FROM feedback f WHERE f.message_id = m.id)"
+    };
+}
+pub(crate) use message_columns;
+
 pub(crate) type Row = (
     i64,
     i64,
@@ -146,11 +156,11 @@ pub(crate) type Row = (
 
 /// `feedback`: whether a teacher gave feedback on the message; callers pass it on only to
 /// those who may know ([`only_for`]).
-pub(crate) const SELECT: &str =
-    "SELECT m.id, m.room_id, u.id, u.username, m.kind, m.body, m.sent_at,
-                             m.edited_at, m.deleted_at IS NOT NULL, m.changed,
-                             EXISTS (SELECT 1 FROM feedback f WHERE f.message_id = m.id)
-                      FROM messages m JOIN users u ON u.id = m.author_id";
+pub(crate) const SELECT: &str = concat!(
+    "SELECT ",
+    message_columns!(),
+    " FROM messages m JOIN users u ON u.id = m.author_id"
+);
 
 /// `messages` as `reader` may see them: the feedback marker stays on their own messages only
 /// (teachers, `staff`, see it on every message).

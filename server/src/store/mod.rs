@@ -333,6 +333,15 @@ operations! {
     /// whether older ones exist.
     async fn history(&self, room: i64, before: Option<i64>, limit: usize) -> Result<(Vec<ChatMessage>, bool)>;
 
+    /// Up to `limit` messages of `room` newer than `after`, oldest first, and whether newer
+    /// ones follow.
+    async fn history_after(&self, room: i64, after: i64, limit: usize) -> Result<(Vec<ChatMessage>, bool)>;
+
+    /// Up to `limit` text messages, not deleted, of `rooms` whose current text holds every one
+    /// of `words` (ignoring case), older than message `before`, newest first, and whether more
+    /// follow. Earlier versions are never searched: they are for reviewers only.
+    async fn search_messages(&self, rooms: &[i64], words: &[String], before: Option<i64>, limit: usize) -> Result<(Vec<ChatMessage>, bool)>;
+
     /// Messages after `after` in the rooms `user` belongs to, oldest first: what a reconnecting
     /// client missed.
     async fn missed(&self, user: i64, after: i64, limit: usize) -> Result<Vec<ChatMessage>>;

@@ -21,6 +21,7 @@ mod presence;
 mod private_rooms;
 mod review;
 mod rooms;
+mod search;
 mod sessions;
 mod slow_clients;
 mod support;

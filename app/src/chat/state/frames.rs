@@ -133,6 +133,34 @@ impl Chat {
                     self.mark_read(room);
                 }
             }
+            ServerFrame::HistoryAround {
+                room,
+                messages,
+                has_more,
+                has_newer,
+                ..
+            } => self.logs.update(|logs| {
+                logs.entry(room)
+                    .or_default()
+                    .merge_around(messages, has_more, has_newer);
+            }),
+            ServerFrame::HistoryNewer {
+                room,
+                after,
+                messages,
+                has_newer,
+            } => self.logs.update(|logs| {
+                if let Some(log) = logs.get_mut(&room) {
+                    log.merge_newer(after, messages, has_newer);
+                }
+            }),
+            ServerFrame::SearchResults {
+                query,
+                before,
+                messages,
+                rooms,
+                more,
+            } => self.found_messages(query, before, messages, rooms, more),
             ServerFrame::Members {
                 room,
                 members,
@@ -305,6 +333,10 @@ impl Chat {
                     && self.vanished(room)
                 {
                     self.leave_vanished_room(room, None);
+                } else if room.is_none() && self.search.with_untracked(|s| s.loading) {
+                    // The refusal of this tab's search (errors do not say which command they
+                    // answer; a search is the one waiting on a reply).
+                    self.search_failed(message);
                 } else {
                     self.awaiting.set(None);
                     // Possibly the refusal of feedback sent from this tab (errors do not say

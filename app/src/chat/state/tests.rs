@@ -1,7 +1,9 @@
 //! How each server frame changes the browser's picture of the chat.
 
 use super::*;
-use crate::protocol::{ErrorCode, MessageKind, Muted, PROTOCOL_VERSION, ServerFrame, Visibility};
+use crate::protocol::{
+    ChatMessage, ErrorCode, MessageKind, Muted, PROTOCOL_VERSION, ServerFrame, Visibility,
+};
 
 const ALICE: i64 = 1;
 const BOB: i64 = 2;
@@ -1157,3 +1159,5 @@ fn a_long_members_list_comes_page_by_page() {
         );
     });
 }
+
+mod search;

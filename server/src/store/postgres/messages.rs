@@ -312,6 +312,27 @@ impl Postgres {
         Ok((page, has_more))
     }
 
+    pub async fn history_after(
+        &self,
+        room: i64,
+        after: i64,
+        limit: usize,
+    ) -> Result<(Vec<ChatMessage>, bool)> {
+        let rows = sqlx::query_as::<_, Row>(&format!(
+            "{SELECT} WHERE m.room_id = $1 AND m.id > $2 ORDER BY m.id LIMIT $3"
+        ))
+        .bind(room)
+        .bind(after)
+        .bind(limit_of(limit.saturating_add(1)))
+        .fetch_all(&self.pool)
+        .await?;
+        let has_newer = rows.len() > limit;
+        Ok((
+            rows.into_iter().take(limit).map(message).collect(),
+            has_newer,
+        ))
+    }
+
     pub async fn missed(&self, user: i64, after: i64, limit: usize) -> Result<Vec<ChatMessage>> {
         let rows = sqlx::query_as::<_, Row>(&format!(
             "{SELECT} WHERE m.id > $2

@@ -7,12 +7,51 @@
 //! lowercases: all of Unicode under a UTF-8 locale, as SQLite's trigram index does for long
 //! words (SQLite's `LIKE`, for short ones, folds ASCII only).
 
+use app::protocol::ChatMessage;
 use sqlx::Arguments;
 use sqlx::postgres::PgArguments;
 
+use super::Postgres;
 use crate::store::Result;
+use crate::store::messages::{Row, message, message_columns};
 use crate::store::review::Selection;
 use crate::store::search::like_pattern;
+
+impl Postgres {
+    /// Up to `limit` text messages, not deleted, of `rooms` whose current text holds every one
+    /// of `words`, older than `before`, newest first, and whether more follow. The trigram
+    /// index `messages_search` finds the candidates for words of three characters or more.
+    pub async fn search_messages(
+        &self,
+        rooms: &[i64],
+        words: &[String],
+        before: Option<i64>,
+        limit: usize,
+    ) -> Result<(Vec<ChatMessage>, bool)> {
+        let mut sql = format!(
+            "SELECT {} FROM messages m JOIN users u ON u.id = m.author_id
+             WHERE m.kind = 'text' AND m.deleted_at IS NULL
+               AND m.room_id = ANY($1) AND m.id < $2",
+            message_columns!()
+        );
+        for n in 0..words.len() {
+            sql.push_str(&format!(" AND m.body ILIKE ${} ESCAPE '\\'", n + 3));
+        }
+        sql.push_str(&format!(" ORDER BY m.id DESC LIMIT ${}", words.len() + 3));
+        let mut query = sqlx::query_as::<_, Row>(&sql)
+            .bind(rooms)
+            .bind(before.unwrap_or(i64::MAX));
+        for word in words {
+            query = query.bind(like_pattern(word));
+        }
+        let rows = query
+            .bind(i64::try_from(limit.saturating_add(1)).unwrap_or(i64::MAX))
+            .fetch_all(&self.pool)
+            .await?;
+        let more = rows.len() > limit;
+        Ok((rows.into_iter().take(limit).map(message).collect(), more))
+    }
+}
 
 /// A selection as SQL: the conditions on `messages m` and their bound values, numbered
 /// `$1, $2…` in order. Every value is bound, never spliced into the SQL. The words the trigram

@@ -256,6 +256,29 @@ impl Sqlite {
         Ok((page, has_more))
     }
 
+    /// Up to `limit` messages of `room` newer than `after`, oldest first, and whether newer
+    /// ones follow.
+    pub async fn history_after(
+        &self,
+        room: i64,
+        after: i64,
+        limit: usize,
+    ) -> Result<(Vec<ChatMessage>, bool)> {
+        let rows = sqlx::query_as::<_, Row>(&format!(
+            "{SELECT} WHERE m.room_id = ?1 AND m.id > ?2 ORDER BY m.id LIMIT ?3"
+        ))
+        .bind(room)
+        .bind(after)
+        .bind(limit as i64 + 1)
+        .fetch_all(&self.readers)
+        .await?;
+        let has_newer = rows.len() > limit;
+        Ok((
+            rows.into_iter().take(limit).map(message).collect(),
+            has_newer,
+        ))
+    }
+
     /// Messages after `after` in the rooms `user` belongs to, oldest first: what a reconnecting
     /// client missed.
     pub async fn missed(&self, user: i64, after: i64, limit: usize) -> Result<Vec<ChatMessage>> {

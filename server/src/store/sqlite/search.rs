@@ -1,8 +1,74 @@
-//! Search on SQLite: a review's words as a query of the full-text index (migration 0006,
-//! trigram), and LIKE for words too short for it.
+//! Search on SQLite: words as a query of the full-text index (migration 0006, trigram), and
+//! LIKE for words too short for it; for a review's selection, and for everyone's search of the
+//! rooms they may read.
 
+use app::protocol::ChatMessage;
+
+use super::Sqlite;
+use crate::store::Result;
+use crate::store::json_array;
+use crate::store::messages::{Row, message, message_columns};
 use crate::store::review::Selection;
 use crate::store::search::like_pattern;
+
+impl Sqlite {
+    /// Up to `limit` text messages, not deleted, of `rooms` whose current text holds every one
+    /// of `words`, older than `before`, newest first, and whether more follow.
+    ///
+    /// With a word of three characters or more, the index is read newest first and the other
+    /// conditions checked as it goes, so a page stops at its `limit + 1`th match; with short
+    /// words only, the rooms' messages are read newest first instead.
+    pub async fn search_messages(
+        &self,
+        rooms: &[i64],
+        words: &[String],
+        before: Option<i64>,
+        limit: usize,
+    ) -> Result<(Vec<ChatMessage>, bool)> {
+        let before = before.unwrap_or(i64::MAX);
+        let indexed = fts_query(words);
+        let short: Vec<String> = words
+            .iter()
+            .filter(|w| w.chars().count() < 3)
+            .map(|w| like_pattern(w))
+            .collect();
+        let conditions = "m.kind = 'text' AND m.deleted_at IS NULL
+             AND m.room_id IN (SELECT value FROM json_each(?))"
+            .to_owned()
+            + &" AND m.body LIKE ? ESCAPE '\\'".repeat(short.len());
+        let sql = match indexed {
+            // CROSS JOIN keeps the index as the outer loop, newest first.
+            Some(_) => format!(
+                "SELECT {} FROM message_search s
+                 CROSS JOIN messages m ON m.id = s.rowid
+                 JOIN users u ON u.id = m.author_id
+                 WHERE message_search MATCH ? AND s.rowid < ? AND {conditions}
+                 ORDER BY s.rowid DESC LIMIT ?",
+                message_columns!()
+            ),
+            None => format!(
+                "SELECT {} FROM messages m JOIN users u ON u.id = m.author_id
+                 WHERE m.id < ? AND {conditions}
+                 ORDER BY m.id DESC LIMIT ?",
+                message_columns!()
+            ),
+        };
+        let mut query = sqlx::query_as::<_, Row>(&sql);
+        if let Some(indexed) = &indexed {
+            query = query.bind(indexed.as_str());
+        }
+        query = query.bind(before).bind(json_array(rooms)?);
+        for pattern in &short {
+            query = query.bind(pattern.as_str());
+        }
+        let rows = query
+            .bind(limit as i64 + 1)
+            .fetch_all(&self.readers)
+            .await?;
+        let more = rows.len() > limit;
+        Ok((rows.into_iter().take(limit).map(message).collect(), more))
+    }
+}
 
 /// The part of a query that FTS5 matches: each word of three characters or more as a quoted
 /// string (the trigram index finds it anywhere in a text); shorter words, which a trigram
