@@ -15,6 +15,10 @@ pub const MAX_FRAME_BYTES: usize = 64 * 1024;
 /// Messages per history page.
 pub const HISTORY_PAGE: usize = 50;
 
+/// How long the browser shows that someone is typing after the last `typing` frame naming
+/// them (the server passes one on at most every 3 s while they type).
+pub const TYPING_SHOWN_MS: i64 = 6_000;
+
 /// Found messages per page of search results.
 pub const SEARCH_PAGE: usize = 20;
 
@@ -313,6 +317,11 @@ pub enum ClientFrame {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         before: Option<i64>,
     },
+    /// This user is writing in `room` (sent while they type, at most every 3 s). Never stored;
+    /// the room's members hear `typing`.
+    Typing {
+        room: i64,
+    },
     /// Who belongs to `room` and who of them is online. From then on this connection hears
     /// `presence` for the members of `room` (and no other room's) until it asks for another.
     Members {
@@ -460,6 +469,13 @@ pub enum ServerFrame {
         /// Another page follows (`search` with `before` the last message's id).
         #[serde(default, skip_serializing_if = "is_default")]
         more: bool,
+    },
+    /// These people are writing in `room` now (the server gathers a room's typists for a
+    /// quarter of a second, and takes one frame a person every 3 s): show it for
+    /// [`TYPING_SHOWN_MS`], or until their message arrives.
+    Typing {
+        room: i64,
+        users: Vec<User>,
     },
     Members {
         room: i64,

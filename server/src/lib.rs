@@ -23,6 +23,7 @@ pub mod review;
 pub mod scratch;
 pub mod socket;
 pub mod store;
+pub mod typing;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -71,6 +72,8 @@ pub struct Services {
     pub lookups: Lookups,
     /// Abuse limits and the password-hashing budget.
     pub limits: Limits,
+    /// Who is typing where, until the next announcement.
+    pub typing: Arc<typing::Typing>,
     pub config: Config,
     pub leptos: LeptosOptions,
     /// Flips to true when the server is stopping; open sockets close with 1001.
@@ -212,6 +215,11 @@ pub async fn start(config: Config) -> Result<Server, Error> {
             hub::ONLINE_COUNT_EVERY,
         ));
     }
+    let typing = Arc::new(typing::Typing::default());
+    tokio::spawn(typing::announce(
+        Arc::downgrade(&typing),
+        Arc::downgrade(&bus),
+    ));
     let listener = tokio::net::TcpListener::bind(config.addr).await?;
     let addr = listener.local_addr()?;
     // Chat frames are small and must go out at once: no Nagle delay behind an unacked write.
@@ -245,6 +253,7 @@ pub async fn start(config: Config) -> Result<Server, Error> {
         log,
         lookups: Lookups::start(&store),
         limits: Limits::new(&config, shared_limits),
+        typing,
         config,
         leptos,
         shutdown,

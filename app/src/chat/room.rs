@@ -51,6 +51,7 @@ pub fn RoomView(room: Memo<i64>) -> impl IntoView {
                 <p class="review-notice">"Teachers can review this conversation"</p>
             </Show>
             <MessageLog room=room/>
+            <TypingLine room=room/>
             <Composer room=room/>
         </main>
     }
@@ -474,6 +475,31 @@ fn OutgoingRow(entry: Outgoing) -> impl IntoView {
     }
 }
 
+/// "alice is typing…" under the log, for as long as the server keeps saying so. The line
+/// keeps its height when empty, so that the log does not jump.
+#[component]
+fn TypingLine(room: Memo<i64>) -> impl IntoView {
+    let chat = use_chat();
+    // Forget each typist when their time is up (a timer to the soonest end, not a tick).
+    #[cfg(feature = "hydrate")]
+    Effect::new(move |_| {
+        if let Some(end) = chat.next_typist_end() {
+            let delay = (end - super::state::now_ms()).max(0) as u64 + 20;
+            if let Ok(timer) = set_timeout_with_handle(
+                move || chat.forget_typists(super::state::now_ms()),
+                std::time::Duration::from_millis(delay),
+            ) {
+                on_cleanup(move || timer.clear());
+            }
+        }
+    });
+    view! {
+        <p class="typing" aria-live="polite">
+            {move || chat.typing_line(room.get())}
+        </p>
+    }
+}
+
 #[component]
 fn Composer(room: Memo<i64>) -> impl IntoView {
     let chat = use_chat();
@@ -516,7 +542,11 @@ fn Composer(room: Memo<i64>) -> impl IntoView {
                 placeholder=move || if joined() { "Write a message" } else { "Join the room to write here" }
                 prop:value=move || text.get()
                 on:input=move |ev| {
-                    text.set(event_target_value(&ev));
+                    let value = event_target_value(&ev);
+                    if !value.trim().is_empty() && joined() {
+                        chat.typed(room.get_untracked());
+                    }
+                    text.set(value);
                     chat.composer_error.set(None);
                 }
                 on:keydown=move |ev| {

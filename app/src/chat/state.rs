@@ -117,6 +117,10 @@ pub struct Chat {
     pub search: RwSignal<Search>,
     /// A message chosen among search results: the room's log scrolls to it and marks it.
     pub found: RwSignal<Option<i64>>,
+    /// Who is typing where (see `typing.rs`).
+    pub typing: RwSignal<Typists>,
+    /// When this tab last told the server it types, per room (Unix ms).
+    pub typing_sent: StoredValue<HashMap<i64, i64>>,
     /// The change cursor: the welcome's `changes`, raised by every live `message_changed`.
     /// A reconnect sends it, and the server replays the edits and deletions made since.
     pub changes: StoredValue<i64>,
@@ -170,6 +174,8 @@ impl Chat {
             awaiting: RwSignal::new(None),
             search: RwSignal::new(Search::default()),
             found: RwSignal::new(None),
+            typing: RwSignal::new(HashMap::new()),
+            typing_sent: StoredValue::new(HashMap::new()),
             changes: StoredValue::new(0),
             resume: StoredValue::new(None),
             sender: StoredValue::new(None),
@@ -432,7 +438,9 @@ mod outbox;
 mod search;
 #[cfg(test)]
 pub(crate) mod tests;
+mod typing;
 
 pub use log::RoomLog;
 pub use outbox::{Delivery, Outgoing};
 pub use search::Search;
+pub use typing::Typists;

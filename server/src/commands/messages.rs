@@ -11,6 +11,8 @@ use crate::message_log::NotStored;
 use crate::policy::Action;
 use crate::store::{Change, MessageFacts, only_for};
 
+use std::time::Instant;
+
 const NONCE_MAX: usize = 64;
 
 pub async fn send(
@@ -201,6 +203,18 @@ pub async fn history_newer(state: &AppState, client: &Client, room: i64, after: 
         messages: only_for(messages, client.me.id, standing.role.is_staff()),
         has_newer,
     }))
+}
+
+/// The person writes in `room`: their name goes to the room's members at the next tick,
+/// unless it went lately. Nothing is stored.
+pub async fn typing(state: &AppState, client: &Client, room: i64) -> Outcome {
+    if state.bus.hub().is_subscribed(client.conn, room) {
+        state.typing.note(room, &client.me, Instant::now());
+    } else {
+        // Not one of this connection's rooms: say why (no such room, not a member).
+        allowed(state, client, room, Action::Post).await?;
+    }
+    Ok(None)
 }
 
 pub async fn mark_read(state: &AppState, client: &Client, room: i64, message: i64) -> Outcome {

@@ -136,6 +136,7 @@ pub async fn run(state: &AppState, client: &Client, frame: ClientFrame) -> Outco
             messages::history_newer(state, client, room, after).await
         }
         ClientFrame::Search { query, before } => search::search(state, client, query, before).await,
+        ClientFrame::Typing { room } => messages::typing(state, client, room).await,
         ClientFrame::MarkRead { room, message } => {
             messages::mark_read(state, client, room, message).await
         }

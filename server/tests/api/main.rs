@@ -25,3 +25,4 @@ mod search;
 mod sessions;
 mod slow_clients;
 mod support;
+mod typing;

@@ -154,6 +154,7 @@ impl Chat {
                     log.merge_newer(after, messages, has_newer);
                 }
             }),
+            ServerFrame::Typing { room, users } => self.typing_in(room, users),
             ServerFrame::SearchResults {
                 query,
                 before,
@@ -444,6 +445,9 @@ impl Chat {
         };
         let ours_before = ours(self);
         let counts = message.kind == MessageKind::Text && !mine;
+        if counts {
+            self.stopped_typing(room, message.author.id);
+        }
         // Posting in a room marks it read up to one's own message (the server does the same).
         let clears = message.kind == MessageKind::Text && mine;
         // Membership changes ride on the join/leave and added/removed notices.

@@ -1161,3 +1161,4 @@ fn a_long_members_list_comes_page_by_page() {
 }
 
 mod search;
+mod typing;
