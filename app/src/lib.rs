@@ -48,7 +48,15 @@ pub fn App() -> impl IntoView {
     });
     view! {
         <Stylesheet id="leptos" href="/pkg/hearth.css"/>
-        <Title text=move || chat.rooms.with(|rooms| chat::title::page_title(rooms))/>
+        // The server renders the title after the page's reactive owner is gone, so it must not
+        // read a signal there (it has no unread counts to show anyway).
+        <Title text=move || {
+            if cfg!(feature = "hydrate") {
+                chat.rooms.with(|rooms| chat::title::page_title(rooms))
+            } else {
+                chat::title::page_title(&[])
+            }
+        }/>
         <Router>
             <Routes fallback=|| view! { <p class="missing">"Page not found."</p> }>
                 <Route path=path!("/login") view=LoginPage/>

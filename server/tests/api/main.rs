@@ -16,6 +16,7 @@ mod limits;
 mod moderation;
 mod names;
 mod operations;
+mod pages;
 mod policy;
 mod presence;
 mod private_rooms;
