@@ -4,6 +4,7 @@
 #![recursion_limit = "256"]
 
 pub mod chat;
+pub mod format;
 pub mod names;
 pub mod pages;
 pub mod protocol;

@@ -7,6 +7,7 @@ use std::collections::HashSet;
 use leptos::html;
 use leptos::prelude::*;
 
+use super::rich::RichText;
 use super::use_chat;
 use crate::names::check_message;
 use crate::protocol::{ChatMessage, ClientFrame, MessageKind};
@@ -266,7 +267,14 @@ fn TextRow(
             view! { <p class="text deleted">"Message deleted" {marker}</p> }.into_any()
         } else {
             let edited = edited.then(|| view! { " " <span class="edited">"(edited)"</span> });
-            view! { <p class="text">{original.get_value()} {edited} {marker}</p> }.into_any()
+            view! {
+                <div class="text">
+                    <RichText text=original.get_value()/>
+                    {edited}
+                    {marker}
+                </div>
+            }
+            .into_any()
         }
     };
 

@@ -4,6 +4,7 @@
 mod connection;
 mod members;
 mod message;
+mod rich;
 mod room;
 mod search;
 mod sidebar;

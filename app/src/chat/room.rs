@@ -10,6 +10,7 @@ use leptos::html;
 use leptos::prelude::*;
 
 use super::message::{MessageRow, clock};
+use super::rich::RichText;
 use super::state::{Delivery, Outgoing};
 use super::use_chat;
 use crate::names::{MAX_USERNAME, check_message, parse_room_name, parse_username};
@@ -433,7 +434,7 @@ fn OutgoingRow(entry: Outgoing) -> impl IntoView {
                     " "
                     <span class="delivery">"Sending…"</span>
                 </div>
-                <p class="text">{text}</p>
+                <div class="text"><RichText text=text/></div>
             </li>
         }
         .into_any(),
@@ -445,7 +446,7 @@ fn OutgoingRow(entry: Outgoing) -> impl IntoView {
                     " "
                     <time data-ms=datetime>{time}</time>
                 </div>
-                <p class="text">{text}</p>
+                <div class="text"><RichText text=text/></div>
             </li>
         }
         .into_any(),
@@ -458,7 +459,7 @@ fn OutgoingRow(entry: Outgoing) -> impl IntoView {
                         " "
                         <span class="delivery">"Not sent"</span>
                     </div>
-                    <p class="text">{text}</p>
+                    <div class="text"><RichText text=text/></div>
                     <p class="why" role="alert">{reason}</p>
                     <div class="resend">
                         <button type="button" on:click=move |_| chat.retry(&again)>

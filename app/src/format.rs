@@ -1,0 +1,298 @@
+//! Formatting in messages, the small set people type in every chat: `inline code`, fenced
+//! code blocks, **bold**, _italic_, line breaks, and http(s) links found in the text.
+//!
+//! A text is parsed into [`Block`]s and [`Inline`]s, which the browser draws as elements
+//! (`chat::rich`), never as an HTML string: whatever a message holds, it can only ever become
+//! text, those few elements, and links whose address starts with `http://` or `https://`.
+
+/// A part of a message: running text, or a fenced code block.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Block {
+    Text(Vec<Inline>),
+    /// The lines between a line starting with ```` ``` ```` and one that is ```` ``` ```` (or
+    /// the end of the text); a word after the opening fence (a language) is dropped.
+    Code(String),
+}
+
+/// A run of text with its formatting. Line breaks stay in [`Inline::Text`] (the message shows
+/// them as typed).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Inline {
+    Text(String),
+    Code(String),
+    Bold(Vec<Inline>),
+    Italic(Vec<Inline>),
+    /// An address starting with `http://` or `https://`, shown as itself.
+    Link(String),
+}
+
+/// `text` as blocks.
+pub fn parse(text: &str) -> Vec<Block> {
+    let mut blocks = Vec::new();
+    let mut prose: Vec<&str> = Vec::new();
+    let mut lines = text.split('\n');
+    while let Some(line) = lines.next() {
+        if line.trim_start().starts_with("```") {
+            let mut code: Vec<&str> = Vec::new();
+            for inner in lines.by_ref() {
+                if inner.trim() == "```" {
+                    break;
+                }
+                code.push(inner);
+            }
+            flush(&mut prose, &mut blocks);
+            blocks.push(Block::Code(code.join("\n")));
+        } else {
+            prose.push(line);
+        }
+    }
+    flush(&mut prose, &mut blocks);
+    blocks
+}
+
+/// The lines of text gathered since the last block, as a block.
+fn flush(prose: &mut Vec<&str>, blocks: &mut Vec<Block>) {
+    let text = prose.join("\n");
+    if !text.trim().is_empty() {
+        blocks.push(Block::Text(inlines(&text)));
+    }
+    prose.clear();
+}
+
+/// The formatting of one run of text.
+pub fn inlines(text: &str) -> Vec<Inline> {
+    let mut out = Vec::new();
+    let mut plain = String::new();
+    let mut at = 0;
+    while at < text.len() {
+        let rest = &text[at..];
+        let before = text[..at].chars().next_back();
+        if let Some((inline, used)) = code_span(rest)
+            .or_else(|| link(rest, before))
+            .or_else(|| bold(rest))
+            .or_else(|| italic(rest, before))
+        {
+            if !plain.is_empty() {
+                out.push(Inline::Text(std::mem::take(&mut plain)));
+            }
+            out.push(inline);
+            at += used;
+        } else {
+            let c = rest.chars().next().unwrap_or_default();
+            plain.push(c);
+            at += c.len_utf8().max(1);
+        }
+    }
+    if !plain.is_empty() {
+        out.push(Inline::Text(plain));
+    }
+    out
+}
+
+/// `` `code` `` at the start of `rest`: the span and the bytes it takes.
+fn code_span(rest: &str) -> Option<(Inline, usize)> {
+    let inner = rest.strip_prefix('`')?;
+    let end = inner.find('`')?;
+    (end > 0).then(|| (Inline::Code(inner[..end].to_owned()), end + 2))
+}
+
+/// `**bold**` at the start of `rest` (not starting or ending with a space).
+fn bold(rest: &str) -> Option<(Inline, usize)> {
+    let inner = rest.strip_prefix("**")?;
+    let end = inner.find("**")?;
+    let content = &inner[..end];
+    let tight =
+        !content.starts_with(char::is_whitespace) && !content.ends_with(char::is_whitespace);
+    (end > 0 && tight).then(|| (Inline::Bold(inlines(content)), end + 4))
+}
+
+/// `_italic_` at the start of `rest`, after something that ends a word (so that snake_case
+/// stays as typed), closed by an `_` that ends one.
+fn italic(rest: &str, before: Option<char>) -> Option<(Inline, usize)> {
+    if before.is_some_and(char::is_alphanumeric) {
+        return None;
+    }
+    let inner = rest.strip_prefix('_')?;
+    if inner.starts_with(char::is_whitespace) {
+        return None;
+    }
+    let mut search = 0;
+    while let Some(found) = inner[search..].find('_') {
+        let end = search + found;
+        let after = inner[end + 1..].chars().next();
+        let content = &inner[..end];
+        if end > 0
+            && !content.ends_with(char::is_whitespace)
+            && !after.is_some_and(char::is_alphanumeric)
+        {
+            return Some((Inline::Italic(inlines(content)), end + 2));
+        }
+        search = end + 1;
+    }
+    None
+}
+
+/// An http(s) address at the start of `rest`, where a word begins: up to a space, a quote or
+/// an angle bracket, without the punctuation that ends a sentence (or a closing bracket it
+/// does not open).
+fn link(rest: &str, before: Option<char>) -> Option<(Inline, usize)> {
+    if before.is_some_and(|c| c.is_alphanumeric() || c == '/') {
+        return None;
+    }
+    let scheme = if starts_with_ignoring_case(rest, "https://") {
+        8
+    } else if starts_with_ignoring_case(rest, "http://") {
+        7
+    } else {
+        return None;
+    };
+    let mut end = rest
+        .char_indices()
+        .find(|&(_, c)| c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | '"' | '`'))
+        .map_or(rest.len(), |(at, _)| at);
+    while let Some(last) = rest[..end].chars().next_back() {
+        let unopened = match last {
+            ')' => rest[..end].matches('(').count() < rest[..end].matches(')').count(),
+            ']' => rest[..end].matches('[').count() < rest[..end].matches(']').count(),
+            _ => false,
+        };
+        if matches!(last, '.' | ',' | ';' | ':' | '!' | '?' | '\'' | '*' | '_') || unopened {
+            end -= last.len_utf8();
+        } else {
+            break;
+        }
+    }
+    // Something after the scheme: a host.
+    (end > scheme).then(|| (Inline::Link(rest[..end].to_owned()), end))
+}
+
+fn starts_with_ignoring_case(text: &str, prefix: &str) -> bool {
+    text.get(..prefix.len())
+        .is_some_and(|start| start.eq_ignore_ascii_case(prefix))
+}
+
+/// Whether `href` may be a link's address: `http://` or `https://` and a host, nothing that
+/// can run code or leave the web. The one check between a message and an `href`.
+pub fn is_web_address(href: &str) -> bool {
+    let rest = if starts_with_ignoring_case(href, "https://") {
+        &href[8..]
+    } else if starts_with_ignoring_case(href, "http://") {
+        &href[7..]
+    } else {
+        return false;
+    };
+    !rest.is_empty()
+        && !href
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | '"'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(s: &str) -> Inline {
+        Inline::Text(s.into())
+    }
+
+    #[test]
+    fn plain_text_is_one_run_with_its_line_breaks() {
+        assert_eq!(
+            parse("hello\nworld"),
+            [Block::Text(vec![text("hello\nworld")])]
+        );
+    }
+
+    #[test]
+    fn code_bold_and_italic() {
+        assert_eq!(
+            inlines("run `cargo **test**` **now** or _later_"),
+            [
+                text("run "),
+                Inline::Code("cargo **test**".into()),
+                text(" "),
+                Inline::Bold(vec![text("now")]),
+                text(" or "),
+                Inline::Italic(vec![text("later")]),
+            ]
+        );
+        assert_eq!(
+            inlines("**_both_**"),
+            [Inline::Bold(vec![Inline::Italic(vec![text("both")])])]
+        );
+    }
+
+    #[test]
+    fn lone_or_loose_marks_stay_as_typed() {
+        for typed in [
+            "snake_case_name",
+            "2 ** 3",
+            "a `",
+            "** x**",
+            "_ x_",
+            "__",
+            "``",
+        ] {
+            assert_eq!(inlines(typed), [text(typed)], "{typed}");
+        }
+    }
+
+    #[test]
+    fn fenced_code_blocks_keep_their_lines() {
+        assert_eq!(
+            parse("look:\n```rust\nfn main() {\n    **x**\n}\n```\nnice"),
+            [
+                Block::Text(vec![text("look:")]),
+                Block::Code("fn main() {\n    **x**\n}".into()),
+                Block::Text(vec![text("nice")]),
+            ]
+        );
+        // An unclosed fence runs to the end.
+        assert_eq!(parse("```\nfoo"), [Block::Code("foo".into())]);
+    }
+
+    #[test]
+    fn links_are_found_without_the_punctuation_around_them() {
+        assert_eq!(
+            inlines("see https://example.com/a_b?x=1. (http://w.org/wiki/Rust_(lang)) ok"),
+            [
+                text("see "),
+                Inline::Link("https://example.com/a_b?x=1".into()),
+                text(". ("),
+                Inline::Link("http://w.org/wiki/Rust_(lang)".into()),
+                text(") ok"),
+            ]
+        );
+        assert_eq!(
+            inlines("HTTPS://X.ORG"),
+            [Inline::Link("HTTPS://X.ORG".into())]
+        );
+        // No host, another scheme, or inside a word: text.
+        for typed in [
+            "https://",
+            "javascript:alert(1)",
+            "xhttp://a.b",
+            "ftp://a.b",
+        ] {
+            assert_eq!(inlines(typed), [text(typed)], "{typed}");
+        }
+    }
+
+    #[test]
+    fn only_web_addresses_may_be_links() {
+        assert!(is_web_address("https://example.com/x?y=1"));
+        assert!(is_web_address("HTTP://a"));
+        for bad in [
+            "javascript:alert(1)",
+            "JaVaScRiPt:alert(1)",
+            "data:text/html,x",
+            "https://",
+            "//evil.example",
+            "https://a\"onmouseover=\"x",
+            "https://a b",
+            " https://a",
+        ] {
+            assert!(!is_web_address(bad), "{bad}");
+        }
+    }
+}
