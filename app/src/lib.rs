@@ -9,6 +9,7 @@ pub mod names;
 pub mod pages;
 pub mod protocol;
 pub mod search;
+pub mod theme;
 
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
@@ -21,7 +22,7 @@ use pages::LoginPage;
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     view! {
         <!DOCTYPE html>
-        <html lang="en">
+        <html lang="en" data-theme=theme::requested().map(theme::Theme::as_str)>
             <head>
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>

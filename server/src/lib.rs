@@ -140,6 +140,7 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             headers::secure,
         ))
+        .layer(middleware::from_fn(pages::theme_scope))
         .with_state(state)
 }
 

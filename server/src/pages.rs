@@ -1,9 +1,29 @@
 //! The server-rendered pages outside the Leptos app (the administrator's, the review pages,
 //! the feedback page): one page frame, HTML escaping, times in UTC and query-string values.
-//! They are plain HTML forms and links, usable without JavaScript.
+//! They are plain HTML forms and links, usable without JavaScript, in the theme the person
+//! chose in the chat (light or dark, read from their cookie by [`theme_scope`]).
 
+use app::theme::Theme;
+use axum::extract::Request;
 use axum::http::StatusCode;
+use axum::http::header::COOKIE;
+use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Response};
+
+tokio::task_local! {
+    /// The theme the request's cookie chose, while the request is handled.
+    static THEME: Option<Theme>;
+}
+
+/// Runs the request with the theme its cookie chose in reach of [`page_in`].
+pub async fn theme_scope(request: Request, next: Next) -> Response {
+    let theme = request
+        .headers()
+        .get(COOKIE)
+        .and_then(|value| value.to_str().ok())
+        .and_then(Theme::from_cookies);
+    THEME.scope(theme, next.run(request)).await
+}
 
 /// Text made safe to put in HTML, in an element or a quoted attribute.
 pub fn escape(text: &str) -> String {
@@ -27,9 +47,13 @@ pub fn page(title: &str, body: &str) -> Html<String> {
 
 /// A page whose `main` element has the classes `class` (styles in style/main.css).
 pub fn page_in(class: &str, title: &str, body: &str) -> Html<String> {
+    let theme = match THEME.try_with(|theme| *theme).ok().flatten() {
+        Some(theme) => format!(" data-theme=\"{}\"", theme.as_str()),
+        None => String::new(),
+    };
     Html(format!(
         r#"<!DOCTYPE html>
-<html lang="en">
+<html lang="en"{theme}>
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">

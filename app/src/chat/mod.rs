@@ -97,6 +97,7 @@ pub fn ChatPage() -> impl IntoView {
                 <span class="brand">"Hearth"</span>
                 <span class="status" role="status">{move || chat.status.get().text()}</span>
                 <SearchBox/>
+                <crate::theme::DarkModeSwitch/>
                 <span class="whoami">{move || chat.me.get().map(|u| u.name)}</span>
                 // The review, feedback, administration and account pages are server-rendered:
                 // leave the app for them.
