@@ -30,6 +30,13 @@ pub fn use_chat() -> Chat {
     })
 }
 
+/// The panels that are drawers on a narrow screen.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Drawer {
+    Rooms,
+    Members,
+}
+
 #[component]
 pub fn ChatPage() -> impl IntoView {
     let chat = use_chat();
@@ -83,6 +90,23 @@ pub fn ChatPage() -> impl IntoView {
         }
     });
 
+    // On a phone the room list and the members are drawers: one open at a time, closed again
+    // once a room is chosen.
+    let drawer = RwSignal::new(None::<Drawer>);
+    Effect::new(move |_| {
+        let _ = room_id.get();
+        drawer.set(None);
+    });
+    let toggle = move |which: Drawer| {
+        drawer.update(|open| {
+            *open = if *open == Some(which) {
+                None
+            } else {
+                Some(which)
+            }
+        })
+    };
+
     let navigate = use_navigate();
     Effect::new(move |_| {
         if let Some(path) = chat.go_to.get() {
@@ -92,10 +116,35 @@ pub fn ChatPage() -> impl IntoView {
     });
 
     view! {
-        <div class="chat">
+        <div
+            class="chat"
+            on:keydown=move |ev| {
+                if ev.key() == "Escape" {
+                    drawer.set(None);
+                }
+            }
+        >
             <header class="topbar">
+                <button
+                    type="button"
+                    class="drawer-button"
+                    aria-controls="rooms-drawer"
+                    aria-expanded=move || (drawer.get() == Some(Drawer::Rooms)).to_string()
+                    on:click=move |_| toggle(Drawer::Rooms)
+                >
+                    "Rooms"
+                </button>
                 <span class="brand">"Hearth"</span>
                 <span class="status" role="status">{move || chat.status.get().text()}</span>
+                <button
+                    type="button"
+                    class="drawer-button"
+                    aria-controls="members-drawer"
+                    aria-expanded=move || (drawer.get() == Some(Drawer::Members)).to_string()
+                    on:click=move |_| toggle(Drawer::Members)
+                >
+                    "Members"
+                </button>
                 <SearchBox/>
                 <crate::theme::DarkModeSwitch/>
                 <span class="whoami">{move || chat.me.get().map(|u| u.name)}</span>
@@ -149,9 +198,20 @@ pub fn ChatPage() -> impl IntoView {
                     })
             }}
             <div class="panes">
-                <Sidebar/>
+                <div id="rooms-drawer" class="drawer" class:open=move || drawer.get() == Some(Drawer::Rooms)>
+                    <Sidebar/>
+                </div>
                 <RoomView room=room_id/>
-                <Members room=room_id/>
+                <div
+                    id="members-drawer"
+                    class="drawer members-drawer"
+                    class:open=move || drawer.get() == Some(Drawer::Members)
+                >
+                    <Members room=room_id/>
+                </div>
+                <Show when=move || drawer.get().is_some()>
+                    <div class="backdrop" on:click=move |_| drawer.set(None)></div>
+                </Show>
             </div>
         </div>
     }
