@@ -26,6 +26,10 @@ for (const scheme of ["light", "dark"] as const) {
     await page.waitForURL("**/rooms/1");
     await chatReady(page, ADMIN);
     await send(page, `**Welcome** _all_: see \`notes\` at https://example.com ${scheme}`);
+    if (scheme === "dark") {
+      await expect(page.locator("strong").filter({ hasText: "Welcome" }).last()).toBeVisible();
+      await page.screenshot({ path: "../docs/dark-mode.png" });
+    }
     await page.getByRole("searchbox", { name: "Search messages" }).fill("Welcome");
     await page.getByRole("searchbox", { name: "Search messages" }).press("Enter");
     await expect(page.getByRole("region", { name: "Search results" }).locator("mark").first()).toBeVisible();
