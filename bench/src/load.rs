@@ -60,6 +60,10 @@ pub struct Plan {
     pub flood: bool,
     /// Server nodes the clients are split over (1: one server), by [`Plan::node_of_client`].
     pub nodes: usize,
+    /// Members per room after the publishers that keep saying they type (Hearth's `typing`)
+    /// during each step, every [`TYPING_EVERY`]: faster than the server passes on, to measure
+    /// what its throttle and coalescing cost and spare.
+    pub typists: usize,
 }
 
 impl Plan {
@@ -160,6 +164,9 @@ pub struct Step {
     pub node_cpu_seconds: Vec<f64>,
     /// The bus's (Redis') CPU seconds during the step, where the servers share one.
     pub bus_cpu_seconds: Option<f64>,
+    /// `typing` frames the typists sent, and those every client received, during the step.
+    pub typing_sent: u64,
+    pub typing_received: u64,
 }
 
 /// A step's deliveries between nodes: published on one, received from another.
@@ -294,6 +301,8 @@ struct Counters {
     flood_limited: Vec<AtomicU64>,
     flood_refused: Vec<AtomicU64>,
     cross_received: Vec<AtomicU64>,
+    typing_sent: Vec<AtomicU64>,
+    typing_received: Vec<AtomicU64>,
     cross_latency: Vec<Mutex<Histogram<u64>>>,
     local_latency: Vec<Mutex<Histogram<u64>>>,
 }
@@ -311,6 +320,8 @@ impl Counters {
             flood_limited: zeros(),
             flood_refused: zeros(),
             cross_received: zeros(),
+            typing_sent: zeros(),
+            typing_received: zeros(),
             cross_latency: (0..steps).map(|_| Mutex::new(histogram())).collect(),
             local_latency: (0..steps).map(|_| Mutex::new(histogram())).collect(),
         }
@@ -445,6 +456,7 @@ where
         let position = i % plan.members;
         let publisher = (position < plan.publishers)
             .then(|| (i / plan.members * plan.publishers + position) as u32);
+        let typist = (plan.publishers..plan.publishers + plan.typists).contains(&position);
         tasks.spawn(client(
             ws,
             wire,
@@ -453,6 +465,7 @@ where
                 publisher,
                 publishers: publishers_total,
                 node: plan.node_of_client(i),
+                typist,
             },
             plan.split(),
             phase_rx.clone(),
@@ -526,6 +539,8 @@ where
                 Vec::new()
             },
             bus_cpu_seconds: after.1.zip(before.1).map(|(a, b)| a - b),
+            typing_sent: counters.typing_sent[step].load(Ordering::Relaxed),
+            typing_received: counters.typing_received[step].load(Ordering::Relaxed),
         };
         let over = plan
             .stop_above_p99
@@ -593,7 +608,12 @@ struct Member {
     publishers: usize,
     /// The node it is connected to.
     node: usize,
+    /// It says it types during each step.
+    typist: bool,
 }
+
+/// How often a typist says it types: faster than Hearth passes on (once every 3 s).
+pub const TYPING_EVERY: Duration = Duration::from_millis(500);
 
 async fn client(
     mut ws: Socket,
@@ -608,7 +628,9 @@ async fn client(
         publisher,
         publishers,
         node,
+        typist,
     } = member;
+    let mut typing: Option<tokio::time::Interval> = None;
     let several = split.nodes > 1;
     let mut seen = Sequences::default();
     let mut sequence = 0u64;
@@ -632,6 +654,11 @@ async fn client(
                 }
                 current = *phase.borrow_and_update();
                 ticker = None;
+                typing = (typist && matches!(current, Phase::Publish { .. })).then(|| {
+                    let mut t = tokio::time::interval(TYPING_EVERY);
+                    t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                    t
+                });
                 match (current, publisher) {
                     (Phase::Stop, _) => break,
                     (Phase::Publish { pace: Pace::ClosedLoop, .. }, Some(_)) => send_now = true,
@@ -647,6 +674,15 @@ async fn client(
                 }
             }
             _ = tick(&mut ticker) => send_now = true,
+            _ = tick(&mut typing) => {
+                if let Phase::Publish { step, .. } = current {
+                    let frame = format!(r#"{{"type":"typing","room":{room}}}"#);
+                    if ws.send(Message::text(frame)).await.is_err() {
+                        break;
+                    }
+                    counters.typing_sent[step].fetch_add(1, Ordering::Relaxed);
+                }
+            }
             incoming = ws.next() => {
                 let text = match incoming {
                     Some(Ok(Message::Text(text))) => text,
@@ -656,6 +692,11 @@ async fn client(
                 match wire.parse(text.as_str()) {
                     Incoming::Ping if ws.send(Message::text(wire.pong())).await.is_err() => break,
                     Incoming::Ping => {}
+                    Incoming::Typing => {
+                        if let Phase::Publish { step, .. } = current {
+                            counters.typing_received[step].fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
                     Incoming::Delivery { room: r, text } if r == room => {
                         let now = now_us();
                         let Some(stamp) = Stamp::parse(&text).filter(|s| s.step < counters.received.len()) else {
@@ -829,6 +870,7 @@ mod tests {
             sources: vec![],
             flood: false,
             nodes: 1,
+            typists: 0,
         };
         assert_eq!(plan.steps(), [(50.0, false), (100.0, false)]);
         assert_eq!(plan.accounts(), 10);
@@ -857,6 +899,8 @@ mod tests {
             crossing: None,
             node_cpu_seconds: Vec::new(),
             bus_cpu_seconds: Some(0.5),
+            typing_sent: 0,
+            typing_received: 0,
         };
         assert_eq!(step.lost(), 3);
         assert_eq!(step.cpu_per_million(false), None, "no server watched");
@@ -881,6 +925,7 @@ mod tests {
             sources: vec![],
             flood: false,
             nodes: 2,
+            typists: 0,
         };
         // One big room: members alternate, and so do its ten publishers (the first ten).
         let big = plan(1, 1000, 10);

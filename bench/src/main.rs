@@ -93,6 +93,11 @@ struct RunArgs {
     /// server with its limits on to see what they spare the others.
     #[arg(long)]
     flood: bool,
+    /// Members per room, after the publishers, that say they type every half second during
+    /// each step (Hearth only): the server passes on one a typist every 3 s, a room's typists
+    /// gathered into one frame.
+    #[arg(long, default_value_t = 0)]
+    typists: usize,
 }
 
 #[derive(clap::Args)]
@@ -177,6 +182,11 @@ async fn run(args: RunArgs) -> Result<(), String> {
     if args.rooms * args.members == 0 || args.publishers > args.members {
         return Err("need at least one client, and no more publishers than members".into());
     }
+    if args.typists > 0
+        && (args.protocol != Wire::Hearth || args.publishers + args.typists > args.members)
+    {
+        return Err("--typists is for Hearth, and fits in a room after the publishers".into());
+    }
     if args.flood && args.protocol != Wire::Hearth {
         return Err("--flood is for Hearth (its answers are counted)".into());
     }
@@ -191,6 +201,7 @@ async fn run(args: RunArgs) -> Result<(), String> {
         sources: args.source.clone(),
         flood: args.flood,
         nodes: args.server.len().max(1),
+        typists: args.typists,
     };
     if plan.flood && plan.nodes > 1 {
         return Err("--flood is for one server".into());
@@ -266,6 +277,16 @@ async fn run(args: RunArgs) -> Result<(), String> {
                 step.bus_cpu_seconds
                     .map(|c| format!(" bus_cpu_s={c:.2}"))
                     .unwrap_or_default(),
+            );
+        }
+        if plan.typists > 0 {
+            println!(
+                "  typing: sent={} received={} received_per_client_per_s={:.2}",
+                step.typing_sent,
+                step.typing_received,
+                step.typing_received as f64
+                    / outcome.clients as f64
+                    / step.seconds.max(f64::EPSILON)
             );
         }
         faulty |= step.lost() != 0 || step.duplicated != 0;

@@ -842,6 +842,8 @@ mod tests {
             crossing: None,
             node_cpu_seconds: Vec::new(),
             bus_cpu_seconds: None,
+            typing_sent: 0,
+            typing_received: 0,
         };
         Run {
             scenario: scenarios(1.0, &[])

@@ -144,6 +144,7 @@ pub fn scenarios(scale: f64, sources: &[IpAddr]) -> Vec<Scenario> {
         sources: sources.to_vec(),
         flood: false,
         nodes: 1,
+        typists: 0,
     };
     let big_room_rates = vec![10.0, 50.0, 100.0, 150.0, 200.0, 500.0, 1000.0, 2000.0];
     vec![

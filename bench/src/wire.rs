@@ -57,6 +57,8 @@ pub enum Incoming<'a> {
     Ping,
     /// Hearth's `sent`: a send (with its nonce) was stored.
     Sent,
+    /// Hearth's `typing`: people type in a room.
+    Typing,
     /// Hearth's `error` for a send: `rate_limited`, or another refusal.
     Refused {
         rate_limited: bool,
@@ -135,6 +137,7 @@ impl Wire {
                     text: m.text,
                 },
                 Ok(HearthFrame { kind: "sent", .. }) => Incoming::Sent,
+                Ok(HearthFrame { kind: "typing", .. }) => Incoming::Typing,
                 Ok(_) => Incoming::Other,
                 Err(_) => match serde_json::from_str::<HearthError>(frame) {
                     Ok(HearthError {
