@@ -456,7 +456,10 @@ where
         let position = i % plan.members;
         let publisher = (position < plan.publishers)
             .then(|| (i / plan.members * plan.publishers + position) as u32);
-        let typist = (plan.publishers..plan.publishers + plan.typists).contains(&position);
+        // Typists start at even offsets over one period, as people typing do not keep time.
+        let typist = (plan.publishers..plan.publishers + plan.typists)
+            .contains(&position)
+            .then(|| (position - plan.publishers) as f64 / plan.typists as f64);
         tasks.spawn(client(
             ws,
             wire,
@@ -608,8 +611,8 @@ struct Member {
     publishers: usize,
     /// The node it is connected to.
     node: usize,
-    /// It says it types during each step.
-    typist: bool,
+    /// It says it types during each step, starting this fraction of [`TYPING_EVERY`] in.
+    typist: Option<f64>,
 }
 
 /// How often a typist says it types: faster than Hearth passes on (once every 3 s).
@@ -654,8 +657,9 @@ async fn client(
                 }
                 current = *phase.borrow_and_update();
                 ticker = None;
-                typing = (typist && matches!(current, Phase::Publish { .. })).then(|| {
-                    let mut t = tokio::time::interval(TYPING_EVERY);
+                typing = typist.filter(|_| matches!(current, Phase::Publish { .. })).map(|offset| {
+                    let start = tokio::time::Instant::now() + TYPING_EVERY.mul_f64(offset);
+                    let mut t = tokio::time::interval_at(start, TYPING_EVERY);
                     t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
                     t
                 });
