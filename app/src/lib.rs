@@ -10,6 +10,7 @@ pub mod pages;
 pub mod protocol;
 pub mod search;
 pub mod theme;
+pub mod time;
 
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};

@@ -4,6 +4,7 @@
 //! chose in the chat (light or dark, read from their cookie by [`theme_scope`]).
 
 use app::theme::Theme;
+use app::time::civil;
 use axum::extract::Request;
 use axum::http::StatusCode;
 use axum::http::header::COOKIE;
@@ -78,31 +79,6 @@ pub fn refused(status: StatusCode, message: &str) -> Response {
         escape(message)
     );
     (status, page("Not allowed", &body)).into_response()
-}
-
-/// A time as its UTC calendar parts: (year, month, day, hour, minute, second, millisecond).
-fn civil(ms: i64) -> (i64, i64, i64, i64, i64, i64, i64) {
-    let days = ms.div_euclid(86_400_000);
-    let in_day = ms.rem_euclid(86_400_000);
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (
-        year,
-        month,
-        day,
-        in_day / 3_600_000,
-        in_day / 60_000 % 60,
-        in_day / 1000 % 60,
-        in_day % 1000,
-    )
 }
 
 /// "2026-12-01 14:05 UTC".

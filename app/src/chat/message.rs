@@ -46,17 +46,7 @@ pub(crate) fn date_time(ms: i64) -> String {
     }
     #[cfg(not(feature = "hydrate"))]
     {
-        // Days since 1970-01-01 to a civil date (Howard Hinnant's algorithm).
-        let days = ms.div_euclid(86_400_000);
-        let z = days + 719_468;
-        let era = z.div_euclid(146_097);
-        let doe = z - era * 146_097;
-        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-        let mp = (5 * doy + 2) / 153;
-        let day = doy - (153 * mp + 2) / 5 + 1;
-        let month = if mp < 10 { mp + 3 } else { mp - 9 };
-        let year = yoe + era * 400 + i64::from(month <= 2);
+        let (year, month, day, ..) = crate::time::civil(ms);
         format!("{year}-{month:02}-{day:02} {}", clock(ms))
     }
 }
