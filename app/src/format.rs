@@ -1,5 +1,6 @@
 //! Formatting in messages, the small set people type in every chat: `inline code`, fenced
-//! code blocks, **bold**, _italic_, line breaks, and http(s) links found in the text.
+//! code blocks, **bold**, _italic_, line breaks, http(s) links found in the text, and
+//! @mentions of people.
 //!
 //! A text is parsed into [`Block`]s and [`Inline`]s, which the browser draws as elements
 //! (`chat::rich`), never as an HTML string: whatever a message holds, it can only ever become
@@ -24,6 +25,8 @@ pub enum Inline {
     Italic(Vec<Inline>),
     /// An address starting with `http://` or `https://`, shown as itself.
     Link(String),
+    /// `@name`: the name, without the `@`.
+    Mention(String),
 }
 
 /// `text` as blocks.
@@ -69,6 +72,7 @@ pub fn inlines(text: &str) -> Vec<Inline> {
         let before = text[..at].chars().next_back();
         if let Some((inline, used)) = code_span(rest)
             .or_else(|| link(rest, before))
+            .or_else(|| mention(rest, before))
             .or_else(|| bold(rest))
             .or_else(|| italic(rest, before))
         {
@@ -164,6 +168,21 @@ fn link(rest: &str, before: Option<char>) -> Option<(Inline, usize)> {
     }
     // Something after the scheme: a host.
     (end > scheme).then(|| (Inline::Link(rest[..end].to_owned()), end))
+}
+
+/// `@name` at the start of `rest`, where a word begins (so that an email address is not one):
+/// letters, digits, `_`, `-` and `.`, without a `.` that ends a sentence.
+fn mention(rest: &str, before: Option<char>) -> Option<(Inline, usize)> {
+    if before.is_some_and(|c| c.is_alphanumeric() || c == '@') {
+        return None;
+    }
+    let name = rest.strip_prefix('@')?;
+    let end = name
+        .char_indices()
+        .find(|&(_, c)| !(c.is_alphanumeric() || matches!(c, '_' | '-' | '.')))
+        .map_or(name.len(), |(at, _)| at);
+    let name = name[..end].trim_end_matches('.');
+    (!name.is_empty()).then(|| (Inline::Mention(name.to_owned()), name.len() + 1))
 }
 
 fn starts_with_ignoring_case(text: &str, prefix: &str) -> bool {
@@ -276,6 +295,20 @@ mod tests {
         ] {
             assert_eq!(inlines(typed), [text(typed)], "{typed}");
         }
+    }
+
+    #[test]
+    fn mentions_are_names_after_an_at_sign_but_not_email_addresses() {
+        assert_eq!(
+            inlines("@bob and @Zoë.Li. see mail@example.com"),
+            [
+                Inline::Mention("bob".into()),
+                text(" and "),
+                Inline::Mention("Zoë.Li".into()),
+                text(". see mail@example.com"),
+            ]
+        );
+        assert_eq!(inlines("@ alone"), [text("@ alone")]);
     }
 
     #[test]

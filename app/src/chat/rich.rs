@@ -1,31 +1,41 @@
 //! A message's text with its formatting (`crate::format`), drawn as elements: text nodes,
-//! `strong`, `em`, `code`, `pre`, and links to http(s) addresses that open in a new tab
-//! without handing the page to whatever they open. Nothing is ever inserted as HTML.
+//! `strong`, `em`, `code`, `pre`, mentions (marked apart when they name the reader), and links
+//! to http(s) addresses that open in a new tab without handing the page to whatever they
+//! open. Nothing is ever inserted as HTML.
 
 use leptos::prelude::*;
 
+use super::use_chat;
 use crate::format::{Block, Inline, is_web_address, parse};
 
 /// `text`, formatted.
 #[component]
 pub fn RichText(text: String) -> impl IntoView {
+    let me = use_chat().me.get_untracked().map(|u| u.name.to_lowercase());
     parse(&text)
         .into_iter()
         .map(|block| match block {
-            Block::Text(inlines) => view! { <span class="prose">{runs(inlines)}</span> }.into_any(),
+            Block::Text(inlines) => {
+                view! { <span class="prose">{runs(inlines, me.as_deref())}</span> }.into_any()
+            }
             Block::Code(code) => view! { <pre><code>{code}</code></pre> }.into_any(),
         })
         .collect_view()
 }
 
-fn runs(inlines: Vec<Inline>) -> AnyView {
+/// `inlines` as elements; `me`: the reader's name in lower case, whose mentions stand out.
+fn runs(inlines: Vec<Inline>, me: Option<&str>) -> AnyView {
     inlines
         .into_iter()
         .map(|inline| match inline {
             Inline::Text(text) => text.into_any(),
             Inline::Code(code) => view! { <code>{code}</code> }.into_any(),
-            Inline::Bold(inner) => view! { <strong>{runs(inner)}</strong> }.into_any(),
-            Inline::Italic(inner) => view! { <em>{runs(inner)}</em> }.into_any(),
+            Inline::Bold(inner) => view! { <strong>{runs(inner, me)}</strong> }.into_any(),
+            Inline::Italic(inner) => view! { <em>{runs(inner, me)}</em> }.into_any(),
+            Inline::Mention(name) => {
+                let mine = me == Some(name.to_lowercase().as_str());
+                view! { <span class="mention" class:me=mine>"@" {name}</span> }.into_any()
+            }
             Inline::Link(href) if is_web_address(&href) => {
                 let shown = href.clone();
                 view! {
@@ -62,6 +72,26 @@ mod tests {
             html("go https://example.com/?a=1&b=2"),
             "<span class=\"prose\">go <a href=\"https://example.com/?a=1&amp;b=2\" \
              target=\"_blank\" rel=\"noopener noreferrer nofollow\">https://example.com/?a=1&amp;b=2</a></span>"
+        );
+    }
+
+    #[test]
+    fn a_mention_of_the_reader_stands_out() {
+        let html = Owner::new()
+            .with(|| {
+                let chat = crate::chat::state::Chat::new();
+                chat.me.set(Some(crate::protocol::User {
+                    id: 2,
+                    name: "Bob".into(),
+                }));
+                provide_context(chat);
+                view! { <RichText text="@bob, ask @carol".to_owned()/> }.to_html()
+            })
+            .replace("<!>", "");
+        assert_eq!(
+            html,
+            "<span class=\"prose\"><span class=\"mention me\">@bob</span>, ask \
+             <span class=\"mention\">@carol</span></span>"
         );
     }
 
@@ -152,7 +182,9 @@ mod tests {
                 );
                 for (name, value) in attributes {
                     match (tag.as_str(), name.as_str()) {
-                        ("span", "class") => assert_eq!(value, "prose"),
+                        ("span", "class") => {
+                            assert!(["prose", "mention"].contains(&value.as_str()), "{value}")
+                        }
                         ("a", "href") => assert!(
                             value.starts_with("http://") || value.starts_with("https://"),
                             "href {value:?} from {attack:?}"
