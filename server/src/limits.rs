@@ -305,6 +305,8 @@ pub struct Limits {
     pub sign_ups_per_address: Rate<IpAddr>,
     pub messages_per_user: Rate<i64>,
     pub room_changes_per_user: Rate<i64>,
+    /// Searches: each reads the person's rooms and the index ([`SEARCHES_PER_MINUTE`]).
+    pub searches_per_user: Rate<i64>,
     /// Most open sockets per account; 0 is unlimited.
     pub sockets_per_user: usize,
     /// One permit per hash that may run at once.
@@ -313,6 +315,9 @@ pub struct Limits {
 }
 
 const SIGN_IN_WINDOW: Duration = Duration::from_secs(15 * 60);
+/// A person's searches a minute, in bursts of as many: far more than anyone types, few enough
+/// that a script with many sockets cannot keep the database busy.
+pub const SEARCHES_PER_MINUTE: u32 = 30;
 const HOUR: Duration = Duration::from_secs(3600);
 
 impl Limits {
@@ -337,6 +342,8 @@ impl Limits {
             .shared("messages_per_user", counters),
             room_changes_per_user: Rate::new(config.room_changes_per_hour, HOUR)
                 .shared("room_changes_per_user", counters),
+            searches_per_user: Rate::new(SEARCHES_PER_MINUTE, Duration::from_secs(60))
+                .shared("searches_per_user", counters),
             sockets_per_user: config.sockets_per_user,
             hashing: Semaphore::new(hash_permits(config.hashing_memory_mib)),
             trusted_proxies: config.trusted_proxies.clone(),

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use app::protocol::{ErrorCode, RoomSummary, SEARCH_PAGE, ServerFrame};
 use app::search::query_words;
 
-use super::{Client, Outcome, Refusal};
+use super::{Client, Outcome, Refusal, rate_limited};
 use crate::AppState;
 use crate::policy;
 use crate::store::only_for;
@@ -18,6 +18,13 @@ pub async fn search(
 ) -> Outcome {
     let words = query_words(&query).map_err(|why| Refusal::new(ErrorCode::Invalid, why))?;
     let me = client.me.id;
+    if let Err(wait) = state.limits.searches_per_user.check(me).await {
+        return Err(rate_limited(
+            "search",
+            wait,
+            "You have searched too often in the last minute.",
+        ));
+    }
     // The rooms to look in: the person's own (conversations too) and the public ones.
     let mut rooms: HashMap<i64, RoomSummary> = HashMap::new();
     let own = state.store.rooms_of(&[me]).await?.remove(&me);

@@ -263,3 +263,21 @@ async fn a_room_opens_around_a_found_message_and_scrolls_down_to_the_newest() {
         assert_eq!(eve.outcome(&frame).await, Some(ErrorCode::NotFound));
     }
 }
+
+#[tokio::test]
+async fn searching_too_often_is_refused_for_a_while() {
+    let server = TestServer::start().await;
+    let mut alice = server.connect(&server.register("alice").await).await;
+    for n in 0..server::limits::SEARCHES_PER_MINUTE {
+        search(&mut alice, &format!("word{n}")).await;
+    }
+    assert_eq!(
+        alice
+            .outcome(&ClientFrame::Search {
+                query: "one more".into(),
+                before: None
+            })
+            .await,
+        Some(ErrorCode::RateLimited)
+    );
+}
