@@ -3,6 +3,7 @@
 #[cfg(feature = "hydrate")]
 mod connection;
 mod members;
+mod mention;
 mod message;
 mod rich;
 mod room;

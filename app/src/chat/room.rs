@@ -9,6 +9,7 @@ use std::collections::HashSet;
 use leptos::html;
 use leptos::prelude::*;
 
+use super::mention::{byte_at_utf16, candidates, complete, mention_at, utf16_at_byte};
 use super::message::{MessageRow, clock};
 use super::rich::RichText;
 use super::state::{Delivery, Outgoing};
@@ -501,6 +502,9 @@ fn TypingLine(room: Memo<i64>) -> impl IntoView {
     }
 }
 
+/// Most names offered when completing a mention.
+const MENTION_SUGGESTIONS: usize = 6;
+
 #[component]
 fn Composer(room: Memo<i64>) -> impl IntoView {
     let chat = use_chat();
@@ -512,6 +516,60 @@ fn Composer(room: Memo<i64>) -> impl IntoView {
     let muted = move || {
         chat.muted_until(room.get())
             .map(|until| view! { <p class="muted-notice">{muted_notice(until, clock)}</p> })
+    };
+
+    // Completing a mention: where the caret is (a byte of the text), the suggestion chosen
+    // with the arrow keys, and the names offered for what follows the `@` before the caret.
+    let textarea = NodeRef::<html::Textarea>::new();
+    let caret = RwSignal::new(0usize);
+    let active = RwSignal::new(0usize);
+    let dismissed = RwSignal::new(false);
+    let suggestions = Memo::new(move |_| {
+        if dismissed.get() {
+            return Vec::new();
+        }
+        let me = chat.me.get().map(|u| u.id);
+        text.with(|text| {
+            let Some((_, typed)) = mention_at(text, caret.get()) else {
+                return Vec::new();
+            };
+            chat.members.with(|all| {
+                let members = all.get(&room.get()).map(Vec::as_slice).unwrap_or_default();
+                candidates(
+                    members
+                        .iter()
+                        .filter(|u| Some(u.id) != me)
+                        .map(|u| u.name.as_str()),
+                    typed,
+                    MENTION_SUGGESTIONS,
+                )
+            })
+        })
+    });
+    let choose = move |name: String| {
+        let now = text.get_untracked();
+        let Some((at, _)) = mention_at(&now, caret.get_untracked()) else {
+            return;
+        };
+        let (completed, after) = complete(&now, at, caret.get_untracked(), &name);
+        let units = utf16_at_byte(&completed, after) as u32;
+        text.set(completed);
+        caret.set(after);
+        active.set(0);
+        if let Some(el) = textarea.get_untracked() {
+            // The value first (the binding would set it after this), then the caret.
+            el.set_value(&text.get_untracked());
+            let _ = el.set_selection_range(units, units);
+            let _ = el.focus();
+        }
+    };
+    // Where the caret went (typing, clicking, arrow keys): a byte of the text.
+    let track_caret = move || {
+        if let Some(el) = textarea.get_untracked()
+            && let Ok(Some(units)) = el.selection_start()
+        {
+            caret.set(text.with_untracked(|t| byte_at_utf16(t, units as usize)));
+        }
     };
 
     // The message leaves the composer for the outbox at once, connected or not: it shows in
@@ -537,7 +595,36 @@ fn Composer(room: Memo<i64>) -> impl IntoView {
             }
         >
             {muted}
+            <Show when=move || !suggestions.with(Vec::is_empty)>
+                <ul class="mentions" role="listbox" aria-label="Mention suggestions">
+                    {move || {
+                        suggestions
+                            .get()
+                            .into_iter()
+                            .enumerate()
+                            .map(|(i, name)| {
+                                let picked = name.clone();
+                                view! {
+                                    <li
+                                        role="option"
+                                        aria-selected=move || (active.get() == i).to_string()
+                                        on:mousedown=move |ev| {
+                                            // Keep the focus in the composer.
+                                            ev.prevent_default();
+                                            choose(picked.clone());
+                                        }
+                                    >
+                                        "@"
+                                        {name}
+                                    </li>
+                                }
+                            })
+                            .collect_view()
+                    }}
+                </ul>
+            </Show>
             <textarea
+                node_ref=textarea
                 aria-label="Message"
                 rows="2"
                 placeholder=move || if joined() { "Write a message" } else { "Join the room to write here" }
@@ -548,9 +635,40 @@ fn Composer(room: Memo<i64>) -> impl IntoView {
                         chat.typed(room.get_untracked());
                     }
                     text.set(value);
+                    dismissed.set(false);
+                    active.set(0);
+                    track_caret();
                     chat.composer_error.set(None);
                 }
+                on:keyup=move |_| track_caret()
+                on:click=move |_| track_caret()
                 on:keydown=move |ev| {
+                    let offered = suggestions.get_untracked();
+                    if !offered.is_empty() && !ev.is_composing() {
+                        match ev.key().as_str() {
+                            "ArrowDown" => {
+                                ev.prevent_default();
+                                active.update(|a| *a = (*a + 1) % offered.len());
+                                return;
+                            }
+                            "ArrowUp" => {
+                                ev.prevent_default();
+                                active.update(|a| *a = (*a + offered.len() - 1) % offered.len());
+                                return;
+                            }
+                            "Enter" | "Tab" => {
+                                ev.prevent_default();
+                                let pick = offered[active.get_untracked().min(offered.len() - 1)].clone();
+                                choose(pick);
+                                return;
+                            }
+                            "Escape" => {
+                                dismissed.set(true);
+                                return;
+                            }
+                            _ => {}
+                        }
+                    }
                     if ev.key() == "Enter" && !ev.shift_key() && !ev.is_composing() {
                         ev.prevent_default();
                         submit();
