@@ -41,14 +41,11 @@ pub async fn search(
         .await?;
     // Feedback markers belong to a room's view; a result shows none but one's own.
     let messages = only_for(messages, me, false);
-    let mut found: Vec<RoomSummary> = Vec::new();
-    for message in &messages {
-        if found.iter().all(|r| r.id != message.room)
-            && let Some(room) = rooms.remove(&message.room)
-        {
-            found.push(room);
-        }
-    }
+    // Each room once: taken out of the map as its first message comes.
+    let found: Vec<RoomSummary> = messages
+        .iter()
+        .filter_map(|message| rooms.remove(&message.room))
+        .collect();
     Ok(Some(ServerFrame::SearchResults {
         query,
         before,
