@@ -143,13 +143,7 @@ fn link(rest: &str, before: Option<char>) -> Option<(Inline, usize)> {
     if before.is_some_and(|c| c.is_alphanumeric() || c == '/') {
         return None;
     }
-    let scheme = if starts_with_ignoring_case(rest, "https://") {
-        8
-    } else if starts_with_ignoring_case(rest, "http://") {
-        7
-    } else {
-        return None;
-    };
+    let scheme = web_scheme(rest)?;
     let mut end = rest
         .char_indices()
         .find(|&(_, c)| c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | '"' | '`'))
@@ -185,21 +179,22 @@ fn mention(rest: &str, before: Option<char>) -> Option<(Inline, usize)> {
     (!name.is_empty()).then(|| (Inline::Mention(name.to_owned()), name.len() + 1))
 }
 
-fn starts_with_ignoring_case(text: &str, prefix: &str) -> bool {
-    text.get(..prefix.len())
-        .is_some_and(|start| start.eq_ignore_ascii_case(prefix))
+/// The length of `text`'s `https://` or `http://` (in any case), if it starts with one.
+fn web_scheme(text: &str) -> Option<usize> {
+    ["https://", "http://"].into_iter().find_map(|scheme| {
+        text.get(..scheme.len())
+            .is_some_and(|start| start.eq_ignore_ascii_case(scheme))
+            .then_some(scheme.len())
+    })
 }
 
 /// Whether `href` may be a link's address: `http://` or `https://` and a host, nothing that
 /// can run code or leave the web. The one check between a message and an `href`.
 pub fn is_web_address(href: &str) -> bool {
-    let rest = if starts_with_ignoring_case(href, "https://") {
-        &href[8..]
-    } else if starts_with_ignoring_case(href, "http://") {
-        &href[7..]
-    } else {
+    let Some(scheme) = web_scheme(href) else {
         return false;
     };
+    let rest = &href[scheme..];
     !rest.is_empty()
         && !href
             .chars()
