@@ -38,6 +38,33 @@ enum Drawer {
     Members,
 }
 
+impl Drawer {
+    /// The button's name, and the id of the panel it opens.
+    fn parts(self) -> (&'static str, &'static str) {
+        match self {
+            Drawer::Rooms => ("Rooms", "rooms-drawer"),
+            Drawer::Members => ("Members", "members-drawer"),
+        }
+    }
+}
+
+/// The header's button that opens (or closes) a drawer; shown on a narrow screen only.
+#[component]
+fn DrawerButton(which: Drawer, open: RwSignal<Option<Drawer>>) -> impl IntoView {
+    let (name, panel) = which.parts();
+    view! {
+        <button
+            type="button"
+            class="drawer-button"
+            aria-controls=panel
+            aria-expanded=move || (open.get() == Some(which)).to_string()
+            on:click=move |_| open.update(|o| *o = if *o == Some(which) { None } else { Some(which) })
+        >
+            {name}
+        </button>
+    }
+}
+
 #[component]
 pub fn ChatPage() -> impl IntoView {
     let chat = use_chat();
@@ -98,15 +125,6 @@ pub fn ChatPage() -> impl IntoView {
         let _ = room_id.get();
         drawer.set(None);
     });
-    let toggle = move |which: Drawer| {
-        drawer.update(|open| {
-            *open = if *open == Some(which) {
-                None
-            } else {
-                Some(which)
-            }
-        })
-    };
 
     let navigate = use_navigate();
     Effect::new(move |_| {
@@ -126,26 +144,10 @@ pub fn ChatPage() -> impl IntoView {
             }
         >
             <header class="topbar">
-                <button
-                    type="button"
-                    class="drawer-button"
-                    aria-controls="rooms-drawer"
-                    aria-expanded=move || (drawer.get() == Some(Drawer::Rooms)).to_string()
-                    on:click=move |_| toggle(Drawer::Rooms)
-                >
-                    "Rooms"
-                </button>
+                <DrawerButton which=Drawer::Rooms open=drawer/>
                 <span class="brand">"Hearth"</span>
                 <span class="status" role="status">{move || chat.status.get().text()}</span>
-                <button
-                    type="button"
-                    class="drawer-button"
-                    aria-controls="members-drawer"
-                    aria-expanded=move || (drawer.get() == Some(Drawer::Members)).to_string()
-                    on:click=move |_| toggle(Drawer::Members)
-                >
-                    "Members"
-                </button>
+                <DrawerButton which=Drawer::Members open=drawer/>
                 <SearchBox/>
                 <crate::theme::DarkModeSwitch/>
                 <span class="whoami">{move || chat.me.get().map(|u| u.name)}</span>
