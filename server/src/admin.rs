@@ -19,7 +19,7 @@ use crate::policy::{self, AdminAction};
 use crate::store::{ArchivedRoom, ReviewEntry};
 
 /// The signed-in person, once the policy lets them do `action`; the response for anyone else.
-async fn administrator(
+pub(crate) async fn administrator(
     state: &AppState,
     headers: &HeaderMap,
     action: AdminAction,
@@ -54,13 +54,14 @@ pub async fn accounts_page(
         Ok(who) => who,
         Err(response) => return response,
     };
-    let (accounts, archived, reviews) = match (
+    let (accounts, bots, archived, reviews) = match (
         state.store.accounts().await,
+        state.store.bots().await,
         state.store.archived_rooms().await,
         state.store.review_log(REVIEW_LOG_SHOWN).await,
     ) {
-        (Ok(accounts), Ok(archived), Ok(reviews)) => (accounts, archived, reviews),
-        (Err(error), ..) | (_, Err(error), _) | (.., Err(error)) => {
+        (Ok(accounts), Ok(bots), Ok(archived), Ok(reviews)) => (accounts, bots, archived, reviews),
+        (Err(error), ..) | (_, Err(error), ..) | (.., Err(error), _) | (.., Err(error)) => {
             tracing::error!(%error, "could not read the accounts");
             return refused(
                 StatusCode::INTERNAL_SERVER_ERROR,
@@ -75,6 +76,7 @@ pub async fn accounts_page(
         let what = match done.as_str() {
             "disabled" => "was disabled; their sessions ended",
             "enabled" => "can sign in again",
+            "revoked" => "has no token now; its connections closed",
             _ => "has a new password; their sessions ended",
         };
         body.push_str(&format!(
@@ -161,6 +163,7 @@ pub async fn accounts_page(
         notice.invite.as_deref(),
         &headers,
     ));
+    body.push_str(&crate::bots::section(&bots));
     body.push_str(&archived_rooms(&archived));
     body.push_str(&review_log(&reviews));
     page("Accounts", &body).into_response()
@@ -235,7 +238,7 @@ pub struct RoleForm {
     role: String,
 }
 
-fn back_with_error(message: &str) -> Response {
+pub(crate) fn back_with_error(message: &str) -> Response {
     Redirect::to(&format!("/admin?error={}", query_value(message))).into_response()
 }
 

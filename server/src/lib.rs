@@ -7,6 +7,7 @@
 pub mod account;
 pub mod admin;
 pub mod auth;
+pub mod bots;
 pub mod bus;
 pub mod cli;
 pub mod commands;
@@ -100,6 +101,9 @@ pub fn router(state: AppState) -> Router {
         .route("/admin/accounts/{id}/enable", post(admin::enable))
         .route("/admin/accounts/{id}/password", post(admin::set_password))
         .route("/admin/rooms/{id}/purge", post(admin::purge))
+        .route("/admin/bots", post(bots::create))
+        .route("/admin/bots/{id}/token", post(bots::new_token))
+        .route("/admin/bots/{id}/revoke", post(bots::revoke))
         .route("/review/feedback", post(review::give_feedback))
         .route("/review/grade", post(review::save_grade))
         .route_layer(middleware::from_fn_with_state(

@@ -249,6 +249,8 @@ pub enum AdminAction {
     ManageAccounts,
     /// Delete an archived room for good.
     Purge,
+    /// Create bots, give them new API tokens and revoke them.
+    ManageBots,
 }
 
 pub fn decide_admin(role: Role, _action: AdminAction) -> Decision {

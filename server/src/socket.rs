@@ -16,6 +16,7 @@ use tokio::sync::mpsc;
 
 use crate::AppState;
 use crate::auth::{self, SignedIn};
+use crate::bots;
 use crate::commands::{self, Client};
 use crate::hub::{Frame, KickReason, Registration, encode};
 use crate::store::only_for;
@@ -37,18 +38,30 @@ const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 const CLOSE_GOING_AWAY: u16 = 1001;
 const CLOSE_SERVER_ERROR: u16 = 1011;
 
-/// `GET /ws`: upgrades only a signed-in request from an allowed Origin.
+/// `GET /ws`: upgrades a bot's request with a live API token (`Authorization: Bearer`), or a
+/// signed-in person's from an allowed Origin.
+///
+/// The Origin check protects the cookie, which a browser would send along from any page; a
+/// page cannot set the Authorization header of a WebSocket, so a bot's token needs no Origin.
 pub async fn upgrade(
     State(state): State<AppState>,
     headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Response {
-    let Some(who) = auth::signed_in(&state, &headers).await else {
-        return (StatusCode::UNAUTHORIZED, "sign in first").into_response();
+    let who = if let Some(token) = bots::bearer_token(&headers) {
+        let Some(bot) = bots::signed_in(&state, token).await else {
+            return (StatusCode::UNAUTHORIZED, "unknown or revoked token").into_response();
+        };
+        bot
+    } else {
+        let Some(who) = auth::signed_in(&state, &headers).await else {
+            return (StatusCode::UNAUTHORIZED, "sign in first").into_response();
+        };
+        if !auth::origin_allowed(&state, &headers) {
+            return (StatusCode::FORBIDDEN, "this origin may not connect").into_response();
+        }
+        who
     };
-    if !auth::origin_allowed(&state, &headers) {
-        return (StatusCode::FORBIDDEN, "this origin may not connect").into_response();
-    }
     ws.max_message_size(MAX_FRAME_BYTES)
         .max_frame_size(MAX_FRAME_BYTES)
         .read_buffer_size(READ_BUFFER)

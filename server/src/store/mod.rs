@@ -7,6 +7,7 @@
 //! keeps its own migrations (`server/migrations/sqlite`, `server/migrations/postgres`) and
 //! runs them at start. The types both return live beside this file, one module per concern.
 
+mod bots;
 mod feedback;
 mod messages;
 mod postgres;
@@ -25,6 +26,7 @@ use app::protocol::{ChatMessage, Muted, Role, RoomSummary, User, Visibility};
 use futures::Stream;
 use futures::future::Either;
 
+pub use bots::{Bot, NO_PASSWORD};
 pub use feedback::{Feedback, FeedbackItem, FeedbackTarget, Grade, ReviewEntry};
 pub use messages::{
     Appended, Change, Changed, LogHead, LogTail, NewMessage, Refused, is_duplicate, only_for,
@@ -214,6 +216,22 @@ operations! {
     async fn session_users(&self, token_hashes: &[String]) -> Result<HashMap<String, (User, Role)>>;
 
     async fn delete_session(&self, token_hash: &str) -> Result<()>;
+
+    // bots
+
+    /// Creates a bot's account (a member, in the lobby, with no password) holding the token
+    /// whose hash is `token_hash`, made by the administrator `by`.
+    async fn create_bot(&self, name: &str, token_hash: &str, by: i64) -> Result<Result<User, NameTaken>>;
+
+    /// Every bot, by name: the administrator's page.
+    async fn bots(&self) -> Result<Vec<Bot>>;
+
+    /// Gives the bot `user` a new token, replacing the old one, or none (revoked); the bot's
+    /// name, or `None` if there is no such bot.
+    async fn set_bot_token(&self, user: i64, token_hash: Option<&str>) -> Result<Option<String>>;
+
+    /// The bot whose live token has `token_hash`, with its role, unless it is disabled.
+    async fn bot_by_token(&self, token_hash: &str) -> Result<Option<(User, Role)>>;
 
     // rooms
 

@@ -3,6 +3,7 @@
 
 mod auth;
 mod bad_input;
+mod bots;
 mod cluster;
 mod cluster_presence;
 mod crash;

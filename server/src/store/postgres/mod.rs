@@ -1,6 +1,7 @@
 //! The PostgreSQL backend: for several Hearth nodes sharing one database. Its migrations live in
 //! `server/migrations/postgres`; the schema is SQLite's, table for table, in PostgreSQL's types.
 
+mod bots;
 mod feedback;
 mod messages;
 mod review;

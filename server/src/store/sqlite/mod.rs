@@ -1,6 +1,7 @@
 //! The SQLite backend: the embedded default, one file and no other service. Its migrations live
 //! in `server/migrations/sqlite`.
 
+mod bots;
 mod feedback;
 mod messages;
 mod name_keys;

@@ -265,18 +265,49 @@ impl TestServer {
         cookie: Option<&str>,
         origin: Option<&str>,
     ) -> Result<Client, WsError> {
+        let mut headers = Vec::new();
+        headers.extend(cookie.map(|cookie| ("cookie", cookie.to_owned())));
+        headers.extend(origin.map(|origin| ("origin", origin.to_owned())));
+        self.open_socket_with(&headers).await
+    }
+
+    /// Opens the socket as a bot does: `Authorization: Bearer <token>`, no cookie, no Origin.
+    pub async fn open_bot_socket(&self, token: &str) -> Result<Client, WsError> {
+        self.open_socket_with(&[("authorization", format!("Bearer {token}"))])
+            .await
+    }
+
+    /// A bot's socket after its welcome.
+    pub async fn connect_bot(&self, token: &str) -> Client {
+        let mut client = self.open_bot_socket(token).await.expect("socket opens");
+        client
+            .send(&ClientFrame::Hello {
+                protocol: PROTOCOL_VERSION,
+                resume_after: None,
+                changes_after: None,
+            })
+            .await;
+        let welcome = client.next().await;
+        assert!(
+            matches!(welcome, ServerFrame::Welcome { .. }),
+            "first frame is the welcome: {welcome:?}"
+        );
+        client.welcome = Some(welcome);
+        client
+    }
+
+    /// Opens the socket with these request headers, without saying hello.
+    pub async fn open_socket_with(
+        &self,
+        headers: &[(&'static str, String)],
+    ) -> Result<Client, WsError> {
         let mut request = format!("ws://{}/ws", self.base.trim_start_matches("http://"))
             .into_client_request()
             .unwrap();
-        if let Some(cookie) = cookie {
+        for (name, value) in headers {
             request
                 .headers_mut()
-                .insert("cookie", HeaderValue::from_str(cookie).unwrap());
-        }
-        if let Some(origin) = origin {
-            request
-                .headers_mut()
-                .insert("origin", HeaderValue::from_str(origin).unwrap());
+                .insert(*name, HeaderValue::from_str(value).unwrap());
         }
         let (socket, _) = tokio_tungstenite::connect_async(request).await?;
         Ok(Client {
