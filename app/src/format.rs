@@ -62,6 +62,27 @@ fn flush(prose: &mut Vec<&str>, blocks: &mut Vec<Block>) {
     prose.clear();
 }
 
+/// Whether `text` mentions the person named `name` (`@name`, ignoring case), outside code: what
+/// counts a message apart in the sidebar and may notify them.
+pub fn mentions(text: &str, name: &str) -> bool {
+    fn any(inlines: &[Inline], name: &str) -> bool {
+        inlines.iter().any(|inline| match inline {
+            Inline::Mention(named) => named.to_lowercase() == name,
+            Inline::Bold(inner) | Inline::Italic(inner) => any(inner, name),
+            _ => false,
+        })
+    }
+    // Cheap first: most messages hold no '@' at all.
+    if !text.contains('@') {
+        return false;
+    }
+    let name = name.to_lowercase();
+    parse(text).iter().any(|block| match block {
+        Block::Text(inlines) => any(inlines, &name),
+        Block::Code(_) => false,
+    })
+}
+
 /// The formatting of one run of text.
 pub fn inlines(text: &str) -> Vec<Inline> {
     let mut out = Vec::new();
@@ -290,6 +311,18 @@ mod tests {
         ] {
             assert_eq!(inlines(typed), [text(typed)], "{typed}");
         }
+    }
+
+    #[test]
+    fn a_message_mentions_a_person_by_name_ignoring_case_but_not_in_code_or_an_email() {
+        assert!(mentions("@Bob, look", "bob"));
+        assert!(mentions("**ask @zoë.li.**", "Zoë.Li"));
+        assert!(mentions("明天 @小明 考试", "小明"));
+        assert!(!mentions("@bobby look", "bob"));
+        assert!(!mentions("bob@example.com", "bob"));
+        assert!(!mentions("`@bob` is how", "bob"));
+        assert!(!mentions("```\n@bob\n```", "bob"));
+        assert!(!mentions("no one", "bob"));
     }
 
     #[test]

@@ -143,6 +143,10 @@ pub struct RoomSummary {
     pub joined: bool,
     /// Messages by others this user has not read yet.
     pub unread: u32,
+    /// Of those, the ones that mention this user (`@name`, see [`crate::format::mentions`]),
+    /// counted apart in the sidebar. Absent when none.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub mentions: u32,
     /// Id of the newest message in the room (0 if none), so a client counts each new one once.
     pub latest: i64,
     /// Id of the newest message this user has read here (their read mark): a message deleted

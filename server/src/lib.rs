@@ -16,6 +16,7 @@ pub mod headers;
 pub mod hub;
 pub mod limits;
 pub mod lookups;
+pub mod mentions;
 pub mod message_log;
 pub mod operations;
 pub mod pages;

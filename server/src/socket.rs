@@ -269,6 +269,10 @@ async fn serve(
         state.bus.arrived(client.me.id, &joined).await;
     }
     state.bus.count_online(&mut rooms).await;
+    if let Err(error) = crate::mentions::count(&state.store, &client.me, &mut rooms).await {
+        // The counts are a help, not the chat: connect without them.
+        tracing::warn!(%error, "could not count unread mentions");
+    }
     let changes = state.bus.published_change();
     // A catch-up that cannot be read closes the connection before the welcome, with a code
     // that tells the client to come back with the same cursors: it never believes itself up

@@ -110,6 +110,7 @@ fn server_frames_round_trip() {
         created_by: None,
         joined: true,
         unread: 2,
+        mentions: 0,
         latest: 7,
         last_read: 5,
         online: 3,

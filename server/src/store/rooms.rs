@@ -79,6 +79,7 @@ pub(crate) fn directory_entry(
         created_by,
         joined: joined == 1,
         unread: unread as u32,
+        mentions: 0,
         latest,
         last_read,
         online: 0,

@@ -14,6 +14,7 @@ mod feedback;
 mod history;
 mod hostile;
 mod limits;
+mod mentions;
 mod moderation;
 mod names;
 mod operations;

@@ -20,6 +20,7 @@ pub(crate) fn room(id: i64, name: &str, joined: bool, unread: u32) -> RoomSummar
         created_by: None,
         joined,
         unread,
+        mentions: 0,
         latest: 0,
         last_read: 0,
         online: 0,

@@ -49,6 +49,7 @@ impl Postgres {
                 created_by,
                 joined: true,
                 unread: unread as u32,
+                mentions: 0,
                 latest,
                 last_read,
                 online: 0,

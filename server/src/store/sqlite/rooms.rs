@@ -43,6 +43,7 @@ impl Sqlite {
                 created_by,
                 joined: true,
                 unread: unread as u32,
+                mentions: 0,
                 latest,
                 last_read,
                 online: 0,
