@@ -5,6 +5,7 @@ mod connection;
 mod members;
 mod mention;
 mod message;
+mod notifications;
 mod rich;
 mod room;
 mod search;
@@ -150,6 +151,7 @@ pub fn ChatPage() -> impl IntoView {
                 <DrawerButton which=Drawer::Members open=drawer/>
                 <SearchBox/>
                 <crate::theme::DarkModeSwitch/>
+                <notifications::Notifications/>
                 <span class="whoami">{move || chat.me.get().map(|u| u.name)}</span>
                 // The review, feedback, administration and account pages are server-rendered:
                 // leave the app for them.

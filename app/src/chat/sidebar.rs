@@ -1,5 +1,6 @@
-//! The sidebar: the "Rooms" and "Direct messages" navigation, with unread counts, the list of
-//! rooms to join, and the forms to create a room and start a conversation.
+//! The sidebar: the "Rooms" and "Direct messages" navigation, with unread counts and, apart,
+//! the unread mentions of the reader; the list of rooms to join, and the forms to create a
+//! room and start a conversation.
 
 use leptos::prelude::*;
 use leptos_router::components::A;
@@ -14,6 +15,21 @@ fn room_link(room: RoomSummary) -> impl IntoView {
     let href = format!("/rooms/{}", room.id);
     let unread = (room.unread > 0).then(|| {
         view! { <span class="unread">{room.unread}</span> }
+    });
+    // Mentions of the reader among the unread: "@2" on screen, "2 mentions" when read out.
+    let mentions = (room.mentions > 0).then(|| {
+        let said = if room.mentions == 1 {
+            "1 mention".to_owned()
+        } else {
+            format!("{} mentions", room.mentions)
+        };
+        view! {
+            <span class="mentions">
+                <span aria-hidden="true">"@" {room.mentions}</span>
+                <span class="visually-hidden">{said}</span>
+            </span>
+            " "
+        }
     });
     let details = (room.kind == RoomKind::Room).then(|| {
         let private = (room.visibility == Visibility::Private)
@@ -32,6 +48,7 @@ fn room_link(room: RoomSummary) -> impl IntoView {
                 <span class="room-name">{room.name}</span>
                 " "
                 {details}
+                {mentions}
                 {unread}
             </A>
         </li>
@@ -39,11 +56,12 @@ fn room_link(room: RoomSummary) -> impl IntoView {
 }
 
 /// What a named room's link shows: a change to any of it redraws the link.
-fn link_key(room: &RoomSummary) -> (i64, String, u32, u32, Visibility) {
+fn link_key(room: &RoomSummary) -> (i64, String, u32, u32, u32, Visibility) {
     (
         room.id,
         room.name.clone(),
         room.unread,
+        room.mentions,
         room.online,
         room.visibility,
     )

@@ -68,6 +68,8 @@ pub struct Chat {
     pub role: RwSignal<Role>,
     /// Feedback on this user's messages not read yet (on /feedback): the header's count.
     pub feedback_unread: RwSignal<u32>,
+    /// The newest message that mentions this user or came in their direct conversations.
+    pub attention: RwSignal<Option<Attention>>,
     /// The server lets teachers review direct conversations: they may give feedback there, and
     /// each conversation says so.
     pub direct_reviewable: RwSignal<bool>,
@@ -150,6 +152,7 @@ impl Chat {
             me: RwSignal::new(None),
             role: RwSignal::new(Role::Member),
             feedback_unread: RwSignal::new(0),
+            attention: RwSignal::new(None),
             direct_reviewable: RwSignal::new(false),
             feedback_form: RwSignal::new(None),
             feedback_draft: RwSignal::new(String::new()),
@@ -365,6 +368,7 @@ impl Chat {
         }
         self.update_room(room, |r| {
             r.unread = 0;
+            r.mentions = 0;
             r.last_read = r.last_read.max(r.latest);
         });
         if summary.unread > 0 {
@@ -432,6 +436,7 @@ impl Default for Chat {
     }
 }
 
+mod attention;
 mod frames;
 mod log;
 mod outbox;
@@ -440,6 +445,7 @@ mod search;
 pub(crate) mod tests;
 mod typing;
 
+pub use attention::Attention;
 pub use log::RoomLog;
 pub use outbox::{Delivery, Outgoing};
 pub use search::Search;

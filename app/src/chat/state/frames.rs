@@ -312,6 +312,7 @@ impl Chat {
                     r.last_read = r.last_read.max(message);
                     if message >= r.latest {
                         r.unread = 0;
+                        r.mentions = 0;
                     }
                 });
             }
@@ -445,8 +446,12 @@ impl Chat {
         };
         let ours_before = ours(self);
         let counts = message.kind == MessageKind::Text && !mine;
+        let mentions_me = counts && self.mentions_me(&message);
         if counts {
             self.stopped_typing(room, message.author.id);
+            if self.room(room).is_some_and(|r| r.joined && id > r.latest) {
+                self.maybe_attention(&message, mentions_me);
+            }
         }
         // Posting in a room marks it read up to one's own message (the server does the same).
         let clears = message.kind == MessageKind::Text && mine;
@@ -456,6 +461,7 @@ impl Chat {
                 self.update_room(room, |r| {
                     r.joined = joined;
                     r.unread = 0;
+                    r.mentions = 0;
                     r.last_read = r.last_read.max(id);
                 });
                 // A preview got no live messages: what was said since it loaded may be more than
@@ -497,11 +503,13 @@ impl Chat {
                 r.latest = id;
                 if clears {
                     r.unread = 0;
+                    r.mentions = 0;
                     r.last_read = id;
                 } else if counts && on_screen {
                     r.last_read = id;
                 } else if counts && r.joined {
                     r.unread += 1;
+                    r.mentions += u32::from(mentions_me);
                 }
             }
         });
@@ -532,9 +540,9 @@ impl Chat {
         let here = self.logs.with_untracked(|logs| {
             logs.get(&room)
                 .and_then(|log| log.get(id))
-                .map(|m| (m.change, m.deleted))
+                .map(|m| (m.change, m.deleted, self.mentions_me(m)))
         });
-        let newly_deleted = message.deleted && fresh && here.is_none_or(|(_, deleted)| !deleted);
+        let newly_deleted = message.deleted && fresh && here.is_none_or(|(_, deleted, _)| !deleted);
         let counted = message.kind == MessageKind::Text
             && self
                 .me
@@ -546,10 +554,16 @@ impl Chat {
                 .room(room)
                 .is_some_and(|r| r.joined && id > r.last_read && r.unread > 0);
             if unread {
-                self.update_room(room, |r| r.unread = r.unread.saturating_sub(1));
+                let mentioned = here.is_some_and(|(.., mentions_me)| mentions_me);
+                self.update_room(room, |r| {
+                    r.unread = r.unread.saturating_sub(1);
+                    if mentioned {
+                        r.mentions = r.mentions.saturating_sub(1);
+                    }
+                });
             }
         }
-        if here.is_some_and(|(change, _)| message.change > change) {
+        if here.is_some_and(|(change, ..)| message.change > change) {
             self.logs.update(|logs| {
                 if let Some(log) = logs.get_mut(&room) {
                     log.insert(message);

@@ -1161,5 +1161,6 @@ fn a_long_members_list_comes_page_by_page() {
     });
 }
 
+mod mentions;
 mod search;
 mod typing;
