@@ -8,12 +8,15 @@ use std::collections::HashMap;
 
 use crate::store::{Result, Store};
 
-/// Most unread messages naming the person that are read for the count (the newest): past it,
-/// the count stops growing.
-pub const READ_MAX: usize = 1000;
+/// Of each room, the newest messages looked at: a person far behind (or new, with the whole
+/// lobby unread) costs the same as one a page behind. Older mentions are not counted.
+pub const WINDOW: usize = 200;
+/// Most mentions counted over all rooms.
+pub const COUNTED_MAX: usize = 1000;
 
-/// Fills in `mentions` for the rooms with unread messages. Only the messages holding
-/// `@<name>` are read, and each is checked with the same parser the browser draws with.
+/// Fills in `mentions` for the rooms with unread messages, from the newest [`WINDOW`] of each.
+/// The database passes on only the texts holding `@<name>`, and each is checked with the same
+/// parser the browser draws with.
 pub async fn count(store: &Store, me: &User, rooms: &mut [RoomSummary]) -> Result<()> {
     let unread: Vec<(i64, i64)> = rooms
         .iter()
@@ -24,7 +27,13 @@ pub async fn count(store: &Store, me: &User, rooms: &mut [RoomSummary]) -> Resul
         return Ok(());
     }
     let texts = store
-        .unread_texts_holding(me.id, &unread, &format!("@{}", me.name), READ_MAX)
+        .unread_texts_holding(
+            me.id,
+            &unread,
+            &format!("@{}", me.name),
+            WINDOW,
+            COUNTED_MAX,
+        )
         .await?;
     let at: HashMap<i64, usize> = rooms
         .iter()

@@ -307,10 +307,11 @@ operations! {
 
     // messages
 
-    /// The unread text messages by others in `rooms` (room, the user's read mark) whose text
-    /// holds `needle` (ASCII case ignored), newest first, at most `limit`: the candidates for
-    /// the user's unread mentions, which the caller checks with `app::format::mentions`.
-    async fn unread_texts_holding(&self, user: i64, rooms: &[(i64, i64)], needle: &str, limit: usize) -> Result<Vec<(i64, String)>>;
+    /// The unread text messages by others among the newest `window` of each of `rooms` (room,
+    /// the user's read mark) whose text holds `needle` (ASCII case ignored), newest first, at
+    /// most `limit`: the candidates for the user's unread mentions, which the caller checks with
+    /// `app::format::mentions`. The window bounds the rows read, however far behind the user is.
+    async fn unread_texts_holding(&self, user: i64, rooms: &[(i64, i64)], needle: &str, window: usize, limit: usize) -> Result<Vec<(i64, String)>>;
 
     /// Stores a batch in one transaction (one fsync for all) and returns their ids in order.
     ///

@@ -3,7 +3,9 @@
 
 use app::protocol::{ClientFrame, LOBBY_ID, RoomSummary};
 
-use crate::support::{Client, TestServer};
+use server::mentions::WINDOW;
+
+use crate::support::{Client, TestServer, without_flood_limits};
 
 fn room(client: &Client, id: i64) -> RoomSummary {
     client
@@ -78,4 +80,22 @@ async fn mentions_read_are_no_longer_counted() {
     let on_bob = server.connect(&bob).await;
     let lobby = room(&on_bob, LOBBY_ID);
     assert_eq!((lobby.unread, lobby.mentions), (0, 0));
+}
+
+#[tokio::test]
+async fn only_mentions_among_a_rooms_newest_messages_are_counted_however_far_behind() {
+    let server = TestServer::start_with(without_flood_limits).await;
+    let alice = server.register("alice").await;
+    let bob = server.register("bob").await;
+    let mut on_alice = server.connect(&alice).await;
+    on_alice.say(LOBBY_ID, "@bob from long ago").await;
+    for n in 0..WINDOW {
+        on_alice.say(LOBBY_ID, &format!("chatter {n}")).await;
+    }
+    on_alice.say(LOBBY_ID, "@bob just now").await;
+
+    let on_bob = server.connect(&bob).await;
+    let lobby = room(&on_bob, LOBBY_ID);
+    assert_eq!(lobby.unread as usize, WINDOW + 2);
+    assert_eq!(lobby.mentions, 1, "the newest only");
 }

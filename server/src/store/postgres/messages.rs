@@ -347,21 +347,25 @@ impl Postgres {
         Ok(rows.into_iter().map(message).collect())
     }
 
-    /// The unread text messages by others in `rooms` (each with the user's read mark) whose
-    /// text holds `needle` (ASCII case ignored, as on SQLite), newest first, at most `limit`:
-    /// the candidates for the user's unread mentions.
+    /// The unread text messages by others among the newest `window` of each of `rooms` (each
+    /// with the user's read mark) whose text holds `needle` (ASCII case ignored), newest first,
+    /// at most `limit`: the candidates for the user's unread mentions.
     pub async fn unread_texts_holding(
         &self,
         user: i64,
         rooms: &[(i64, i64)],
         needle: &str,
+        window: usize,
         limit: usize,
     ) -> Result<Vec<(i64, String)>> {
         let (ids, marks): (Vec<i64>, Vec<i64>) = rooms.iter().copied().unzip();
         sqlx::query_as::<_, (i64, String)>(
             r#"SELECT m.room_id, m.body
                FROM unnest($1::bigint[], $2::bigint[]) AS r(room, mark)
-               JOIN messages m ON m.room_id = r.room AND m.id > r.mark
+               JOIN messages m ON m.room_id = r.room
+                AND m.id > GREATEST(r.mark, COALESCE(
+                      (SELECT id FROM messages x WHERE x.room_id = r.room
+                       ORDER BY x.id DESC OFFSET $6 - 1 LIMIT 1), 0))
                WHERE m.author_id <> $3 AND m.kind = 'text' AND m.deleted_at IS NULL
                  AND strpos(lower(m.body COLLATE "C"), lower($4 COLLATE "C")) > 0
                ORDER BY m.id DESC LIMIT $5"#,
@@ -371,6 +375,7 @@ impl Postgres {
         .bind(user)
         .bind(needle)
         .bind(limit as i64)
+        .bind(window as i64)
         .fetch_all(&self.pool)
         .await
     }

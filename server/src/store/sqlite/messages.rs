@@ -295,20 +295,24 @@ impl Sqlite {
         Ok(rows.into_iter().map(message).collect())
     }
 
-    /// The unread text messages by others in `rooms` (each with the user's read mark) whose
-    /// text holds `needle` (ASCII case ignored), newest first, at most `limit`: the candidates
-    /// for the user's unread mentions.
+    /// The unread text messages by others among the newest `window` of each of `rooms` (each
+    /// with the user's read mark) whose text holds `needle` (ASCII case ignored), newest first,
+    /// at most `limit`: the candidates for the user's unread mentions.
     pub async fn unread_texts_holding(
         &self,
         user: i64,
         rooms: &[(i64, i64)],
         needle: &str,
+        window: usize,
         limit: usize,
     ) -> Result<Vec<(i64, String)>> {
         sqlx::query_as::<_, (i64, String)>(
             "SELECT m.room_id, m.body
              FROM json_each(?1) r
-             JOIN messages m ON m.room_id = r.value ->> 0 AND m.id > r.value ->> 1
+             JOIN messages m ON m.room_id = r.value ->> 0
+              AND m.id > max(r.value ->> 1, coalesce(
+                    (SELECT id FROM messages x WHERE x.room_id = r.value ->> 0
+                     ORDER BY x.id DESC LIMIT 1 OFFSET ?5 - 1), 0))
              WHERE m.author_id <> ?2 AND m.kind = 'text' AND m.deleted_at IS NULL
                AND instr(lower(m.body), lower(?3)) > 0
              ORDER BY m.id DESC LIMIT ?4",
@@ -317,6 +321,7 @@ impl Sqlite {
         .bind(user)
         .bind(needle)
         .bind(limit as i64)
+        .bind(window as i64)
         .fetch_all(&self.readers)
         .await
     }
