@@ -142,32 +142,43 @@ pub async fn create(
     }
 }
 
+/// Gives the bot `id` the token `token` (`None`: revoked) and closes its open sockets, whose
+/// token no longer works; the bot's name, or the page to answer with.
+async fn replace_token(
+    state: &AppState,
+    headers: &HeaderMap,
+    id: i64,
+    token: Option<&str>,
+) -> Result<String, Response> {
+    administrator(state, headers, AdminAction::ManageBots).await?;
+    let hash = token.map(auth::token_hash);
+    match state.store.set_bot_token(id, hash.as_deref()).await {
+        Ok(Some(name)) => {
+            state
+                .bus
+                .kick_user(id, Sessions::All, KickReason::SignedOut);
+            Ok(name)
+        }
+        Ok(None) => Err(back_with_error("There is no such bot.")),
+        Err(error) => {
+            tracing::error!(%error, "could not change a bot's token");
+            Err(back_with_error(
+                "The server could not change the token; try again.",
+            ))
+        }
+    }
+}
+
 /// `POST /admin/bots/{id}/token`: a new token replaces the bot's old one, whose sockets close.
 pub async fn new_token(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path(id): Path<i64>,
 ) -> Response {
-    if let Err(response) = administrator(&state, &headers, AdminAction::ManageBots).await {
-        return response;
-    }
     let token = auth::new_token();
-    match state
-        .store
-        .set_bot_token(id, Some(&auth::token_hash(&token)))
-        .await
-    {
-        Ok(Some(name)) => {
-            state
-                .bus
-                .kick_user(id, Sessions::All, KickReason::SignedOut);
-            token_page(&name, &token, false)
-        }
-        Ok(None) => back_with_error("There is no such bot."),
-        Err(error) => {
-            tracing::error!(%error, "could not give a bot a new token");
-            back_with_error("The server could not make the token; try again.")
-        }
+    match replace_token(&state, &headers, id, Some(&token)).await {
+        Ok(name) => token_page(&name, &token, false),
+        Err(response) => response,
     }
 }
 
@@ -177,20 +188,8 @@ pub async fn revoke(
     headers: HeaderMap,
     Path(id): Path<i64>,
 ) -> Response {
-    if let Err(response) = administrator(&state, &headers, AdminAction::ManageBots).await {
-        return response;
-    }
-    match state.store.set_bot_token(id, None).await {
-        Ok(Some(_)) => {
-            state
-                .bus
-                .kick_user(id, Sessions::All, KickReason::SignedOut);
-            Redirect::to(&format!("/admin?done=revoked&account={id}")).into_response()
-        }
-        Ok(None) => back_with_error("There is no such bot."),
-        Err(error) => {
-            tracing::error!(%error, "could not revoke a bot's token");
-            back_with_error("The server could not revoke the token; try again.")
-        }
+    match replace_token(&state, &headers, id, None).await {
+        Ok(_) => Redirect::to(&format!("/admin?done=revoked&account={id}")).into_response(),
+        Err(response) => response,
     }
 }

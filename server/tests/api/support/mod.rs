@@ -239,24 +239,11 @@ impl TestServer {
         resume_after: Option<i64>,
         changes_after: Option<i64>,
     ) -> Client {
-        let mut client = self
+        let client = self
             .open_socket(Some(cookie), Some(&self.origin))
             .await
             .expect("socket opens");
-        client
-            .send(&ClientFrame::Hello {
-                protocol: PROTOCOL_VERSION,
-                resume_after,
-                changes_after,
-            })
-            .await;
-        let welcome = client.next().await;
-        assert!(
-            matches!(welcome, ServerFrame::Welcome { .. }),
-            "first frame is the welcome: {welcome:?}"
-        );
-        client.welcome = Some(welcome);
-        client
+        client.welcomed(resume_after, changes_after).await
     }
 
     /// Opens the socket without saying hello.
@@ -279,21 +266,8 @@ impl TestServer {
 
     /// A bot's socket after its welcome.
     pub async fn connect_bot(&self, token: &str) -> Client {
-        let mut client = self.open_bot_socket(token).await.expect("socket opens");
-        client
-            .send(&ClientFrame::Hello {
-                protocol: PROTOCOL_VERSION,
-                resume_after: None,
-                changes_after: None,
-            })
-            .await;
-        let welcome = client.next().await;
-        assert!(
-            matches!(welcome, ServerFrame::Welcome { .. }),
-            "first frame is the welcome: {welcome:?}"
-        );
-        client.welcome = Some(welcome);
-        client
+        let client = self.open_bot_socket(token).await.expect("socket opens");
+        client.welcomed(None, None).await
     }
 
     /// Opens the socket with these request headers, without saying hello.
@@ -362,6 +336,23 @@ pub struct Client {
 }
 
 impl Client {
+    /// Says hello with these cursors; the client after its welcome.
+    async fn welcomed(mut self, resume_after: Option<i64>, changes_after: Option<i64>) -> Self {
+        self.send(&ClientFrame::Hello {
+            protocol: PROTOCOL_VERSION,
+            resume_after,
+            changes_after,
+        })
+        .await;
+        let welcome = self.next().await;
+        assert!(
+            matches!(welcome, ServerFrame::Welcome { .. }),
+            "first frame is the welcome: {welcome:?}"
+        );
+        self.welcome = Some(welcome);
+        self
+    }
+
     pub async fn send(&mut self, frame: &ClientFrame) {
         self.send_text(&serde_json::to_string(frame).unwrap()).await;
     }
