@@ -141,10 +141,19 @@ pub async fn accounts_page(
             } else {
                 ("disable", "Disable")
             };
+            // A bot signs in with its token (Bots, below), never with a password.
+            let password = if bots.iter().any(|bot| bot.user.id == user.id) {
+                r#"<span class="hint">(bot)</span>"#.to_owned()
+            } else {
+                format!(
+                    r#"<form method="post" action="/admin/accounts/{id}/password" class="inline-form"><input type="password" name="password" autocomplete="new-password" aria-label="New password for {name}" required minlength="{min}"> <button type="submit">Set password for {name}</button></form>"#,
+                    id = user.id,
+                    min = app::names::MIN_PASSWORD,
+                )
+            };
             format!(
-                r#"<form method="post" action="/admin/accounts/{id}/{action}" class="inline-form"><button type="submit">{label} {name}</button></form> <form method="post" action="/admin/accounts/{id}/password" class="inline-form"><input type="password" name="password" autocomplete="new-password" aria-label="New password for {name}" required minlength="{min}"> <button type="submit">Set password for {name}</button></form>{state}"#,
+                r#"<form method="post" action="/admin/accounts/{id}/{action}" class="inline-form"><button type="submit">{label} {name}</button></form> {password}{state}"#,
                 id = user.id,
-                min = app::names::MIN_PASSWORD,
                 state = if *disabled {
                     r#" <span class="hint">(disabled)</span>"#
                 } else {
@@ -336,6 +345,16 @@ pub async fn set_password(
     };
     if let Err(denial) = policy::decide_account_change(who.user.id, who.role, id) {
         return back_with_error(denial.message);
+    }
+    match state.store.bots().await {
+        Ok(bots) if bots.iter().any(|bot| bot.user.id == id) => {
+            return back_with_error("A bot has no password: give it a new token under Bots.");
+        }
+        Ok(_) => {}
+        Err(error) => {
+            tracing::error!(%error, "could not read the bots");
+            return back_with_error("The server could not save the password; try again.");
+        }
     }
     if let Err(why) = app::names::check_password(&form.password) {
         return back_with_error(&why);

@@ -140,6 +140,31 @@ async fn a_bot_cannot_sign_in_with_a_password_nor_connect_with_a_wrong_or_disabl
         let response = server.post_form("/auth/login", "echo-bot", password).await;
         assert_eq!(session_cookie(&response), None, "password {password:?}");
     }
+    // Nor can the administrator give it one: /admin offers none, and the form is refused.
+    let accounts = server.page("/admin", &admin).await;
+    assert!(!accounts.contains("Set password for echo-bot"));
+    let response = server
+        .post(
+            &format!("/admin/accounts/{id}/password"),
+            &admin,
+            "password=a+long+bot+passphrase",
+        )
+        .await;
+    let location = response
+        .headers()
+        .get("location")
+        .unwrap()
+        .to_str()
+        .unwrap();
+    assert!(
+        location.contains(&encode("A bot has no password")),
+        "{location}"
+    );
+    let response = server
+        .post_form("/auth/login", "echo-bot", "a long bot passphrase")
+        .await;
+    assert_eq!(session_cookie(&response), None);
+
     let wrong = "0".repeat(64);
     assert_eq!(refused_with(server.open_bot_socket(&wrong).await), 401);
     assert_eq!(refused_with(server.open_bot_socket("").await), 401);
